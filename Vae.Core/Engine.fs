@@ -1,0 +1,169 @@
+/// Loading the TorchSharp engine. TorchSharp 0.107's native shim, libLibTorchSharp.so, was built
+/// with GCC 13 and so declares a need for GLIBCXX_3.4.32, which the libstdc++ of Debian 12 and
+/// Ubuntu 22.04 lacks. The only symbol bound to that version, std::ios_base_library_init(), is a
+/// marker GCC 13's <iostream> emits to pull in the new library; nothing calls it (readelf -r shows
+/// no relocation against it). Marking that one version need weak (VER_FLG_WEAK) lets the dynamic
+/// loader accept the shim; on hosts that have the version the flag changes nothing.
+/// See README.md, "The engine on older Linux hosts".
+module Vae.Core.Engine
+
+open System
+open System.IO
+open System.Reflection
+open System.Runtime.InteropServices
+open System.Text
+open System.Text.RegularExpressions
+open TorchSharp
+
+/// The engine could not be loaded; the message names the library and the reason.
+type EngineLoadException(message: string, inner: exn) =
+    inherit Exception(message, inner)
+
+/// Version needs (ELF SHT_GNU_verneed) of a 64-bit little-endian shared object, read and patched
+/// as bytes: a pure function of the file's content.
+module VersionNeeds =
+    /// One Elf64_Vernaux entry: the file that must provide a version, the version, its flags, and
+    /// where its vna_flags field lies in the file.
+    type Need = { File: string; Version: string; Flags: uint16; FlagsOffset: int }
+
+    /// VER_FLG_WEAK: a missing version is a warning for the dynamic loader, not an error.
+    [<Literal>]
+    let Weak = 0x2us
+
+    let private u16 (b: byte[]) o = BitConverter.ToUInt16(b, o)
+    let private u32 (b: byte[]) o = BitConverter.ToUInt32(b, o)
+    let private u64 (b: byte[]) o = BitConverter.ToUInt64(b, o)
+
+    let private cString (b: byte[]) (o: int) =
+        let e = Array.IndexOf(b, 0uy, o)
+        Encoding.ASCII.GetString(b, o, e - o)
+
+    /// Every version need of the ELF image `elf`, in file order.
+    let read (elf: byte[]) : Need list =
+        let isElf64Le =
+            elf.Length >= 64 && elf.[0] = 0x7Fuy && elf.[1] = byte 'E' && elf.[2] = byte 'L'
+            && elf.[3] = byte 'F' && elf.[4] = 2uy && elf.[5] = 1uy
+        if not isElf64Le then invalidArg (nameof elf) "not a 64-bit little-endian ELF file"
+        let shoff = int (u64 elf 0x28)
+        let shentsize = int (u16 elf 0x3A)
+        let section i = shoff + i * shentsize
+        let sections = List.init (int (u16 elf 0x3C)) section
+        let offsetOf s = int (u64 elf (s + 0x18))
+        match sections |> List.tryFind (fun s -> u32 elf (s + 4) = 0x6ffffffeu) with
+        | None -> []
+        | Some verneed ->
+            let strtab = offsetOf (section (int (u32 elf (verneed + 0x28))))
+            let name o = cString elf (strtab + int o)
+            // Elf64_Verneed { u16 vn_version; u16 vn_cnt; u32 vn_file; u32 vn_aux; u32 vn_next }
+            // Elf64_Vernaux { u32 vna_hash; u16 vna_flags; u16 vna_other; u32 vna_name; u32 vna_next }
+            let rec auxes file o count =
+                if count = 0 then []
+                else
+                    let need = { File = file; Version = name (u32 elf (o + 8)); Flags = u16 elf (o + 4); FlagsOffset = o + 4 }
+                    need :: auxes file (o + int (u32 elf (o + 12))) (count - 1)
+            let rec entries o =
+                let here = auxes (name (u32 elf (o + 4))) (o + int (u32 elf (o + 8))) (int (u16 elf (o + 2)))
+                match u32 elf (o + 12) with
+                | 0u -> here
+                | next -> here @ entries (o + int next)
+            entries (offsetOf verneed)
+
+    /// A copy of `elf` in which the need for `version` from `file` is weak, or None when the image
+    /// has no such need.
+    let weaken (file: string) (version: string) (elf: byte[]) : byte[] option =
+        read elf
+        |> List.tryFind (fun n -> n.File = file && n.Version = version)
+        |> Option.map (fun need ->
+            let patched = Array.copy elf
+            BitConverter.GetBytes(need.Flags ||| Weak).CopyTo(patched, need.FlagsOffset)
+            patched)
+
+/// The only version need this module weakens (see the module comment for why it is safe).
+[<Literal>]
+let WeakenableVersion = "GLIBCXX_3.4.32"
+
+[<Literal>]
+let private ShimName = "LibTorchSharp"
+
+[<Literal>]
+let private ShimFile = "libLibTorchSharp.so"
+
+/// The weakened copy sits beside the original so that the shim's RUNPATH ($ORIGIN) still finds
+/// libtorch; the package cache is never written.
+[<Literal>]
+let PatchedShimFile = "libLibTorchSharp.weak-glibcxx.so"
+
+let private torchSharpAssembly = typeof<torch>.Assembly
+
+/// Folders where the host looks for native libraries of this application, then TorchSharp's own.
+let private nativeSearchDirectories () =
+    let fromHost =
+        match AppContext.GetData "NATIVE_DLL_SEARCH_DIRECTORIES" with
+        | :? string as dirs -> dirs.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries) |> List.ofArray
+        | _ -> []
+    let beside = Path.GetDirectoryName torchSharpAssembly.Location
+    fromHost @ [ beside; Path.Combine(beside, "runtimes", RuntimeInformation.RuntimeIdentifier, "native") ]
+
+/// The path of TorchSharp's shim as the application ships it, if it can be found.
+let shimPath () =
+    nativeSearchDirectories () |> List.map (fun d -> Path.Combine(d, ShimFile)) |> List.tryFind File.Exists
+
+let private missingVersion (loaderMessage: string) =
+    let m = Regex.Match(loaderMessage, @"version `([^']+)' not found")
+    if m.Success then Some m.Groups.[1].Value else None
+
+let private fail (path: string) (reason: string) (inner: exn) =
+    raise (EngineLoadException($"TorchSharp's native library {ShimFile} ({path}) cannot be loaded: {reason}", inner))
+
+/// Writes `bytes` to `path` unless the file already holds exactly them; atomic for concurrent
+/// processes (write aside, then rename).
+let private writeIfChanged (path: string) (bytes: byte[]) =
+    if not (File.Exists path && File.ReadAllBytes path = bytes) then
+        let temporary = $"{path}.{Environment.ProcessId}.tmp"
+        File.WriteAllBytes(temporary, bytes)
+        File.Move(temporary, path, true)
+
+let private loadShim (path: string) : nativeint =
+    try NativeLibrary.Load path
+    with :? DllNotFoundException as original ->
+        match missingVersion original.Message with
+        | Some WeakenableVersion ->
+            match VersionNeeds.weaken "libstdc++.so.6" WeakenableVersion (File.ReadAllBytes path) with
+            | None -> fail path original.Message original
+            | Some patched ->
+                let patchedPath = Path.Combine(Path.GetDirectoryName path, PatchedShimFile)
+                try
+                    writeIfChanged patchedPath patched
+                    NativeLibrary.Load patchedPath
+                with e ->
+                    fail path $"libstdc++.so.6 lacks {WeakenableVersion}, and a copy with that need made weak did not load from {patchedPath}: {e.Message}" e
+        | Some other -> fail path $"libstdc++.so.6 (or another library it needs) lacks version {other}: {original.Message}" original
+        | None -> fail path original.Message original
+
+let private shimHandle = lazy (shimPath () |> Option.map loadShim)
+
+let private resolver =
+    DllImportResolver(fun name _ _ ->
+        match name, shimHandle.Force() with
+        | ShimName, Some handle -> handle
+        | _ -> 0n)
+
+let private loaded =
+    lazy (
+        if RuntimeInformation.IsOSPlatform OSPlatform.Linux then
+            // Load (or fail) here, so that a failure is reported in our words rather than after
+            // TorchSharp's own fallbacks.
+            shimHandle.Force() |> ignore
+            NativeLibrary.SetDllImportResolver(torchSharpAssembly, resolver)
+        try torch.InitializeDeviceType DeviceType.CPU
+        with e -> raise (EngineLoadException($"TorchSharp could not initialise its CPU backend: {e.Message}", e)))
+
+/// Makes sure TorchSharp's native engine is loaded; safe to call any number of times. Every
+/// Vae.Core function that creates tensors from nothing calls it first.
+let ensureLoaded () = loaded.Force()
+
+/// Sets the number of threads libtorch uses for intra-op parallelism.
+let setThreads (threads: int) =
+    ensureLoaded ()
+    if threads < 1 then invalidArg (nameof threads) "must be at least 1"
+    torch.set_num_threads threads
