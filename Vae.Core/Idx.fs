@@ -34,6 +34,13 @@ let decompress (file: string) (bytes: byte[]) : byte[] =
             output.ToArray()
         with :? InvalidDataException | :? EndOfStreamException as e ->
             raise (DataFileException(file, $"corrupt gzip stream ({e.Message})"))
+        |> fun content ->
+            // .NET's GZipStream stops quietly at a truncated stream; the trailer's ISIZE (length
+            // mod 2³²) of a whole file tells.
+            let declared = BitConverter.ToUInt32(bytes, bytes.Length - 4)
+            if bytes.Length < 18 || declared <> uint32 content.LongLength then
+                raise (DataFileException(file, $"corrupt or truncated gzip stream ({content.LongLength} bytes decompressed, the trailer declares {declared})"))
+            content
     else bytes
 
 /// Parses decompressed IDX content; `file` only names the source in errors.

@@ -1,0 +1,61 @@
+module Vae.Tests.EngineTests
+
+open System.IO
+open System.Runtime.InteropServices
+open Expecto
+open TorchSharp
+open Vae.Core
+
+let private shim () =
+    match Engine.shimPath () with
+    | Some path -> path
+    | None -> failwith "TorchSharp's libLibTorchSharp.so was not found beside the test program"
+
+[<Tests>]
+let tests =
+    testList "Engine" [
+        test "the engine loads and computes" {
+            Engine.ensureLoaded ()
+            use a = torch.tensor([| 1.0f; 2.0f; 3.0f |])
+            use b = (a * a).sum()
+            Expect.equal (b.item<float32>()) 14.0f "1 + 4 + 9"
+        }
+
+        test "the shim in use is the shipped one where it loads, the weakened copy only where it cannot" {
+            Engine.ensureLoaded ()
+            let original = shim ()
+            let mapped = File.ReadAllLines "/proc/self/maps" |> Array.filter (fun l -> l.Contains "libLibTorchSharp") |> Array.map (fun l -> Path.GetFileName(l.Split(' ', System.StringSplitOptions.RemoveEmptyEntries) |> Array.last)) |> Array.distinct
+            Expect.hasLength mapped 1 "exactly one copy of the shim is mapped"
+            if mapped.[0] = Engine.PatchedShimFile then
+                Expect.isFalse (NativeLibrary.TryLoad original |> fst) "the weakened copy is used only because the shipped shim cannot load here"
+            else Expect.equal mapped.[0] (Path.GetFileName original) "the shipped shim is used as it is"
+        }
+
+        test "the shipped shim needs GLIBCXX_3.4.32 from libstdc++.so.6, and not weakly" {
+            let needs = File.ReadAllBytes(shim ()) |> Engine.VersionNeeds.read
+            let need = needs |> List.find (fun n -> n.Version = Engine.WeakenableVersion)
+            Expect.equal need.File "libstdc++.so.6" "the version's provider"
+            Expect.equal (need.Flags &&& Engine.VersionNeeds.Weak) 0us "not weak in the package"
+            Expect.isGreaterThan needs.Length 5 "libc, libm and libstdc++ versions are read too"
+        }
+
+        test "weakening changes that one need's flags and no other byte" {
+            let original = File.ReadAllBytes(shim ())
+            let patched = Engine.VersionNeeds.weaken "libstdc++.so.6" Engine.WeakenableVersion original |> Option.get
+            let differing = Array.zip original patched |> Array.indexed |> Array.filter (fun (_, (a, b)) -> a <> b) |> Array.map fst
+            Expect.hasLength differing 1 "one byte differs"
+            let before = Engine.VersionNeeds.read original
+            let after = Engine.VersionNeeds.read patched
+            List.zip before after
+            |> List.iter (fun (b, a) ->
+                if b.Version = Engine.WeakenableVersion then Expect.equal a.Flags (b.Flags ||| Engine.VersionNeeds.Weak) "made weak"
+                else Expect.equal a b $"{b.Version} is unchanged")
+            Expect.equal (Engine.VersionNeeds.weaken "libstdc++.so.6" Engine.WeakenableVersion patched) (Some patched) "weakening twice changes nothing more"
+        }
+
+        test "a version the image does not need is not weakened, and a non-ELF file is refused" {
+            let original = File.ReadAllBytes(shim ())
+            Expect.isNone (Engine.VersionNeeds.weaken "libstdc++.so.6" "GLIBCXX_9.9.9" original) "no such need"
+            Expect.throwsT<System.ArgumentException> (fun () -> Engine.VersionNeeds.read (Array.zeroCreate 100) |> ignore) "not ELF"
+        }
+    ]
