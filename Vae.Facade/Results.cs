@@ -7,9 +7,9 @@ namespace Vae.Facade;
 public enum ModelKind
 {
     /// <summary>Variational autoencoder: Gaussian posterior, reparameterised sample, loss = reconstruction + KL.</summary>
-    Vae,
+    [JsonStringEnumMemberName("vae")] Vae,
     /// <summary>Standard autoencoder: one linear layer to the code z, loss = reconstruction.</summary>
-    Autoencoder,
+    [JsonStringEnumMemberName("ae")] Autoencoder,
 }
 
 /// <summary>One epoch of training: means per image.</summary>
@@ -59,7 +59,11 @@ public sealed record ModelSamples(
     IReadOnlyList<float[]> Reconstructions,
     IReadOnlyList<float> LatentX,
     IReadOnlyList<float> LatentY,
-    IReadOnlyList<int> LatentLabels);
+    IReadOnlyList<int> LatentLabels)
+{
+    /// <summary>No samples (e.g. results read back from results.json).</summary>
+    public static ModelSamples Empty { get; } = new([], [], [], [], [], []);
+}
 
 /// <summary>One trained model of an experiment.</summary>
 /// <param name="Name">Unique within the experiment.</param>
@@ -94,7 +98,7 @@ public sealed record ModelResult(
     [JsonIgnore] public EpochReport Best => Epochs.First(e => e.Epoch == BestEpoch);
 
     /// <summary>Arrays the report draws; not serialised.</summary>
-    [JsonIgnore] public required ModelSamples Samples { get; init; }
+    [JsonIgnore] public ModelSamples Samples { get; init; } = ModelSamples.Empty;
 }
 
 /// <summary>The results of one experiment: its models, and which is best (lowest best validation loss).</summary>

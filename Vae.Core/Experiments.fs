@@ -1,0 +1,392 @@
+/// Experiments as data: declarative definitions read from JSON, validated before any training,
+/// and run into outcomes that a report can draw.
+module Vae.Core.Experiments
+
+open System
+open System.Diagnostics
+open System.IO
+open System.Text.Json
+open System.Text.RegularExpressions
+open TorchSharp
+open Vae.Core.FashionMnist
+open Vae.Core.Training
+
+/// A definition is invalid; the message names the file, the JSON path and the rule broken, e.g.
+/// "experiments/task2.json: models[2].latent: must be at least 1".
+type DefinitionException(file: string, path: string, rule: string) =
+    inherit Exception(if String.IsNullOrEmpty path then $"{file}: {rule}" else $"{file}: {path}: {rule}")
+    /// The definition file.
+    member _.File = file
+    /// The JSON path of the offending value ("" for the whole file).
+    member _.JsonPath = path
+    /// The rule broken.
+    member _.Rule = rule
+
+/// Where a model's architecture comes from.
+type ModelSource =
+    /// Explicit widths: hidden layers (input side first) and latent size.
+    | Widths of kind: ModelKind * hidden: int list * latent: int
+    /// The architecture of another experiment's best VAE (lowest validation loss), trained anew as `kind`.
+    | ArchitectureOf of kind: ModelKind * experiment: string
+    /// Another experiment's best model itself, as trained there (for comparison, no training).
+    | BestOf of experiment: string
+
+/// One model of an experiment.
+type ModelSpec = { Name: string; Source: ModelSource }
+
+/// How the training set is split.
+type DataSettings = { ValidationSize: int; SplitSeed: int64 }
+
+/// An experiment: models trained under the same data and training settings.
+type ExperimentDefinition =
+    { Name: string
+      Description: string
+      Data: DataSettings
+      Training: TrainingOptions
+      Models: ModelSpec list }
+
+/// A definition file holds an experiment, or a study: several experiments run in order into one folder.
+type Definition =
+    | Experiment of ExperimentDefinition
+    | Study of name: string * description: string * experiments: string list
+
+    /// The definition's name.
+    member d.Name =
+        match d with
+        | Experiment e -> e.Name
+        | Study(name, _, _) -> name
+
+    /// The definition's description.
+    member d.Description =
+        match d with
+        | Experiment e -> e.Description
+        | Study(_, description, _) -> description
+
+/// Names: lower-case letters, digits and dashes (they become folder names).
+let private namePattern = Regex "^[a-z0-9][a-z0-9-]*$"
+
+/// Reads a definition from JSON text; `file` names the source in errors.
+let parse (file: string) (json: string) : Definition =
+    let fail path rule = raise (DefinitionException(file, path, rule))
+    let document =
+        try JsonDocument.Parse(json, JsonDocumentOptions(CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true))
+        with :? JsonException as e -> fail "" $"not valid JSON ({e.Message})"
+    use document = document
+    let child (path: string) (name: string) = if path = "" then name else $"{path}.{name}"
+    let properties path (allowed: string list) (element: JsonElement) =
+        if element.ValueKind <> JsonValueKind.Object then fail path "must be an object"
+        let present = [ for p in element.EnumerateObject() -> p.Name ]
+        match present |> List.tryFind (fun p -> not (List.contains p allowed)) with
+        | Some unknown -> fail (child path unknown) $"""unknown property (allowed here: {String.Join(", ", allowed)})"""
+        | None -> fun name -> match element.TryGetProperty(name: string) with | true, v when v.ValueKind <> JsonValueKind.Null -> Some v | _ -> None
+    let required path name (get: string -> JsonElement option) =
+        match get name with
+        | Some v -> v
+        | None -> fail (child path name) "is required"
+    let integer path (minimum: int64) (maximum: int64) (element: JsonElement) =
+        match element.ValueKind, element.TryGetInt64() with
+        | JsonValueKind.Number, (true, v) when v < minimum -> fail path $"must be at least {minimum}, was {v}"
+        | JsonValueKind.Number, (true, v) when v > maximum -> fail path $"must be at most {maximum}, was {v}"
+        | JsonValueKind.Number, (true, v) -> v
+        | _ -> fail path $"must be a whole number, was {element.GetRawText()}"
+    let text path (element: JsonElement) =
+        if element.ValueKind <> JsonValueKind.String then fail path $"must be a string, was {element.GetRawText()}"
+        element.GetString()
+    let name path element =
+        let value = text path element
+        if not (namePattern.IsMatch value) then fail path $"\"{value}\" must be lower-case letters, digits and dashes"
+        value
+    let kind path element =
+        match text path element with
+        | "vae" -> Vae
+        | "ae" -> Autoencoder
+        | other -> fail path $"must be \"vae\" or \"ae\", was \"{other}\""
+    let root = document.RootElement
+    let get = properties "" [ "name"; "description"; "data"; "training"; "models"; "experiments" ] root
+    let definitionName = required "" "name" get |> name "name"
+    let description = get "description" |> Option.map (text "description") |> Option.defaultValue ""
+    match get "experiments", get "models" with
+    | Some _, Some _ -> fail "experiments" "a study lists experiments and has no models of its own"
+    | Some experiments, None ->
+        for key in [ "data"; "training" ] do
+            if (get key).IsSome then fail key "a study takes the settings of the experiments it lists"
+        if experiments.ValueKind <> JsonValueKind.Array || experiments.GetArrayLength() = 0 then
+            fail "experiments" "must be a non-empty array of experiment names"
+        Study(definitionName, description, [ for i, e in Seq.indexed (experiments.EnumerateArray()) -> name $"experiments[{i}]" e ])
+    | None, None -> fail "models" "is required (or \"experiments\", for a study)"
+    | None, Some models ->
+        let data =
+            let d = required "" "data" get
+            let g = properties "data" [ "validationSize"; "splitSeed" ] d
+            { ValidationSize = required "data" "validationSize" g |> integer "data.validationSize" 1L 59999L |> int
+              SplitSeed = required "data" "splitSeed" g |> integer "data.splitSeed" 0L Int64.MaxValue }
+        let training =
+            let t = required "" "training" get
+            let g = properties "training" [ "maxEpochs"; "batchSize"; "learningRate"; "patience"; "seed" ] t
+            let learningRate =
+                let v = required "training" "learningRate" g
+                match v.ValueKind with
+                | JsonValueKind.Number when v.GetDouble() > 0.0 && Double.IsFinite(v.GetDouble()) -> v.GetDouble()
+                | _ -> fail "training.learningRate" $"must be a positive number, was {v.GetRawText()}"
+            { MaxEpochs = required "training" "maxEpochs" g |> integer "training.maxEpochs" 1L 100000L |> int
+              BatchSize = required "training" "batchSize" g |> integer "training.batchSize" 1L 60000L |> int
+              LearningRate = learningRate
+              Patience = g "patience" |> Option.map (integer "training.patience" 1L 100000L >> int)
+              Seed = required "training" "seed" g |> integer "training.seed" 0L Int64.MaxValue }
+        if models.ValueKind <> JsonValueKind.Array || models.GetArrayLength() = 0 then fail "models" "must be a non-empty array"
+        let specs =
+            [ for i, m in Seq.indexed (models.EnumerateArray()) ->
+                  let path = $"models[{i}]"
+                  let g = properties path [ "name"; "kind"; "hidden"; "latent"; "architectureOf"; "bestOf" ] m
+                  let modelName = required path "name" g |> name $"{path}.name"
+                  let source =
+                      match g "bestOf", g "architectureOf", g "hidden", g "latent" with
+                      | Some best, None, None, None ->
+                          if (g "kind").IsSome then fail $"{path}.kind" "a bestOf model keeps the kind it was trained as"
+                          BestOf(name $"{path}.bestOf" best)
+                      | Some _, _, _, _ -> fail $"{path}.bestOf" "takes a trained model as it is: no architectureOf, hidden or latent beside it"
+                      | None, Some other, None, None -> ArchitectureOf(required path "kind" g |> kind $"{path}.kind", name $"{path}.architectureOf" other)
+                      | None, Some _, _, _ -> fail $"{path}.architectureOf" "takes the widths of another experiment's best VAE: no hidden or latent beside it"
+                      | None, None, hidden, latent ->
+                          let k = required path "kind" g |> kind $"{path}.kind"
+                          let h =
+                              match hidden with
+                              | None -> fail $"{path}.hidden" "is required (or architectureOf, or bestOf)"
+                              | Some h when h.ValueKind <> JsonValueKind.Array -> fail $"{path}.hidden" "must be an array of widths"
+                              | Some h -> [ for j, w in Seq.indexed (h.EnumerateArray()) -> integer $"{path}.hidden[{j}]" 1L 100000L w |> int ]
+                          let l =
+                              match latent with
+                              | None -> fail $"{path}.latent" "is required"
+                              | Some l -> integer $"{path}.latent" 1L 100000L l |> int
+                          Widths(k, h, l)
+                  { Name = modelName; Source = source } ]
+        specs
+        |> List.iteri (fun i s ->
+            match specs |> List.take i |> List.tryFindIndex (fun earlier -> earlier.Name = s.Name) with
+            | Some j -> fail $"models[{i}].name" $"\"{s.Name}\" is already the name of models[{j}]"
+            | None -> ())
+        Experiment { Name = definitionName; Description = description; Data = data; Training = training; Models = specs }
+
+/// Where shipped definitions are looked for: the repository's experiments/ (walking up from the
+/// working folder), then the program's own folder.
+let searchDirectories () =
+    let rec up (dir: DirectoryInfo) =
+        if isNull dir then None
+        else
+            let candidate = Path.Combine(dir.FullName, "experiments")
+            if Directory.Exists candidate then Some candidate else up dir.Parent
+    [ up (DirectoryInfo Environment.CurrentDirectory); up (DirectoryInfo AppContext.BaseDirectory) ]
+    |> List.choose id
+    |> List.distinct
+
+/// Loads one definition file.
+let loadFile (path: string) : Definition =
+    let json =
+        try File.ReadAllText path
+        with :? IOException | :? UnauthorizedAccessException as e -> raise (DefinitionException(path, "", $"cannot be read ({e.Message})"))
+    parse path json
+
+/// The shipped definitions: (file, definition or the error it raises), sorted by name.
+let shipped () : (string * Result<Definition, string>) list =
+    match searchDirectories () with
+    | [] -> []
+    | dir :: _ ->
+        [ for file in Directory.GetFiles(dir, "*.json") |> Array.sort ->
+              file, (try Ok (loadFile file) with :? DefinitionException as e -> Error e.Message) ]
+
+/// Finds a definition by path (anything ending in .json or containing a folder separator) or by
+/// name among the definitions beside `relativeTo` (a folder) or the shipped ones.
+let resolve (relativeTo: string option) (nameOrPath: string) : string =
+    let looksLikePath = nameOrPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || nameOrPath.Contains '/' || nameOrPath.Contains '\\'
+    if looksLikePath then
+        if File.Exists nameOrPath then Path.GetFullPath nameOrPath
+        else raise (DefinitionException(nameOrPath, "", "no such definition file"))
+    else
+        let folders = (relativeTo |> Option.toList) @ searchDirectories ()
+        match folders |> List.map (fun d -> Path.Combine(d, nameOrPath + ".json")) |> List.tryFind File.Exists with
+        | Some file -> file
+        | None ->
+            let where = if folders.IsEmpty then "no experiments folder was found" else $"""looked in {String.Join("; ", folders)}"""
+            raise (DefinitionException(nameOrPath, "", $"no definition of that name ({where})"))
+
+/// The experiments a run of `nameOrPath` trains, in order: a study's experiments, each preceded
+/// by the experiments it refers to (architectureOf, bestOf) unless they already ran. Every file is
+/// read and validated before anything trains.
+let plan (nameOrPath: string) : Definition * ExperimentDefinition list =
+    let file = resolve None nameOrPath
+    let top = loadFile file
+    let folder = Some(Path.GetDirectoryName file)
+    let loadNamed (referrer: string) (path: string) (name: string) =
+        let f =
+            try resolve folder name
+            with :? DefinitionException -> raise (DefinitionException(referrer, path, $"refers to \"{name}\", which is not a definition beside it or among the shipped ones"))
+        match loadFile f with
+        | Experiment e -> f, e
+        | Study _ -> raise (DefinitionException(referrer, path, $"refers to \"{name}\", a study; only an experiment has models"))
+    let references (e: ExperimentDefinition) =
+        e.Models
+        |> List.indexed
+        |> List.choose (fun (i, m) ->
+            match m.Source with
+            | ArchitectureOf(_, other) -> Some($"models[{i}].architectureOf", other)
+            | BestOf other -> Some($"models[{i}].bestOf", other)
+            | Widths _ -> None)
+    // Depth-first: references first; `visiting` catches cycles.
+    let rec add (visiting: string list) (ordered: ExperimentDefinition list) (referrer: string) (e: ExperimentDefinition) =
+        if ordered |> List.exists (fun o -> o.Name = e.Name) then ordered
+        else
+            let ordered =
+                references e
+                |> List.fold
+                    (fun acc (path, other) ->
+                        if other = e.Name || List.contains other visiting then
+                            let cycle = String.Join(" → ", List.rev (other :: e.Name :: visiting))
+                            raise (DefinitionException(referrer, path, $"refers to \"{other}\" in a cycle ({cycle})"))
+                        let file, definition = loadNamed referrer path other
+                        add (e.Name :: visiting) acc file definition)
+                    ordered
+            ordered @ [ e ]
+    let experiments =
+        match top with
+        | Experiment e -> add [] [] file e
+        | Study(_, _, names) ->
+            names |> List.indexed |> List.fold (fun acc (i, n) -> loadNamed file $"experiments[{i}]" n ||> add [] acc) []
+    top, experiments
+
+/// Settings of a run that override the definitions'.
+type RunSettings =
+    { /// Train on a small subset for one or two epochs (a smoke test).
+      Quick: bool
+      /// Replaces every experiment's maximum epochs.
+      Epochs: int option
+      /// Replaces every experiment's training seed.
+      Seed: int64 option }
+
+module RunSettings =
+    /// No overrides.
+    let none = { Quick = false; Epochs = None; Seed = None }
+
+/// Quick runs train on this many images, validate on this many, for at most two epochs.
+[<Literal>]
+let QuickTrainingImages = 2048
+
+[<Literal>]
+let QuickValidationImages = 512
+
+/// The training options an experiment runs with under `settings`.
+let effectiveTraining (settings: RunSettings) (e: ExperimentDefinition) : TrainingOptions =
+    let t = e.Training
+    let t = match settings.Epochs with Some n -> { t with MaxEpochs = n } | None -> t
+    let t = match settings.Seed with Some s -> { t with Seed = s } | None -> t
+    if settings.Quick then { t with MaxEpochs = min t.MaxEpochs 2 } else t
+
+/// A trained (or reused) model with what a report needs of it.
+type ModelOutcome =
+    { Spec: ModelSpec
+      Architecture: Architecture
+      Training: TrainingResult
+      Test: Evaluation.Evaluation
+      TrainingSeconds: float
+      /// Set when the model was taken, trained, from another experiment: (experiment, model).
+      ReusedFrom: (string * string) option
+      /// Mean squared pixel distance of 1,000 generated images to their nearest test image.
+      GenerationDistance: float
+      /// Nine images from z ~ N(0, I) ([9; 784]).
+      Generated: torch.Tensor
+      /// Reconstructions of the run's nine test images ([9; 784]).
+      Reconstructions: torch.Tensor
+      /// The test set's codes on their first two principal components ([10000; 2]).
+      Latent2d: torch.Tensor }
+
+/// An experiment's outcome: its models and the best by validation loss.
+type ExperimentOutcome =
+    { Definition: ExperimentDefinition
+      Training: TrainingOptions
+      StartedUtc: DateTime
+      /// The nine test images every model reconstructs (one of each of the first nine classes).
+      Originals: torch.Tensor
+      TestLabels: torch.Tensor
+      Models: ModelOutcome list }
+
+    /// The model with the lowest best-epoch validation loss.
+    member o.Best = o.Models |> List.minBy (fun m -> m.Training.Best.ValidationLoss)
+
+/// The best VAE of an earlier outcome, for architectureOf.
+let private bestVae (previous: ExperimentOutcome list) (experiment: string) (referrer: string) =
+    let outcome = previous |> List.find (fun o -> o.Definition.Name = experiment)
+    match outcome.Models |> List.filter (fun m -> m.Architecture.Kind = Vae) with
+    | [] -> raise (DefinitionException(referrer, "", $"architectureOf \"{experiment}\": that experiment has no VAE"))
+    | vaes -> vaes |> List.minBy (fun m -> m.Training.Best.ValidationLoss)
+
+/// Progress callbacks of a run.
+type RunHooks =
+    { /// (experiment, model, model index, model count) before a model trains.
+      OnModelStart: string -> string -> int -> int -> unit
+      /// Training hooks for (experiment, model).
+      Training: string -> string -> TrainingHooks
+      OnModelDone: string -> ModelOutcome -> unit }
+
+module RunHooks =
+    /// No callbacks.
+    let none = { OnModelStart = (fun _ _ _ _ -> ()); Training = (fun _ _ -> TrainingHooks.none); OnModelDone = (fun _ _ -> ()) }
+
+/// Test-set measurements, samples and codes of a trained model.
+let private measure (seed: int64) (data: Dataset) (originals: torch.Tensor) spec architecture (training: TrainingResult) seconds reusedFrom =
+    let model = training.Model
+    use _ = torch.no_grad ()
+    use generator = new torch.Generator(uint64 seed + 7UL)
+    let generated = Model.generate generator 9 model
+    use many = Model.generate generator 1000 model
+    use codes = Analysis.codes model data.Test
+    { Spec = spec
+      Architecture = architecture
+      Training = training
+      Test = Evaluation.evaluate (seed + 3L) model data.Test
+      TrainingSeconds = seconds
+      ReusedFrom = reusedFrom
+      GenerationDistance = Analysis.nearestDistance many data.Test.Images
+      Generated = generated
+      Reconstructions = Model.reconstruct model originals
+      Latent2d = Analysis.principalComponents 2 codes }
+
+/// Trains and measures every model of `experiment`, after the experiments in `previous`.
+let runExperiment (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (previous: ExperimentOutcome list) (experiment: ExperimentDefinition) : ExperimentOutcome =
+    let options = effectiveTraining settings experiment
+    let started = DateTime.UtcNow
+    let train, validation =
+        let t, v = trainValidationSplit experiment.Data.SplitSeed experiment.Data.ValidationSize data.Train
+        if settings.Quick then take QuickTrainingImages t, take QuickValidationImages v else t, v
+    let originals = Analysis.oneImagePerClass 9 data.Test
+    let count = experiment.Models.Length
+    let models =
+        experiment.Models
+        |> List.mapi (fun i spec ->
+            hooks.OnModelStart experiment.Name spec.Name i count
+            let outcome =
+                match spec.Source with
+                | BestOf other ->
+                    let best = (previous |> List.find (fun o -> o.Definition.Name = other)).Best
+                    measure options.Seed data originals spec best.Architecture best.Training best.TrainingSeconds (Some(other, best.Spec.Name))
+                | source ->
+                    let architecture =
+                        match source with
+                        | Widths(kind, hidden, latent) -> Architecture.create kind hidden latent
+                        | ArchitectureOf(kind, other) ->
+                            let best = bestVae previous other experiment.Name
+                            Architecture.create kind best.Architecture.Hidden best.Architecture.Latent
+                        | BestOf _ -> failwith "unreachable"
+                    let clock = Stopwatch.StartNew()
+                    let result = Training.train (hooks.Training experiment.Name spec.Name) options train validation (Model.create options.Seed architecture)
+                    measure options.Seed data originals spec architecture result clock.Elapsed.TotalSeconds None
+            hooks.OnModelDone experiment.Name outcome
+            outcome)
+    { Definition = experiment
+      Training = options
+      StartedUtc = started
+      Originals = originals
+      TestLabels = data.Test.Labels
+      Models = models }
+
+/// Runs experiments in order (as `plan` gives them), each seeing the outcomes before it.
+let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: ExperimentDefinition list) : ExperimentOutcome list =
+    experiments |> List.fold (fun previous e -> previous @ [ runExperiment hooks settings data previous e ]) []

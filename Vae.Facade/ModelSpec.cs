@@ -1,0 +1,33 @@
+using Microsoft.FSharp.Core;
+
+namespace Vae.Facade;
+
+/// <summary>The shape of a model: kind, encoder hidden widths (input side first; the decoder mirrors
+/// them) and latent size. <c>new ModelSpec(ModelKind.Vae, [400, 200, 100], 20)</c> is the seed
+/// study's five-layer VAE, 784-400-200-100-20.</summary>
+/// <param name="Kind">VAE or autoencoder.</param>
+/// <param name="Hidden">Hidden widths, each at least 1.</param>
+/// <param name="Latent">Size of the code z, at least 1.</param>
+public sealed record ModelSpec(ModelKind Kind, IReadOnlyList<int> Hidden, int Latent)
+{
+    /// <summary>The seed study's three-layer baseline VAE, 784-400-20.</summary>
+    public static ModelSpec Baseline { get; } = new(ModelKind.Vae, [400], 20);
+
+    /// <summary>The seed study's five-layer VAE, 784-400-200-100-20.</summary>
+    public static ModelSpec FiveLayer { get; } = new(ModelKind.Vae, [400, 200, 100], 20);
+
+    /// <summary>E.g. "VAE 784-400-200-100-20".</summary>
+    public string Describe() => ToArchitecture().ToString();
+
+    /// <summary>Number of trainable values.</summary>
+    public long ParameterCount => Core.ArchitectureModule.parameterCount(ToArchitecture());
+
+    /// <summary>The validated core architecture; throws <see cref="InvalidInputException"/> naming the rule broken.</summary>
+    internal Core.Architecture ToArchitecture()
+    {
+        var result = Core.ArchitectureModule.tryCreate(Kind.ToCore(), Core.FashionMnist.Pixels, Hidden.ToFSharpList(), Latent);
+        return result.IsOk ? result.ResultValue : throw new InvalidInputException(result.ErrorValue);
+    }
+
+    internal static ModelSpec FromCore(Core.Architecture a) => new(a.Kind.ToFacade(), a.Hidden.ToArray(), a.Latent);
+}

@@ -1,0 +1,113 @@
+using Microsoft.FSharp.Core;
+using TorchSharp;
+
+namespace Vae.Facade;
+
+/// <summary>What training left: every epoch, and the best one (whose weights the model now holds).</summary>
+/// <param name="Epochs">Every epoch trained.</param>
+/// <param name="BestEpoch">The epoch with the lowest validation loss.</param>
+public sealed record TrainingReport(IReadOnlyList<EpochReport> Epochs, int BestEpoch)
+{
+    /// <summary>The record of the best epoch.</summary>
+    public EpochReport Best => Epochs.First(e => e.Epoch == BestEpoch);
+}
+
+/// <summary>Which images to evaluate on.</summary>
+public enum DataSplit
+{
+    /// <summary>The 10,000 test images.</summary>
+    Test,
+    /// <summary>All 60,000 training images.</summary>
+    Train,
+}
+
+/// <summary>A variational or standard autoencoder: create, train, evaluate, encode, reconstruct,
+/// generate, save and load. Images are arrays of 784 values in [0, 1], row-major.</summary>
+public sealed class VaeModel
+{
+    private VaeModel(Core.Model model) => Model = model;
+
+    internal Core.Model Model { get; private set; }
+
+    /// <summary>The model's shape.</summary>
+    public ModelSpec Spec => ModelSpec.FromCore(Model.Architecture);
+
+    /// <summary>Number of trainable values.</summary>
+    public long ParameterCount => Core.ModelModule.parameterCount(Model);
+
+    /// <summary>A new model with PyTorch's default initialisation drawn from <paramref name="seed"/>.</summary>
+    /// <exception cref="InvalidInputException">The spec breaks a rule (a width or the latent size below 1).</exception>
+    public static VaeModel Create(ModelSpec spec, long seed = 1) => new(Core.ModelModule.create(seed, spec.ToArchitecture()));
+
+    internal static VaeModel Wrap(Core.Model model) => new(model);
+
+    /// <summary>Trains on the training set less <paramref name="validationSize"/> images (split by
+    /// <paramref name="splitSeed"/>), validating after each epoch; early stopping as the settings say;
+    /// the best epoch's weights are kept. Progress is reported after every epoch.</summary>
+    /// <exception cref="OperationCanceledException">Cancelled; the model keeps the weights it had reached.</exception>
+    public Task<TrainingReport> TrainAsync(
+        FashionMnistData data,
+        TrainingSettings? settings = null,
+        int validationSize = 5000,
+        long splitSeed = 42,
+        IProgress<EpochReport>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        var options = (settings ?? new TrainingSettings()).ToCore();
+        if (validationSize < 1 || validationSize >= data.TrainCount)
+            throw new InvalidInputException($"validationSize: must be between 1 and {data.TrainCount - 1}, was {validationSize}");
+        return Task.Run(() =>
+        {
+            var split = Core.FashionMnist.trainValidationSplit(splitSeed, validationSize, data.Dataset.Train);
+            var hooks = new Core.Training.TrainingHooks(
+                FuncConvert.FromAction<Core.Training.EpochRecord>(e => progress?.Report(e.ToFacade())),
+                FuncConvert.FromAction<int, int, int>((_, _, _) => { }),
+                cancellationToken);
+            var result = Core.Training.train(hooks, options, split.Item1, split.Item2, Model);
+            Model = result.Model;
+            return new TrainingReport(result.History.Select(e => e.ToFacade()).ToArray(), result.BestEpoch);
+        }, cancellationToken);
+    }
+
+    /// <summary>Mean reconstruction, KL and loss per image on a split; the VAE's sampling noise is drawn from <paramref name="seed"/>.</summary>
+    public LossBreakdown Evaluate(FashionMnistData data, DataSplit split = DataSplit.Test, long seed = 0) =>
+        Core.Evaluation.evaluate(seed, Model, split == DataSplit.Test ? data.Dataset.Test : data.Dataset.Train).ToFacade();
+
+    /// <summary>The code of each image: μ for a VAE, z for an autoencoder (Latent values each).</summary>
+    public IReadOnlyList<float[]> Encode(IReadOnlyList<float[]> images) => Apply(images, x => Core.ModelModule.encode(Model, x));
+
+    /// <summary>Each image passed through its code and decoded (μ for a VAE: no sampling noise).</summary>
+    public IReadOnlyList<float[]> Reconstruct(IReadOnlyList<float[]> images) => Apply(images, x => Core.ModelModule.reconstruct(Model, x));
+
+    /// <summary>Images decoded from codes (Latent values each).</summary>
+    public IReadOnlyList<float[]> Decode(IReadOnlyList<float[]> codes)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        return Core.ModelModule.decode(Model, codes.ToTensor(Spec.Latent)).ToRows();
+    }
+
+    /// <summary><paramref name="count"/> images decoded from z ~ N(0, I) drawn from <paramref name="seed"/>.</summary>
+    public IReadOnlyList<float[]> Generate(int count, long seed = 0)
+    {
+        if (count < 1) throw new InvalidInputException($"count: must be at least 1, was {count}");
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        using var generator = new torch.Generator((ulong)seed);
+        return Core.ModelModule.generate(generator, count, Model).ToRows();
+    }
+
+    /// <summary>Saves the model as a safetensors file (architecture in its metadata); the file appears whole or not at all.</summary>
+    public void Save(string path) => Core.Checkpoint.save(path, Model);
+
+    /// <summary>Loads a model saved by <see cref="Save"/>.</summary>
+    /// <exception cref="InvalidInputException">Not such a checkpoint, or its tensors do not match the architecture it claims.</exception>
+    public static VaeModel Load(string path) => InvalidInputException.Guard(() => new VaeModel(Core.Checkpoint.load(path)));
+
+    private IReadOnlyList<float[]> Apply(IReadOnlyList<float[]> images, Func<torch.Tensor, torch.Tensor> f)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var noGrad = torch.no_grad();
+        return f(images.ToTensor(Core.FashionMnist.Pixels)).ToRows();
+    }
+}

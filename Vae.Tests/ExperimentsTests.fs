@@ -1,0 +1,112 @@
+module Vae.Tests.ExperimentsTests
+
+open System.IO
+open Expecto
+open Vae.Core
+open Vae.Core.Experiments
+open Vae.Tests.Shared
+
+/// A valid experiment, as JSON, with `models` spliced in.
+let private experiment (models: string) =
+    $"""{{ "name": "t", "data": {{ "validationSize": 5000, "splitSeed": 42 }},
+          "training": {{ "maxEpochs": 3, "batchSize": 64, "learningRate": 0.001, "patience": 2, "seed": 1 }},
+          "models": {models} }}"""
+
+let private valid = experiment """[ { "name": "a", "kind": "vae", "hidden": [400], "latent": 20 } ]"""
+
+let private problem json = messageOf<DefinitionException> (fun () -> parse "d.json" json |> ignore)
+
+/// Each rule: a definition that breaks it, and the message that names it.
+let private rules =
+    [ "not JSON", "{ nope", "d.json: not valid JSON"
+      "root not an object", "[1]", "d.json: must be an object"
+      "unknown property", valid.Replace("\"name\": \"t\"", "\"name\": \"t\", \"epochs\": 3"), "d.json: epochs: unknown property"
+      "name required", valid.Replace("\"name\": \"t\",", ""), "d.json: name: is required"
+      "name pattern", valid.Replace("\"name\": \"t\"", "\"name\": \"Task 1\""), "d.json: name: \"Task 1\" must be lower-case letters, digits and dashes"
+      "data required", valid.Replace("\"data\": { \"validationSize\": 5000, \"splitSeed\": 42 },", ""), "d.json: data: is required"
+      "validation size ≥ 1", valid.Replace("\"validationSize\": 5000", "\"validationSize\": 0"), "d.json: data.validationSize: must be at least 1, was 0"
+      "validation size < 60,000", valid.Replace("\"validationSize\": 5000", "\"validationSize\": 60000"), "d.json: data.validationSize: must be at most 59999, was 60000"
+      "split seed whole", valid.Replace("\"splitSeed\": 42", "\"splitSeed\": 4.2"), "d.json: data.splitSeed: must be a whole number, was 4.2"
+      "max epochs ≥ 1", valid.Replace("\"maxEpochs\": 3", "\"maxEpochs\": 0"), "d.json: training.maxEpochs: must be at least 1, was 0"
+      "batch size ≥ 1", valid.Replace("\"batchSize\": 64", "\"batchSize\": -5"), "d.json: training.batchSize: must be at least 1, was -5"
+      "learning rate positive", valid.Replace("\"learningRate\": 0.001", "\"learningRate\": 0"), "d.json: training.learningRate: must be a positive number, was 0"
+      "learning rate a number", valid.Replace("\"learningRate\": 0.001", "\"learningRate\": \"fast\""), "d.json: training.learningRate: must be a positive number, was \"fast\""
+      "patience ≥ 1", valid.Replace("\"patience\": 2", "\"patience\": 0"), "d.json: training.patience: must be at least 1, was 0"
+      "seed required", valid.Replace(", \"seed\": 1", ""), "d.json: training.seed: is required"
+      "models non-empty", experiment "[]", "d.json: models: must be a non-empty array"
+      "kind vae or ae", valid.Replace("\"kind\": \"vae\"", "\"kind\": \"gan\""), "d.json: models[0].kind: must be \"vae\" or \"ae\", was \"gan\""
+      "latent ≥ 1", experiment """[ { "name": "a", "kind": "vae", "hidden": [400], "latent": 20 }, { "name": "b", "kind": "vae", "hidden": [400], "latent": 20 }, { "name": "c", "kind": "vae", "hidden": [400], "latent": 0 } ]""", "d.json: models[2].latent: must be at least 1, was 0"
+      "widths ≥ 1", valid.Replace("[400]", "[400, 0]"), "d.json: models[0].hidden[1]: must be at least 1, was 0"
+      "hidden an array", valid.Replace("[400]", "400"), "d.json: models[0].hidden: must be an array of widths"
+      "hidden required", valid.Replace("\"hidden\": [400], ", ""), "d.json: models[0].hidden: is required (or architectureOf, or bestOf)"
+      "unique model names", experiment """[ { "name": "a", "kind": "vae", "hidden": [1], "latent": 1 }, { "name": "a", "kind": "ae", "hidden": [1], "latent": 1 } ]""", "d.json: models[1].name: \"a\" is already the name of models[0]"
+      "bestOf alone", experiment """[ { "name": "a", "bestOf": "task1", "latent": 3 } ]""", "d.json: models[0].bestOf: takes a trained model as it is"
+      "bestOf keeps its kind", experiment """[ { "name": "a", "bestOf": "task1", "kind": "ae" } ]""", "d.json: models[0].kind: a bestOf model keeps the kind it was trained as"
+      "architectureOf without widths", experiment """[ { "name": "a", "kind": "ae", "architectureOf": "task1", "hidden": [3] } ]""", "d.json: models[0].architectureOf: takes the widths of another experiment's best VAE"
+      "study has no models", """{ "name": "s", "experiments": ["task1"], "models": [] }""", "d.json: experiments: a study lists experiments and has no models of its own"
+      "study has no settings", """{ "name": "s", "experiments": ["task1"], "training": {} }""", "d.json: training: a study takes the settings of the experiments it lists"
+      "study lists names", """{ "name": "s", "experiments": [] }""", "d.json: experiments: must be a non-empty array of experiment names" ]
+
+let private inFolder (files: (string * string) list) =
+    let dir = temporaryDirectory ()
+    for name, json in files do File.WriteAllText(Path.Combine(dir, name + ".json"), json)
+    dir
+
+[<Tests>]
+let tests =
+    testList "Experiments" [
+        testList "every rule of a definition has its message" [
+            for name, json, message in rules -> test name { Expect.stringContains (problem json) message "the message names the path and the rule" }
+        ]
+
+        test "a valid definition reads into its parts" {
+            match parse "d.json" valid with
+            | Experiment e ->
+                Expect.equal e.Models [ { Name = "a"; Source = Widths(Vae, [ 400 ], 20) } ] "models"
+                Expect.equal e.Training { MaxEpochs = 3; BatchSize = 64; LearningRate = 0.001; Patience = Some 2; Seed = 1L } "training"
+                Expect.equal e.Data { ValidationSize = 5000; SplitSeed = 42L } "data"
+            | Study _ -> failtest "an experiment"
+        }
+
+        test "the shipped definitions are the seed study's, and all valid" {
+            let shipped = shipped () |> List.map (fun (file, d) -> Path.GetFileNameWithoutExtension file, d)
+            Expect.equal (shipped |> List.map fst) [ "seed-study"; "task1"; "task2"; "task3" ] "four definitions"
+            for name, d in shipped do Expect.isOk d $"{name} is valid"
+            let _, experiments = plan "task2"
+            let widths = experiments.Head.Models |> List.map (fun m -> match m.Source with Widths(Vae, [ h; 200; 100 ], z) -> h, z | _ -> failtest "five-layer VAEs")
+            Expect.equal widths [ 400, 40; 200, 50; 400, 70; 300, 30; 250, 80; 300, 5 ] "the six configurations"
+            Expect.equal experiments.Head.Training { MaxEpochs = 10; BatchSize = 64; LearningRate = 0.001; Patience = Some 2; Seed = 1L } "task2's settings"
+        }
+
+        test "a study runs its experiments in order; an experiment's references run before it" {
+            let _, study = plan "seed-study"
+            Expect.equal (study |> List.map _.Name) [ "task1"; "task2"; "task3" ] "seed study"
+            let _, alone = plan "task3"
+            Expect.equal (alone |> List.map _.Name) [ "task1"; "task3" ] "task3 needs task1's best VAE"
+        }
+
+        test "a reference to a missing definition, a study, or a cycle is refused before training" {
+            let dir = inFolder [ "a", (experiment """[ { "name": "m", "kind": "ae", "architectureOf": "b" } ]""").Replace("\"name\": \"t\"", "\"name\": \"a\"")
+                                 "b", (experiment """[ { "name": "m", "bestOf": "a" } ]""").Replace("\"name\": \"t\"", "\"name\": \"b\"")
+                                 "c", (experiment """[ { "name": "m", "bestOf": "nowhere" } ]""").Replace("\"name\": \"t\"", "\"name\": \"c\"")
+                                 "d", (experiment """[ { "name": "m", "bestOf": "s" } ]""").Replace("\"name\": \"t\"", "\"name\": \"d\"")
+                                 "s", """{ "name": "s", "experiments": ["c"] }""" ]
+            let refusal name = messageOf<DefinitionException> (fun () -> plan (Path.Combine(dir, name + ".json")) |> ignore)
+            Expect.stringContains (refusal "a") "in a cycle (a → b → a)" "cycle"
+            Expect.stringContains (refusal "c") "models[0].bestOf: refers to \"nowhere\", which is not a definition" "missing"
+            Expect.stringContains (refusal "d") "refers to \"s\", a study" "study"
+            Expect.stringContains (refusal "s") "c.json: models[0].bestOf: refers to \"nowhere\"" "through a study"
+        }
+
+        test "an unknown name or a missing file is refused" {
+            Expect.stringContains (messageOf<DefinitionException> (fun () -> plan "task9" |> ignore)) "task9: no definition of that name" "name"
+            Expect.stringContains (messageOf<DefinitionException> (fun () -> plan "/nowhere/x.json" |> ignore)) "/nowhere/x.json: no such definition file" "path"
+        }
+
+        test "run settings override epochs and seed; a quick run trains at most two epochs" {
+            let _, experiments = plan "task1"
+            let e = experiments.Head
+            Expect.equal (effectiveTraining { RunSettings.none with Epochs = Some 4; Seed = Some 9L } e |> fun t -> t.MaxEpochs, t.Seed) (4, 9L) "overrides"
+            Expect.equal (effectiveTraining { RunSettings.none with Quick = true } e).MaxEpochs 2 "quick"
+        }
+    ]
