@@ -1,0 +1,148 @@
+/// The runner as a user runs it: a separate process, its exit code, its output and the files it writes.
+module Vae.Tests.RunnerTests
+
+open System
+open System.Diagnostics
+open System.IO
+open System.Text.Json
+open Expecto
+open Vae.Core
+open Vae.Facade
+open Vae.Tests.Shared
+
+type private Outcome = { ExitCode: int; Output: string; Error: string }
+
+let private runner (arguments: string list) : Outcome =
+    let start = ProcessStartInfo("dotnet", RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Environment.CurrentDirectory)
+    start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Vae.Experiments.dll"))
+    for a in arguments do start.ArgumentList.Add a
+    use p = Process.Start start
+    let output = p.StandardOutput.ReadToEndAsync()
+    let error = p.StandardError.ReadToEndAsync()
+    if not (p.WaitForExit(TimeSpan.FromMinutes 5.0)) then p.Kill true
+    { ExitCode = p.ExitCode; Output = output.Result; Error = error.Result }
+
+/// Exit code 2, one line on stderr naming the problem, and no output folder.
+let private refused (expected: string) (outcome: Outcome) (folder: string) =
+    Expect.equal outcome.ExitCode 2 $"exit code 2 (stderr: {outcome.Error})"
+    let lines = outcome.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+    Expect.hasLength lines 1 $"one line on stderr: {outcome.Error}"
+    Expect.stringContains lines.[0] expected "names the problem"
+    Expect.isFalse (Directory.Exists folder) "no output folder"
+    let parent = Path.GetDirectoryName folder
+    if Directory.Exists parent then
+        Expect.isEmpty (Directory.GetFileSystemEntries(parent) |> Array.filter (fun e -> e.Contains "incomplete")) "nothing half-written beside it"
+
+/// One quick run of task1, shared by the tests that inspect its files.
+let private quickRun =
+    lazy (
+        let folder = Path.Combine(temporaryDirectory (), "task1-quick")
+        folder, runner [ "run"; "task1"; "--quick"; "--out"; folder ])
+
+let private property (element: JsonElement) (name: string) =
+    match element.TryGetProperty name with
+    | true, v -> v
+    | _ -> failtest $"results.json lacks \"{name}\" in {element.GetRawText().[.. 200]}"
+
+[<Tests>]
+let tests =
+    testSequenced <| testList "Runner" [
+        test "list shows the shipped definitions, one line each" {
+            let outcome = runner [ "list" ]
+            Expect.equal outcome.ExitCode 0 outcome.Error
+            let names = outcome.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries) |> Array.map (fun l -> l.Split(' ').[0])
+            Expect.equal names [| "seed-study"; "task1"; "task2"; "task3" |] "four definitions"
+            Expect.stringContains outcome.Output "study of task1, task2, task3" "the study"
+            Expect.stringContains outcome.Output "6 models" "task2"
+        }
+
+        test "run task1 --quick writes every file of the run layout" {
+            let folder, outcome = quickRun.Value
+            Expect.equal outcome.ExitCode 0 $"exit code (stderr: {outcome.Error})"
+            Expect.stringContains outcome.Output "task1: best" "names the best model"
+            let files =
+                [ RunLayout.Results; RunLayout.ReportMarkdown; RunLayout.ReportHtml; RunLayout.ExperimentResults "task1" ]
+                @ [ let i = RunLayout.ExperimentImages "task1" in yield! [ i.LatentSpace; i.BestValidationLoss; i.ValidationCurves ] ]
+                @ [ for m in [ "baseline"; "five-layer" ] do
+                        let i = RunLayout.ModelImages("task1", m)
+                        yield! [ i.LossCurves; i.Generated; i.Reconstruction; RunLayout.Checkpoint("task1", m) ] ]
+            for f in files do
+                Expect.isTrue (File.Exists(Path.Combine(folder, f))) $"{f} written"
+            Expect.isEmpty (Directory.GetFileSystemEntries(Path.GetDirectoryName folder) |> Array.filter (fun e -> e.Contains "incomplete")) "the staging folder is gone"
+        }
+
+        test "results.json has every field, for every model" {
+            let folder, _ = quickRun.Value
+            use document = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, RunLayout.ExperimentResults "task1")))
+            let e = document.RootElement
+            for name in [ "experiment"; "startedUtc"; "seed"; "models"; "best" ] do property e name |> ignore
+            Expect.equal ((property e "experiment").GetString()) "task1" "experiment"
+            let models = [ for m in (property e "models").EnumerateArray() -> m ]
+            Expect.hasLength models 2 "two models"
+            for m in models do
+                for name in [ "name"; "kind"; "hidden"; "latent"; "parameters"; "bestEpoch"; "epochs"; "test"; "images" ] do property m name |> ignore
+                Expect.equal ((property m "kind").GetString()) "vae" "kind"
+                for epoch in (property m "epochs").EnumerateArray() do
+                    for name in [ "epoch"; "trainRecon"; "trainKl"; "valRecon"; "valKl"; "seconds" ] do property epoch name |> ignore
+                for name in [ "recon"; "kl"; "loss" ] do property (property m "test") name |> ignore
+            Expect.equal [ for m in models -> (property m "latent").GetInt32() ] [ 20; 20 ] "latent sizes"
+            Expect.contains [ "baseline"; "five-layer" ] ((property e "best").GetString()) "best is one of them"
+            use root = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, RunLayout.Results)))
+            Expect.isTrue ((property root.RootElement "quick").GetBoolean()) "the run says it was quick"
+        }
+
+        test "a checkpoint the run wrote loads through the façade" {
+            let folder, _ = quickRun.Value
+            let model = VaeModel.Load(Path.Combine(folder, RunLayout.Checkpoint("task1", "five-layer")))
+            Expect.equal (model.Spec.Describe()) "VAE 784-400-200-100-20" "architecture"
+        }
+
+        test "an unknown definition is refused with exit code 2" {
+            let folder = Path.Combine(temporaryDirectory (), "out")
+            refused "task9: no definition of that name" (runner [ "run"; "task9"; "--out"; folder ]) folder
+        }
+
+        test "an invalid definition is refused before training, naming the JSON path" {
+            let dir = temporaryDirectory ()
+            let file = Path.Combine(dir, "bad.json")
+            File.WriteAllText(file, File.ReadAllText(Experiments.resolve None "task1").Replace("\"latent\": 20 }\n  ]", "\"latent\": 0 }\n  ]"))
+            let folder = Path.Combine(dir, "out")
+            refused "bad.json: models[1].latent: must be at least 1, was 0" (runner [ "run"; file; "--out"; folder ]) folder
+        }
+
+        test "unreadable data is refused and leaves no folder" {
+            let dir = temporaryDirectory ()
+            let folder = Path.Combine(dir, "out")
+            refused "no Fashion-MNIST files here" (runner [ "run"; "task1"; "--quick"; "--data"; dir; "--out"; folder ]) folder
+        }
+
+        test "corrupt data is refused naming the file" {
+            let dir = temporaryDirectory ()
+            let source = FashionMnist.locate None
+            for f in FashionMnist.officialFiles do File.Copy(Path.Combine(source, f.Name), Path.Combine(dir, f.Name))
+            let labels = Path.Combine(dir, FashionMnist.testLabels.Name)
+            File.WriteAllBytes(labels, Idx.gzip (Array.append (Idx.decompress labels (File.ReadAllBytes labels)) [| 1uy |]))
+            let folder = Path.Combine(dir, "out")
+            refused "t10k-labels-idx1-ubyte.gz: 1 trailing bytes" (runner [ "run"; "task1"; "--quick"; "--data"; dir; "--out"; folder ]) folder
+        }
+
+        test "an unwritable output folder is refused" {
+            refused "cannot be written" (runner [ "run"; "task1"; "--quick"; "--out"; "/proc/vae-run" ]) "/proc/vae-run"
+        }
+
+        test "an output folder that is not empty is refused, and left as it was" {
+            let folder = temporaryDirectory ()
+            File.WriteAllText(Path.Combine(folder, "keep.txt"), "mine")
+            let outcome = runner [ "run"; "task1"; "--quick"; "--out"; folder ]
+            Expect.equal outcome.ExitCode 2 outcome.Error
+            Expect.stringContains outcome.Error "already exists and is not empty" "named"
+            Expect.equal (Directory.GetFileSystemEntries folder |> Array.map Path.GetFileName) [| "keep.txt" |] "untouched"
+        }
+
+        test "impossible options are refused with exit code 2" {
+            let folder = Path.Combine(temporaryDirectory (), "out")
+            refused "--epochs: must be at least 1, was 0" (runner [ "run"; "task1"; "--epochs"; "0"; "--out"; folder ]) folder
+            refused "abc" (runner [ "run"; "task1"; "--epochs"; "abc"; "--out"; folder ]) folder
+            refused "error:" (runner [ "run" ]) folder
+        }
+    ]
