@@ -51,3 +51,83 @@ let oneImagePerClass (count: int) (split: Split) : torch.Tensor =
     let indices = [| for c in 0L .. int64 count - 1L -> int64 (Array.findIndex ((=) c) labels) |]
     use index = torch.tensor(indices)
     split.Images.index_select(0L, index)
+
+/// Per latent dimension, the variance over the images of E[zᵢ | x] (the posterior mean; z itself for
+/// an autoencoder). A dimension is active when this is above 0.01 (Burda et al. 2016): the
+/// encoder then uses it to tell images apart.
+let codeVariance (model: Model) (split: Split) : float[] =
+    use _ = torch.no_grad ()
+    use codes = codes model split
+    use variance = codes.to_type(torch.ScalarType.Float64).var(0L, unbiased = false)
+    variance.data<float>().ToArray()
+
+/// The threshold on the variance of a dimension's posterior mean above which it counts as active.
+[<Literal>]
+let ActiveThreshold = 0.01
+
+/// The number of active latent dimensions (see `codeVariance`).
+let activeUnits (variances: float[]) = variances |> Array.filter (fun v -> v > ActiveThreshold) |> Array.length
+
+/// Mean KL divergence per latent dimension over a split (zeros for an autoencoder): which
+/// dimensions carry information.
+let klPerDimension (model: Model) (split: Split) : float[] =
+    use _ = torch.no_grad ()
+    let batch = int64 Evaluation.BatchSize
+    let n = int64 split.Count
+    let total =
+        [ 0L .. batch .. n - 1L ]
+        |> List.map (fun start ->
+            use scope = torch.NewDisposeScope()
+            let x = split.Images.narrow(0L, start, min batch (n - start))
+            match Model.encodeCode model x with
+            | Posterior(mean, logVariance) ->
+                (((logVariance + 1.0) - mean.square() - logVariance.exp()) * -0.5).to_type(torch.ScalarType.Float64).sum(0L).data<float>().ToArray()
+            | Point z -> Array.zeroCreate (int z.shape.[1]))
+        |> List.reduce (Array.map2 (+))
+    total |> Array.map (fun v -> v / float n)
+
+/// A Gaussian with full covariance fitted to codes: (mean [d], Cholesky factor [d; d]). Sampling
+/// from it generates fairly from an autoencoder, whose code space nothing shapes to N(0, I).
+let fitGaussian (codes: torch.Tensor) : torch.Tensor * torch.Tensor =
+    use _ = torch.no_grad ()
+    let c = codes.to_type(torch.ScalarType.Float64)
+    let mean = c.mean([| 0L |])
+    let centred = c - mean
+    let covariance = centred.t().matmul(centred) / float (c.shape.[0] - 1L)
+    // A little jitter keeps the factorisation defined when a dimension is (nearly) constant.
+    let jitter = torch.eye(covariance.shape.[0], dtype = torch.ScalarType.Float64) * 1e-6
+    mean.to_type(torch.ScalarType.Float32), torch.linalg.cholesky(covariance + jitter).to_type(torch.ScalarType.Float32)
+
+/// `count` images decoded from z = μ + L ε, ε ~ N(0, I), for a fitted (μ, L).
+let generateFitted (generator: torch.Generator) (count: int) (mean: torch.Tensor, factor: torch.Tensor) (model: Model) : torch.Tensor =
+    use _ = torch.no_grad ()
+    use epsilon = torch.randn([| int64 count; mean.shape.[0] |], generator = generator)
+    use z = mean + epsilon.matmul(factor.t())
+    Model.decode model z
+
+/// Images decoded along the straight line between the codes of images `a` and `b` ([784] each):
+/// `steps` images, the first a's reconstruction and the last b's.
+let interpolate (steps: int) (model: Model) (a: torch.Tensor) (b: torch.Tensor) : torch.Tensor =
+    use _ = torch.no_grad ()
+    use scope = torch.NewDisposeScope()
+    let codes = Model.encode model (torch.stack([| a; b |], 0L))
+    let t = torch.linspace(0.0, 1.0, int64 steps).unsqueeze(1L)
+    let path = codes.[0L].unsqueeze(0L) * (1.0f - t) + codes.[1L].unsqueeze(0L) * t
+    (Model.decode model path).MoveToOuterDisposeScope()
+
+/// For each latent dimension in `dimensions`, `steps` images decoded from the mean code of
+/// `split` with that dimension moved from −3 to +3 standard deviations (of the codes over the
+/// split): [dimensions × steps; 784], one row of images per dimension.
+let traverse (steps: int) (dimensions: int list) (model: Model) (split: Split) : torch.Tensor =
+    use _ = torch.no_grad ()
+    use scope = torch.NewDisposeScope()
+    let c = codes model split
+    let mean = c.mean([| 0L |])
+    let std = c.std(0L)
+    let offsets = torch.linspace(-3.0, 3.0, int64 steps)
+    let rows =
+        [| for d in dimensions ->
+               let z = mean.unsqueeze(0L).repeat(int64 steps, 1L)
+               z.select(1L, int64 d).copy_(mean.[int64 d] + offsets * std.[int64 d]) |> ignore
+               z |]
+    (Model.decode model (torch.cat(rows, 0L))).MoveToOuterDisposeScope()

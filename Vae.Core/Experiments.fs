@@ -353,9 +353,11 @@ let private measure (seed: int64) (data: Dataset) (originals: torch.Tensor) spec
 let runExperiment (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (previous: ExperimentOutcome list) (experiment: ExperimentDefinition) : ExperimentOutcome =
     let options = effectiveTraining settings experiment
     let started = DateTime.UtcNow
+    // The split copies the images (about 190 MB); it is freed when the experiment ends.
+    let fullTrain, fullValidation = trainValidationSplit experiment.Data.SplitSeed experiment.Data.ValidationSize data.Train
+    use _ = { new IDisposable with member _.Dispose() = for t in [ fullTrain.Images; fullTrain.Labels; fullValidation.Images; fullValidation.Labels ] do t.Dispose() }
     let train, validation =
-        let t, v = trainValidationSplit experiment.Data.SplitSeed experiment.Data.ValidationSize data.Train
-        if settings.Quick then take QuickTrainingImages t, take QuickValidationImages v else t, v
+        if settings.Quick then take QuickTrainingImages fullTrain, take QuickValidationImages fullValidation else fullTrain, fullValidation
     let originals = Analysis.oneImagePerClass 9 data.Test
     let count = experiment.Models.Length
     let models =
