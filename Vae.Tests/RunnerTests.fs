@@ -91,6 +91,30 @@ let tests =
             Expect.isTrue ((property root.RootElement "quick").GetBoolean()) "the run says it was quick"
         }
 
+        test "report.html shows its charts in headless Chromium, offline, with no script errors" {
+            let folder, _ = quickRun.Value
+            let page = Path.Combine(folder, RunLayout.ReportHtml)
+            let html = File.ReadAllText page
+            Expect.isFalse (html.Contains "<script src=\"http") "no script is loaded from the network"
+            let chromium =
+                [ "/usr/bin/chromium"; "/usr/bin/chromium-browser"; "/usr/bin/google-chrome" ] |> List.tryFind File.Exists
+                |> Option.defaultWith (fun () -> failtest "Chromium is not installed (.ci/run installs Debian's chromium)")
+            let start = ProcessStartInfo(chromium, RedirectStandardOutput = true, RedirectStandardError = true)
+            for a in [ "--headless"; "--no-sandbox"; "--disable-gpu"; "--disable-quic"; "--no-first-run"; "--disable-background-networking"
+                       "--disable-component-update"; "--disable-sync"; $"--user-data-dir={temporaryDirectory ()}"; "--enable-logging=stderr"; "--v=0"
+                       "--virtual-time-budget=15000"; "--dump-dom"; Uri(page).AbsoluteUri ] do
+                start.ArgumentList.Add a
+            use p = Process.Start start
+            let dom = p.StandardOutput.ReadToEndAsync()
+            let log = p.StandardError.ReadToEndAsync()
+            if not (p.WaitForExit(TimeSpan.FromMinutes 2.0)) then p.Kill true
+            let consoleErrors = log.Result.Split('\n') |> Array.filter (fun l -> l.Contains "CONSOLE" && (l.Contains "Uncaught" || l.Contains "Error"))
+            Expect.isEmpty consoleErrors "no script errors in the page's console"
+            // Plotly draws each chart into an <svg class="main-svg">; an empty div means a chart failed.
+            let drawn = Text.RegularExpressions.Regex.Matches(dom.Result, "class=\"main-svg\"").Count
+            Expect.isGreaterThanOrEqual drawn 4 $"charts drawn (found {drawn} plotly SVGs)"
+        }
+
         test "a checkpoint the run wrote loads through the façade" {
             let folder, _ = quickRun.Value
             let model = VaeModel.Load(Path.Combine(folder, RunLayout.Checkpoint("task1", "five-layer")))
