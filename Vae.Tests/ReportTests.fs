@@ -181,7 +181,7 @@ let tests =
                 "| **baseline** | VAE 784-400-20 | 652,824 | 3 of 4 | 262.0 | 15.0 | 277.0 | 255.0 | 15.3 | 270.3 | 238.0 | 15.3 | 253.3 | 0.0412 | 18.0 s |"
                 "baseline's row"
             Expect.stringContains markdown
-                "| **ae** | autoencoder 784-400-200-100-20 | 833,404 | 2 of 2 | 240.0 | — | 240.0 | 236.5 | — | 236.5 | 235.2 | — | 235.2 | 0.0583 | 8.0 s |"
+                "| **ae** | autoencoder 784-400-200-100-20 | 833,404 | 2 of 2 | 240.0 | — | 240.0 | 236.5 | — | 236.5 | 235.2 | — | 235.2 | 0.0583 | 8.00 s |"
                 "the autoencoder's row has no KL"
             Expect.stringContains markdown "| **five-layer (trained in task1)** |" "the reused model is marked"
         }
@@ -193,7 +193,7 @@ let tests =
                   "**baseline** has the lowest test reconstruction: 238.0, 2.9 (1.2 %) below **five-layer** (240.9)."
                   "**five-layer** has the lowest validation loss: 257.8, 12.5 (4.6 %) below **baseline** (270.3)."
                   "**baseline** has the fewest parameters: 652,824, 182,600 (21.9 %) fewer than **five-layer** (835,424)."
-                  "**five-layer** has the shortest training time: 16.0 s, 2.0 s (11.1 %) less than **baseline** (18.0 s)."
+                  "**five-layer** has the shortest training time: 16.0 s, 2.00 s (11.1 %) less than **baseline** (18.0 s)."
                   "Best model by the run's criterion, the lowest best validation loss: **five-layer** (VAE 784-400-200-100-20), 257.8 nats per image at epoch 3 of 3." ] do
                 Expect.stringContains markdown sentence "sentence"
         }

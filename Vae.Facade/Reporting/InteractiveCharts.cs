@@ -37,10 +37,9 @@ internal static partial class InteractiveCharts
         }
         var chart = Chart.Combine(traces);
         chart = GenericChartExtensions.WithXAxisStyle<int, int, string>(chart, TitleText: "epoch");
-        chart = GenericChartExtensions.WithYAxisStyle<double, double, string>(chart,
-            TitleText: mixed ? $"{ChartStyle.LossUnit} (VAE: reconstruction + KL; autoencoder: reconstruction)" : ChartStyle.LossUnit);
+        chart = GenericChartExtensions.WithYAxisStyle<double, double, string>(chart, TitleText: ChartStyle.LossUnit);
         chart = WholeEpochTicks(chart, experiment.Models.Max(m => m.Epochs.Count));
-        return Fragment(chart, id, $"{experiment.Experiment}: validation loss per epoch (best epoch circled)", 1100, 520);
+        return Fragment(chart, id, $"{experiment.Experiment}: validation loss per epoch (best epoch circled)", 1100, 520, KindsNote(mixed));
     }
 
     /// <summary>One bar per model, its best validation loss, the lowest in red, each labelled.</summary>
@@ -57,9 +56,8 @@ internal static partial class InteractiveCharts
             MarkerColor: Color.fromColors(models.Select(m => Color.fromHex(m == best ? "#d62728" : "#7f9fbf"))),
             TextPosition: StyleParam.TextPosition.Outside,
             Name: "best validation loss");
-        chart = GenericChartExtensions.WithYAxisStyle<double, double, string>(chart,
-            TitleText: mixed ? $"{ChartStyle.LossUnit} (VAE: reconstruction + KL; autoencoder: reconstruction)" : ChartStyle.LossUnit);
-        return Fragment(chart, id, $"{experiment.Experiment}: best validation loss of each model", 1100, 480);
+        chart = GenericChartExtensions.WithYAxisStyle<double, double, string>(chart, TitleText: ChartStyle.LossUnit);
+        return Fragment(chart, id, $"{experiment.Experiment}: best validation loss of each model", 1100, 480, KindsNote(mixed));
     }
 
     /// <summary>Each model's test codes on their first two principal components, coloured by class, one panel per
@@ -160,15 +158,19 @@ internal static partial class InteractiveCharts
         return marker;
     }
 
+    /// <summary>What the loss is of each kind, when the chart holds both.</summary>
+    private static string? KindsNote(bool mixed) => mixed ? "VAE: reconstruction + KL; autoencoder: reconstruction only" : null;
+
     private static Color ModelColor(int index) => Color.fromHex(ChartStyle.ModelColor(index).ToHex());
 
-    /// <summary>The chart's div and script, with a title and a size, and <paramref name="id"/> in place of the
-    /// random id Plotly.NET gives each chart, so that the same results give the same page.</summary>
-    private static string Fragment(GenericChart chart, string id, string title, int width, int height)
+    /// <summary>The chart's div and script, with a title (and a smaller second line), a size, and
+    /// <paramref name="id"/> in place of the random id Plotly.NET gives each chart, so that the same results give the
+    /// same page.</summary>
+    private static string Fragment(GenericChart chart, string id, string title, int width, int height, string? subtitle = null)
     {
         chart = GenericChartExtensions.WithSize(chart, width, height);
         var layout = GenericChart.getLayout(chart);
-        layout.SetProperty("title", new Dictionary<string, object> { ["text"] = Html.Encode(title) });
+        layout.SetProperty("title", new Dictionary<string, object> { ["text"] = Html.Encode(title) + (subtitle is null ? "" : $"<br><sub>{Html.Encode(subtitle)}</sub>") });
         layout.SetProperty("font", new Dictionary<string, object> { ["family"] = "DejaVu Sans, Verdana, sans-serif" });
         // Legend symbols at a readable size even when the points are drawn small (the latent space).
         layout.SetProperty("legend", new Dictionary<string, object> { ["itemsizing"] = "constant" });

@@ -40,11 +40,15 @@ internal static class Numbers
     /// <summary>A count with thousands separators: "1,068,820".</summary>
     public static string Count(long value) => value.ToString("N0", Invariant);
 
-    /// <summary>A duration: "48.3 s", "12 min 05 s", "1 h 02 min".</summary>
+    /// <summary>A duration: "4.37 s", "48.3 s", "12 min 05 s", "1 h 02 min"; a difference below 0.1 s with two
+    /// significant digits ("0.033 s").</summary>
     public static string Duration(double seconds)
     {
         if (!Finite(seconds)) return "n/a";
-        if (Math.Abs(seconds) < 99.95) return seconds.ToString("F1", Invariant) + " s";
+        var magnitude = Math.Abs(seconds);
+        if (magnitude < 0.1 && magnitude > 0) return Difference(seconds) + " s";
+        if (magnitude < 9.995) return seconds.ToString("F2", Invariant) + " s";
+        if (magnitude < 99.95) return seconds.ToString("F1", Invariant) + " s";
         var whole = (long)Math.Round(seconds);
         if (whole < 3600) return $"{whole / 60} min {whole % 60:00} s";
         return $"{whole / 3600} h {whole % 3600 / 60:00} min";
