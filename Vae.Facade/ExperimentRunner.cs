@@ -1,6 +1,7 @@
 using Microsoft.FSharp.Core;
 using TorchSharp;
 using Vae.Core;
+using Vae.Facade.Reporting;
 using static Vae.Core.Experiments;
 
 namespace Vae.Facade;

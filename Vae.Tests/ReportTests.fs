@@ -1,0 +1,273 @@
+module Vae.Tests.ReportTests
+
+open System
+open System.IO
+open System.Text.Json
+open System.Text.RegularExpressions
+open Expecto
+open SkiaSharp
+open Vae.Facade
+open Vae.Facade.Reporting
+open Vae.Tests.Shared
+
+// A hand-made run with round numbers, so that every sentence of the report can be worked out by hand.
+// Two experiments: task1, two VAEs; task3, the five-layer VAE reused from task1 against an autoencoder.
+
+/// A 28 × 28 image: a bright rectangle whose size and brightness depend on `k`, on a dark background.
+let private image (k: int) : float32[] =
+    Array.init 784 (fun p ->
+        let row, column = p / 28, p % 28
+        if row >= 4 + k % 5 && row < 24 && column >= 6 && column < 22 - k % 4 then 0.3f + 0.07f * float32 k else 0.02f)
+
+/// `count` codes in ten clusters, one per class, deterministic.
+let private latent (count: int) =
+    let random = Random 7
+    let labels = Array.init count (fun i -> i % 10)
+    let noise () = float32 (random.NextDouble() - 0.5)
+    let xs = labels |> Array.map (fun c -> 3.0f * float32 (Math.Cos(float c)) + noise ())
+    let ys = labels |> Array.map (fun c -> 3.0f * float32 (Math.Sin(float c)) + noise ())
+    xs, ys, labels
+
+let private samples () =
+    let xs, ys, labels = latent 2000
+    ModelSamples(
+        Array.init 9 (fun i -> image (i + 3)), Array.init 9 image,
+        Array.init 9 (fun i -> image i |> Array.map (fun v -> 0.9f * v + 0.05f)), xs, ys, labels)
+
+let private model experiment name kind hidden parameters bestEpoch epochs (recon, kl, loss) seconds generation reused =
+    ModelResult(
+        name, kind, hidden, 20, parameters, bestEpoch, epochs, LossBreakdown(recon, kl, loss), seconds, generation, Option.toObj reused,
+        RunLayout.Checkpoint((defaultArg reused experiment), name), RunLayout.ModelImages(experiment, name),
+        Samples = samples ())
+
+let private baseline =
+    model "task1" "baseline" ModelKind.Vae [| 400 |] 652824L 3
+        [| EpochReport(1, 300.0, 12.0, 290.0, 13.0, 5.0)
+           EpochReport(2, 270.0, 14.0, 262.0, 14.5, 4.0)
+           EpochReport(3, 262.0, 15.0, 255.0, 15.3, 4.5)
+           EpochReport(4, 258.0, 15.5, 256.0, 15.0, 4.5) |]
+        (238.0, 15.3, 253.3) 18.0 0.0412 None
+
+let private fiveLayerIn experiment reused =
+    model experiment "five-layer" ModelKind.Vae [| 400; 200; 100 |] 835424L 3
+        [| EpochReport(1, 310.0, 6.0, 280.0, 7.0, 6.0)
+           EpochReport(2, 265.0, 9.0, 250.0, 9.5, 5.0)
+           EpochReport(3, 255.0, 9.5, 248.0, 9.8, 5.0) |]
+        (240.9, 9.2, 250.1) 16.0 0.0375 reused
+
+let private autoencoder =
+    model "task3" "ae" ModelKind.Autoencoder [| 400; 200; 100 |] 833404L 2
+        [| EpochReport(1, 280.0, 0.0, 260.0, 0.0, 4.0)
+           EpochReport(2, 240.0, 0.0, 236.5, 0.0, 4.0) |]
+        (235.2, 0.0, 235.2) 8.0 0.0583 None
+
+let private started = DateTime(2025, 11, 24, 5, 0, 0, DateTimeKind.Utc)
+
+let private experiment name description best (models: ModelResult list) =
+    ExperimentResult(name, description, started, 42L, List.toArray models, best, RunLayout.ExperimentImages name)
+
+let private run =
+    RunResult("unit", started, true,
+        [| experiment "task1" "baseline against five-layer" "five-layer" [ baseline; fiveLayerIn "task1" None ]
+           experiment "task3" "VAE against autoencoder" "ae" [ fiveLayerIn "task3" (Some "task1"); autoencoder ] |])
+
+/// The report of `run`, written once for every test of this list.
+let private written =
+    lazy (
+        let folder = temporaryDirectory ()
+        (Report.WriteAsync(run, folder)).GetAwaiter().GetResult()
+        folder)
+
+let private read relative = File.ReadAllText(Path.Combine(written.Value, relative))
+
+/// Width, height, and the standard deviation of the luminance over all pixels.
+let private decode (path: string) =
+    use bitmap = SKBitmap.Decode path
+    if isNull bitmap then failwith $"{path} is not an image"
+    let luminance = bitmap.Pixels |> Array.map (fun c -> 0.299 * float c.Red + 0.587 * float c.Green + 0.114 * float c.Blue)
+    let mean = Array.average luminance
+    bitmap.Width, bitmap.Height, sqrt (luminance |> Array.averageBy (fun l -> (l - mean) ** 2.0))
+
+/// Dark pixels in a band of rows: text was drawn there.
+let private darkPixelsInRows (path: string) (top: int) (bottom: int) =
+    use bitmap = SKBitmap.Decode path
+    bitmap.Pixels.[top * bitmap.Width .. bottom * bitmap.Width - 1]
+    |> Array.filter (fun c -> int c.Red + int c.Green + int c.Blue < 200)
+    |> Array.length
+
+let private modelPictures =
+    [ for e in run.Experiments do
+        for m in e.Models do
+            yield m.Images.LossCurves, (900, 700)
+            yield m.Images.Generated, (376, 418)
+            yield m.Images.Reconstruction, (1112, 302) ]
+
+let private experimentPictures =
+    [ for e in run.Experiments do
+        // Two models and the legend: three cells of 420 × 400 in a row, under a 48-pixel title band.
+        yield e.Images.LatentSpace, (1260, 448)
+        yield e.Images.BestValidationLoss, (1000, 560)
+        yield e.Images.ValidationCurves, (1000, 560) ]
+
+[<Tests>]
+let tests =
+    testSequenced <| testList "Report" [
+        test "writing a report produces every file of the run layout" {
+            let expected =
+                [ RunLayout.Results; RunLayout.ReportMarkdown; RunLayout.ReportHtml ]
+                @ [ for e in run.Experiments -> RunLayout.ExperimentResults e.Experiment ]
+                @ List.map fst (modelPictures @ experimentPictures)
+            for relative in expected do
+                Expect.isTrue (File.Exists(Path.Combine(written.Value, relative))) $"{relative} exists"
+            Expect.equal (List.length expected) 23 "3 root files, 2 experiment results, 12 model and 6 experiment pictures"
+        }
+
+        test "every PNG decodes, has its size and is not blank" {
+            for relative, (width, height) in modelPictures @ experimentPictures do
+                let w, h, spread = decode (Path.Combine(written.Value, relative))
+                Expect.equal (w, h) (width, height) $"{relative}: size"
+                Expect.isGreaterThan spread 15.0 $"{relative}: luminance varies (standard deviation {spread:F1})"
+        }
+
+        test "the titles of the pictures are drawn" {
+            let folder = written.Value
+            for relative in [ baseline.Images.LossCurves; baseline.Images.Generated; baseline.Images.Reconstruction ] do
+                Expect.isGreaterThan (darkPixelsInRows (Path.Combine(folder, relative)) 8 40) 200 $"{relative}: title band has text"
+            Expect.isGreaterThan (darkPixelsInRows (Path.Combine(folder, "task1/latent-space.png")) 8 40) 200 "latent space title"
+        }
+
+        test "results.json holds the run, its experiments, models, epochs and test losses, but no samples" {
+            use json = JsonDocument.Parse(read RunLayout.Results)
+            let root = json.RootElement
+            Expect.equal (root.GetProperty("run").GetString()) "unit" "run"
+            Expect.isTrue (root.GetProperty("quick").GetBoolean()) "quick"
+            Expect.equal (root.GetProperty("startedUtc").GetDateTime()) started "startedUtc"
+            let experiments = root.GetProperty("experiments")
+            Expect.equal (experiments.GetArrayLength()) 2 "two experiments"
+            let task3 = experiments.[1]
+            for field in [ "experiment"; "description"; "startedUtc"; "seed"; "models"; "best"; "images" ] do
+                Expect.isTrue (fst (task3.TryGetProperty field)) $"experiment has {field}"
+            Expect.equal (task3.GetProperty("best").GetString()) "ae" "best"
+            let vae, ae = task3.GetProperty("models").[0], task3.GetProperty("models").[1]
+            for field in [ "name"; "kind"; "hidden"; "latent"; "parameters"; "bestEpoch"; "epochs"; "test"; "trainingSeconds"
+                           "generationDistance"; "reusedFrom"; "checkpoint"; "images" ] do
+                Expect.isTrue (fst (vae.TryGetProperty field)) $"model has {field}"
+            Expect.isFalse (fst (vae.TryGetProperty "samples")) "samples are not serialised"
+            Expect.equal (vae.GetProperty("kind").GetString(), ae.GetProperty("kind").GetString()) ("vae", "autoencoder") "kinds"
+            Expect.equal (vae.GetProperty("reusedFrom").GetString()) "task1" "reusedFrom"
+            Expect.equal [ for h in vae.GetProperty("hidden").EnumerateArray() -> h.GetInt32() ] [ 400; 200; 100 ] "hidden"
+            Expect.equal (vae.GetProperty("bestEpoch").GetInt32()) 3 "bestEpoch"
+            let epoch = vae.GetProperty("epochs").[2]
+            for field in [ "epoch"; "trainRecon"; "trainKl"; "valRecon"; "valKl"; "seconds" ] do
+                Expect.isTrue (fst (epoch.TryGetProperty field)) $"epoch has {field}"
+            Expect.equal (epoch.GetProperty("valKl").GetDouble()) 9.8 "valKl of epoch 3"
+            let test = vae.GetProperty("test")
+            Expect.equal (test.GetProperty("recon").GetDouble(), test.GetProperty("kl").GetDouble(), test.GetProperty("loss").GetDouble())
+                (240.9, 9.2, 250.1) "test losses"
+            Expect.equal (ae.GetProperty("images").GetProperty("lossCurves").GetString()) "task3/ae/loss.png" "image paths"
+        }
+
+        test "each experiment's results.json is its entry in the run's results.json" {
+            use json = JsonDocument.Parse(read RunLayout.Results)
+            for i, e in Array.indexed (Seq.toArray run.Experiments) do
+                use own = JsonDocument.Parse(read (RunLayout.ExperimentResults e.Experiment))
+                let compact (element: JsonElement) = JsonSerializer.Serialize element
+                Expect.equal (compact own.RootElement) (compact (json.RootElement.GetProperty("experiments").[i])) e.Experiment
+        }
+
+        test "report.md has a row per model with the numbers of its best epoch and of the test set" {
+            let markdown = read RunLayout.ReportMarkdown
+            Expect.stringContains markdown
+                "| **baseline** | VAE 784-400-20 | 652,824 | 3 of 4 | 262.0 | 15.0 | 277.0 | 255.0 | 15.3 | 270.3 | 238.0 | 15.3 | 253.3 | 0.0412 | 18.0 s |"
+                "baseline's row"
+            Expect.stringContains markdown
+                "| **ae** | autoencoder 784-400-200-100-20 | 833,404 | 2 of 2 | 240.0 | — | 240.0 | 236.5 | — | 236.5 | 235.2 | — | 235.2 | 0.0583 | 8.00 s |"
+                "the autoencoder's row has no KL"
+            Expect.stringContains markdown "| **five-layer (trained in task1)** |" "the reused model is marked"
+        }
+
+        test "report.md names the lowest model on each metric and by how much, from the numbers" {
+            let markdown = read RunLayout.ReportMarkdown
+            for sentence in
+                [ "**five-layer** has the lowest test loss: 250.1, 3.2 (1.3 %) below **baseline** (253.3)."
+                  "**baseline** has the lowest test reconstruction: 238.0, 2.9 (1.2 %) below **five-layer** (240.9)."
+                  "**five-layer** has the lowest validation loss: 257.8, 12.5 (4.6 %) below **baseline** (270.3)."
+                  "**baseline** has the fewest parameters: 652,824, 182,600 (21.9 %) fewer than **five-layer** (835,424)."
+                  "**five-layer** has the shortest training time: 16.0 s, 2.00 s (11.1 %) less than **baseline** (18.0 s)."
+                  "Best model by the run's criterion, the lowest best validation loss: **five-layer** (VAE 784-400-200-100-20), 257.8 nats per image at epoch 3 of 3." ] do
+                Expect.stringContains markdown sentence "sentence"
+        }
+
+        test "report.md compares the VAE with the autoencoder on test reconstruction and on generation" {
+            let markdown = read RunLayout.ReportMarkdown
+            Expect.stringContains markdown "### VAE against autoencoder" "a comparison section"
+            Expect.stringContains markdown
+                "The autoencoder **ae** reconstructs the test set better: test reconstruction 235.2 against 240.9 nats per image for the VAE **five-layer**, 5.7 (2.4 %) lower."
+                "reconstruction"
+            Expect.stringContains markdown
+                "The VAE **five-layer** generates images closer to real ones: mean squared distance to the nearest test image 0.0375 against 0.0583 for the autoencoder **ae**, 0.021 (35.7 %) lower."
+                "generation"
+            Expect.equal (Regex.Matches(markdown, "### VAE against autoencoder").Count) 1 "only task3 mixes kinds"
+            Expect.isFalse (markdown.Contains "lowest test KL among") "KL is not compared with one VAE"
+        }
+
+        test "report.md says first that the numbers come from a quick smoke run, and embeds every PNG" {
+            let markdown = read RunLayout.ReportMarkdown
+            let notice = markdown.IndexOf "Quick smoke run"
+            Expect.isTrue (notice > 0 && notice < markdown.IndexOf "## task1") "notice before the first experiment"
+            for relative, _ in modelPictures @ experimentPictures do
+                Expect.stringContains markdown $"]({relative})" $"{relative} embedded"
+        }
+
+        test "report.html inlines plotly.js once, loads nothing from the network and draws every chart" {
+            let html = read RunLayout.ReportHtml
+            Expect.equal (Regex.Matches(html, "plotly.js v2").Count) 1 "plotly.js's own header appears once"
+            Expect.isFalse (Regex.IsMatch(html, "<script[^>]+src=")) "no external script"
+            // plotly.js itself names its CDN (for map data no chart here uses); the page around it names no address.
+            let page = Regex.Replace(html, "(?s)<script type=\"text/javascript\">/\\*\\*\\s*\\* plotly.js v2.*?</script>", "")
+            Expect.isLessThan page.Length 1_000_000 "plotly.js taken out"
+            Expect.isFalse (Regex.IsMatch(page, "(src|href)=\"(https?:)?//")) "no network address in the page"
+            // Per experiment: best validation loss, validation curves, latent space; per model: loss curves.
+            Expect.equal (Regex.Matches(page, "Plotly.newPlot\\(").Count) (2 * 3 + 4) "ten charts"
+            Expect.equal (Regex.Matches(page, "<div id=\"chart-\\d+\"").Count) 10 "with stable ids"
+            Expect.stringContains html "<img src=\"task3/latent-space.png\"" "PNGs linked relatively"
+            Expect.stringContains html "<td class=\"num\">253.3</td>" "tables"
+            Expect.stringContains html "Quick smoke run." "notice"
+        }
+
+        test "a run that is not quick carries no smoke-run notice" {
+            let folder = temporaryDirectory ()
+            let single = RunResult("full", started, false, [| experiment "task1" "" "baseline" [ baseline ] |])
+            (Report.WriteAsync(single, folder)).GetAwaiter().GetResult()
+            let markdown = File.ReadAllText(Path.Combine(folder, RunLayout.ReportMarkdown))
+            Expect.isFalse (markdown.Contains "smoke") "no notice"
+            Expect.isFalse (markdown.Contains "Lowest on each metric") "nothing to compare with one model"
+        }
+
+        test "a malformed run is refused before anything is written, naming the model and the field" {
+            let folder = Path.Combine(temporaryDirectory (), "run")
+            let broken =
+                ModelResult(baseline.Name, baseline.Kind, baseline.Hidden, baseline.Latent, baseline.Parameters, 7, baseline.Epochs,
+                            baseline.Test, baseline.TrainingSeconds, baseline.GenerationDistance, null, baseline.Checkpoint,
+                            baseline.Images, Samples = baseline.Samples)
+            let message =
+                messageOf<ArgumentException> (fun () ->
+                    (Report.WriteAsync(RunResult("bad", started, false, [| experiment "task1" "" "baseline" [ broken ] |]), folder))
+                        .GetAwaiter().GetResult())
+            Expect.stringContains message "model 'baseline'" "names the model"
+            Expect.stringContains message "best epoch 7" "names the problem"
+            Expect.isFalse (Directory.Exists folder) "nothing written"
+
+            let shortSamples = ModelSamples(Array.init 8 image, baseline.Samples.Originals, baseline.Samples.Reconstructions,
+                                            baseline.Samples.LatentX, baseline.Samples.LatentY, baseline.Samples.LatentLabels)
+            let eight =
+                ModelResult(baseline.Name, baseline.Kind, baseline.Hidden, baseline.Latent, baseline.Parameters, baseline.BestEpoch,
+                            baseline.Epochs, baseline.Test, baseline.TrainingSeconds, baseline.GenerationDistance, null,
+                            baseline.Checkpoint, baseline.Images, Samples = shortSamples)
+            let message =
+                messageOf<ArgumentException> (fun () ->
+                    (Report.WriteAsync(RunResult("bad", started, false, [| experiment "task1" "" "baseline" [ eight ] |]), folder))
+                        .GetAwaiter().GetResult())
+            Expect.stringContains message "Samples.Generated must hold 9 images, it holds 8" "names the field"
+        }
+    ]
