@@ -153,7 +153,7 @@ let tests =
                            "generationDistance"; "reusedFrom"; "checkpoint"; "images" ] do
                 Expect.isTrue (fst (vae.TryGetProperty field)) $"model has {field}"
             Expect.isFalse (fst (vae.TryGetProperty "samples")) "samples are not serialised"
-            Expect.equal (vae.GetProperty("kind").GetString(), ae.GetProperty("kind").GetString()) ("vae", "autoencoder") "kinds"
+            Expect.equal (vae.GetProperty("kind").GetString(), ae.GetProperty("kind").GetString()) ("vae", "ae") "kinds"
             Expect.equal (vae.GetProperty("reusedFrom").GetString()) "task1" "reusedFrom"
             Expect.equal [ for h in vae.GetProperty("hidden").EnumerateArray() -> h.GetInt32() ] [ 400; 200; 100 ] "hidden"
             Expect.equal (vae.GetProperty("bestEpoch").GetInt32()) 3 "bestEpoch"
