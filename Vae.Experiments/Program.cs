@@ -6,6 +6,7 @@ var root = new RootCommand("Train, compare and explain VAEs and autoencoders on 
 {
     RunCommand.Create(),
     ListCommand.Create(),
+    BenchCommand.Create(),
 };
 var parsed = root.Parse(args);
 if (parsed.Errors.Count > 0)

@@ -121,6 +121,20 @@ let tests =
             Expect.equal (model.Spec.Describe()) "VAE 784-400-200-100-20" "architecture"
         }
 
+        test "bench --epochs 1 times an epoch and writes its JSON" {
+            let json = Path.Combine(temporaryDirectory (), "bench.json")
+            let outcome = runner [ "bench"; "--epochs"; "1"; "--json"; json ]
+            Expect.equal outcome.ExitCode 0 outcome.Error
+            Expect.stringContains outcome.Output "median" "prints the median"
+            use document = JsonDocument.Parse(File.ReadAllText json)
+            let r = document.RootElement
+            for name in [ "epochSeconds"; "medianSecondsPerEpoch"; "imagesPerSecond"; "gflops"; "peakResidentBytes"; "threads"; "finalTrainingLoss"; "machine" ] do
+                property r name |> ignore
+            Expect.isGreaterThan ((property r "medianSecondsPerEpoch").GetDouble()) 0.0 "timed"
+            Expect.isTrue ((property r "finalTrainingLoss").GetDouble() < 400.0) "one epoch on 60,000 images learns"
+            refused "--json" (runner [ "bench"; "--epochs"; "1"; "--json"; "/nonexistent/b.json" ]) "/nonexistent/out"
+        }
+
         test "an unknown definition is refused with exit code 2" {
             let folder = Path.Combine(temporaryDirectory (), "out")
             refused "task9: no definition of that name" (runner [ "run"; "task9"; "--out"; folder ]) folder
