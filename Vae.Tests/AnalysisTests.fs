@@ -96,6 +96,18 @@ let tests =
             Expect.equal (Analysis.traverse 7 [ 3; 5 ] model (FashionMnist.take 1000 dataset.Value.Test)).shape [| 14L; 784L |] "2 × 7"
         }
 
+        test "the Fréchet distance in PCA space is near 0 between real image sets and large for faint ones" {
+            let directions, mean = Probes.pcaFit FashionMnist.Pixels (FashionMnist.take 20000 dataset.Value.Train).Images
+            let pca = directions.narrow(1L, 0L, int64 Analysis.FrechetComponents), mean
+            let test = dataset.Value.Test.Images
+            let other = (FashionMnist.take 5000 dataset.Value.Train).Images
+            let real = Analysis.frechetDistance pca test other
+            let faint = Analysis.frechetDistance pca test (other * 0.4f)
+            Expect.isTrue (real >= 0.0 && real < 0.5) $"two real sets: {real}"
+            Expect.isGreaterThan faint (50.0 * real) $"faint images: {faint}"
+            Expect.floatClose { absolute = 0.05; relative = 0.05 } (Analysis.frechetDistance pca other test) real "symmetric"
+        }
+
         test "repeats: mean, standard deviation, and a verdict only beyond the noise" {
             let s = summarise [ 250.0; 252.0; 254.0 ]
             Expect.equal (s.Mean, s.Std, s.Count) (252.0, 2.0, 3) "mean ± sd"
