@@ -11,7 +11,9 @@ open Vae.Facade.Reporting
 open Vae.Tests.Shared
 
 // A hand-made run with round numbers, so that every sentence of the report can be worked out by hand.
-// Two experiments: task1, two VAEs; task3, the five-layer VAE reused from task1 against an autoencoder.
+// Two experiments of three repeats each: task1, two VAEs; task3, the five-layer VAE reused from task1 against an
+// autoencoder. Each measured number is given as (value, spread): the three repeats are value, value + spread and
+// value − spread, so that their mean is the value (repeat 1's) and their sample standard deviation the spread.
 
 /// A 28 × 28 image: a bright rectangle whose size and brightness depend on `k`, on a dark background.
 let private image (k: int) : float32[] =
@@ -30,41 +32,181 @@ let private latent (count: int) =
 
 let private samples () =
     let xs, ys, labels = latent 2000
+    let a, b = image 0, image 7
     ModelSamples(
         Array.init 9 (fun i -> image (i + 3)), Array.init 9 image,
-        Array.init 9 (fun i -> image i |> Array.map (fun v -> 0.9f * v + 0.05f)), xs, ys, labels)
+        Array.init 9 (fun i -> image i |> Array.map (fun v -> 0.9f * v + 0.05f)), xs, ys, labels,
+        Array.init 9 (fun i -> image (i + 5)),
+        Array.init 10 (fun s -> let t = float32 s / 9.0f in Array.map2 (fun u v -> (1.0f - t) * u + t * v) a b),
+        [| 0; 7 |],
+        Array.init 18 (fun i -> image (i % 9) |> Array.map (fun v -> min 1.0f (v * (0.4f + 0.1f * float32 (i % 9))))),
+        [| 3; 0 |])
 
-let private model experiment name kind hidden parameters bestEpoch epochs (recon, kl, loss) seconds generation reused =
+/// What a model measured, each number as (repeat 1's value, spread over repeats).
+type private Measured =
+    { /// Spreads of the best epoch's training reconstruction and KL, validation reconstruction and KL.
+      BestSpread: float * float * float * float
+      Recon: float * float
+      Kl: float * float
+      Iwae: (float * float) option
+      Active: int list
+      Linear: float * float
+      Knn: float * float
+      /// The PCA yardstick: the same in every repeat.
+      Pca: float * float
+      Generation: float * float
+      Fitted: float * float
+      Seconds: float * float }
+
+/// Repeat `k`'s value of (value, spread): value, value + spread, value − spread.
+let private at k (value, spread) = value + spread * [| 0.0; 1.0; -1.0 |].[k]
+
+let private repeatsOf count seed bestEpoch (best: EpochReport) (m: Measured) =
+    let dTr, dTk, dVr, dVk = m.BestSpread
+    [| for k in 0 .. count - 1 ->
+        let recon, kl = at k m.Recon, at k m.Kl
+        RepeatResult(
+            k, seed + int64 k, bestEpoch,
+            EpochReport(best.Epoch, at k (best.TrainRecon, dTr), at k (best.TrainKl, dTk), at k (best.ValRecon, dVr), at k (best.ValKl, dVk), best.Seconds),
+            LossBreakdown(recon, kl, recon + kl, m.Iwae |> Option.map (at k) |> Option.toNullable),
+            m.Active.[k], ProbeResult(at k m.Linear, at k m.Knn, fst m.Pca, snd m.Pca),
+            at k m.Generation, at k m.Fitted, at k m.Seconds) |]
+
+/// Mean and sample standard deviation of each metric over the repeats, keyed as the façade keys them.
+let private summaryOf (repeats: RepeatResult[]) =
+    let summarise (values: float seq) =
+        let s = Vae.Core.Statistics.summarise (List.ofSeq values)
+        MetricSummary(s.Mean, s.Std, s.Count)
+    let metrics: (string * (RepeatResult -> float option)) list =
+        [ "valLoss", (fun r -> Some r.Best.ValLoss)
+          "testRecon", (fun r -> Some r.Test.Recon)
+          "testKl", (fun r -> Some r.Test.Kl)
+          "testLoss", (fun r -> Some r.Test.Loss)
+          "iwaeNll", (fun r -> Option.ofNullable r.Test.IwaeNll)
+          "activeUnits", (fun r -> Some(float r.ActiveUnits))
+          "linearAccuracy", (fun r -> Some r.Probe.LinearAccuracy)
+          "knnAccuracy", (fun r -> Some r.Probe.KnnAccuracy)
+          "generationDistance", (fun r -> Some r.GenerationDistance)
+          "fittedGenerationDistance", (fun r -> Some r.FittedGenerationDistance)
+          "trainingSeconds", (fun r -> Some r.TrainingSeconds) ]
+    readOnlyDict [ for key, value in metrics do
+                       let values = repeats |> Array.map value
+                       if values |> Array.forall Option.isSome then key, summarise (Array.choose id values) ]
+
+/// KL per dimension summing to `total`, nearly 0 on the dimensions `inactive` picks (zeros for an autoencoder).
+let private klPerDim latent (inactive: int -> bool) total =
+    let weights = Array.init latent (fun i -> if inactive i then 0.002 else 1.0 + 0.15 * float ((i * 7) % 5))
+    weights |> Array.map (fun w -> total * w / Array.sum weights)
+
+let private model repeatCount experiment name kind hidden parameters bestEpoch (epochs: EpochReport[]) (m: Measured) inactive reused =
+    let repeats = repeatsOf repeatCount 42L bestEpoch (epochs |> Array.find (fun e -> e.Epoch = bestEpoch)) m
+    let first = repeats.[0]
     ModelResult(
-        name, kind, hidden, 20, parameters, bestEpoch, epochs, LossBreakdown(recon, kl, loss), seconds, generation, Option.toObj reused,
-        RunLayout.Checkpoint((defaultArg reused experiment), name), RunLayout.ModelImages(experiment, name),
+        name, kind, hidden, 20, parameters, bestEpoch, epochs, first.Test, first.TrainingSeconds, first.GenerationDistance,
+        Option.toObj reused, RunLayout.Checkpoint((defaultArg reused experiment), name), RunLayout.ModelImages(experiment, name),
+        first.ActiveUnits, (if kind = ModelKind.Vae then klPerDim 20 inactive first.Test.Kl else Array.zeroCreate 20),
+        first.Probe, first.FittedGenerationDistance, repeats, summaryOf repeats,
         Samples = samples ())
 
-let private baseline =
-    model "task1" "baseline" ModelKind.Vae [| 400 |] 652824L 3
+let private baselineMeasured =
+    { BestSpread = 0.5, 0.2, 0.4, 0.1
+      Recon = 238.0, 0.6
+      Kl = 15.3, 0.1
+      Iwae = Some(248.6, 0.5)
+      Active = [ 14; 15; 13 ]
+      Linear = 0.812, 0.004
+      Knn = 0.801, 0.003
+      Pca = 0.795, 0.823
+      Generation = 0.0412, 0.0010
+      Fitted = 0.0365, 0.0008
+      Seconds = 18.0, 1.0 }
+
+let private baselineWith repeatCount =
+    model repeatCount "task1" "baseline" ModelKind.Vae [| 400 |] 652824L 3
         [| EpochReport(1, 300.0, 12.0, 290.0, 13.0, 5.0)
            EpochReport(2, 270.0, 14.0, 262.0, 14.5, 4.0)
            EpochReport(3, 262.0, 15.0, 255.0, 15.3, 4.5)
            EpochReport(4, 258.0, 15.5, 256.0, 15.0, 4.5) |]
-        (238.0, 15.3, 253.3) 18.0 0.0412 None
+        baselineMeasured (fun i -> i % 3 = 1 && i < 18) None
 
-let private fiveLayerIn experiment reused =
-    model experiment "five-layer" ModelKind.Vae [| 400; 200; 100 |] 835424L 3
+let private baseline = baselineWith 3
+
+let private fiveLayerMeasured =
+    { BestSpread = 0.5, 0.3, 0.5, 0.2
+      Recon = 240.9, 0.5
+      Kl = 9.2, 0.1
+      Iwae = Some(244.9, 0.4)
+      Active = [ 9; 10; 8 ]
+      Linear = 0.806, 0.005
+      Knn = 0.815, 0.004
+      Pca = 0.795, 0.823
+      Generation = 0.0375, 0.0009
+      Fitted = 0.0352, 0.0006
+      Seconds = 16.0, 0.5 }
+
+let private fiveLayerWith repeatCount experiment reused =
+    model repeatCount experiment "five-layer" ModelKind.Vae [| 400; 200; 100 |] 835424L 3
         [| EpochReport(1, 310.0, 6.0, 280.0, 7.0, 6.0)
            EpochReport(2, 265.0, 9.0, 250.0, 9.5, 5.0)
            EpochReport(3, 255.0, 9.5, 248.0, 9.8, 5.0) |]
-        (240.9, 9.2, 250.1) 16.0 0.0375 reused
+        fiveLayerMeasured (fun i -> i % 2 = 1 || i = 18) reused
+
+let private fiveLayerIn experiment reused = fiveLayerWith 3 experiment reused
 
 let private autoencoder =
-    model "task3" "ae" ModelKind.Autoencoder [| 400; 200; 100 |] 833404L 2
+    model 3 "task3" "ae" ModelKind.Autoencoder [| 400; 200; 100 |] 833404L 2
         [| EpochReport(1, 280.0, 0.0, 260.0, 0.0, 4.0)
            EpochReport(2, 240.0, 0.0, 236.5, 0.0, 4.0) |]
-        (235.2, 0.0, 235.2) 8.0 0.0583 None
+        { BestSpread = 0.6, 0.0, 0.5, 0.0
+          Recon = 235.2, 0.3
+          Kl = 0.0, 0.0
+          Iwae = None
+          Active = [ 20; 20; 20 ]
+          Linear = 0.825, 0.003
+          Knn = 0.834, 0.002
+          Pca = 0.795, 0.823
+          Generation = 0.0583, 0.0020
+          Fitted = 0.0341, 0.0007
+          Seconds = 8.0, 0.3 }
+        (fun _ -> false) None
+
+/// `m` with another best epoch and other samples.
+let private rebuilt (m: ModelResult) bestEpoch samples =
+    ModelResult(
+        m.Name, m.Kind, m.Hidden, m.Latent, m.Parameters, bestEpoch, m.Epochs, m.Test, m.TrainingSeconds, m.GenerationDistance,
+        m.ReusedFrom, m.Checkpoint, m.Images, m.ActiveUnits, m.KlPerDim, m.Probe, m.FittedGenerationDistance, m.Repeats, m.Summary,
+        Samples = samples)
 
 let private started = DateTime(2025, 11, 24, 5, 0, 0, DateTimeKind.Utc)
 
+/// The metrics the façade judges, with its words, and whether lower is better and only VAEs have them.
+let private judged =
+    [ "valLoss", "validation loss", true, false
+      "testRecon", "test reconstruction", true, false
+      "testLoss", "test loss (negative ELBO)", true, true
+      "iwaeNll", "test log-likelihood (IWAE negative log-likelihood)", true, true
+      "activeUnits", "latent usage (active units)", false, false
+      "linearAccuracy", "feature quality (linear probe accuracy)", false, false
+      "knnAccuracy", "feature quality (5-NN accuracy)", false, false
+      "generationDistance", "generation from N(0, I) (distance to the nearest test image)", true, false
+      "fittedGenerationDistance", "generation from a fitted Gaussian (distance to the nearest test image)", true, false ]
+
+/// The verdicts as the façade gives them, by the core's rule.
+let private verdicts (models: ModelResult list) =
+    [| for key, label, lower, vaeOnly in judged do
+        let candidates = models |> List.filter (fun m -> (not vaeOnly || m.Kind = ModelKind.Vae) && m.Summary.ContainsKey key)
+        let of' name = (candidates |> List.find (fun m -> m.Name = name)).Summary.[key]
+        if not candidates.IsEmpty then
+            let summaries = [ for m in candidates -> m.Name, (let s = m.Summary.[key] in ({ Mean = s.Mean; Std = s.Std; Count = s.Count }: Vae.Core.Statistics.Summary)) ]
+            match Vae.Core.Statistics.verdict (if lower then Vae.Core.Statistics.Lower else Vae.Core.Statistics.Higher) summaries with
+            | Vae.Core.Statistics.Clear(best, runnerUp, _) -> MetricVerdict(key, label, lower, best, of' best, runnerUp, of' runnerUp, true)
+            | Vae.Core.Statistics.WithinNoise(best, runnerUp, _) -> MetricVerdict(key, label, lower, best, of' best, runnerUp, of' runnerUp, false)
+            | Vae.Core.Statistics.Alone best -> MetricVerdict(key, label, lower, best, of' best, null, null, false) |]
+
 let private experiment name description best (models: ModelResult list) =
-    ExperimentResult(name, description, started, 42L, List.toArray models, best, RunLayout.ExperimentImages name)
+    let repeats = models |> List.map (fun m -> m.Repeats.Count) |> List.max
+    ExperimentResult(name, description, started, 42L, List.toArray models, best, RunLayout.ExperimentImages name,
+                     repeats, verdicts models, 1000, 1000)
 
 let private run =
     RunResult("unit", started, true,
@@ -247,9 +389,7 @@ let tests =
         test "a malformed run is refused before anything is written, naming the model and the field" {
             let folder = Path.Combine(temporaryDirectory (), "run")
             let broken =
-                ModelResult(baseline.Name, baseline.Kind, baseline.Hidden, baseline.Latent, baseline.Parameters, 7, baseline.Epochs,
-                            baseline.Test, baseline.TrainingSeconds, baseline.GenerationDistance, null, baseline.Checkpoint,
-                            baseline.Images, Samples = baseline.Samples)
+                rebuilt baseline 7 baseline.Samples
             let message =
                 messageOf<ArgumentException> (fun () ->
                     (Report.WriteAsync(RunResult("bad", started, false, [| experiment "task1" "" "baseline" [ broken ] |]), folder))
@@ -258,12 +398,11 @@ let tests =
             Expect.stringContains message "best epoch 7" "names the problem"
             Expect.isFalse (Directory.Exists folder) "nothing written"
 
-            let shortSamples = ModelSamples(Array.init 8 image, baseline.Samples.Originals, baseline.Samples.Reconstructions,
-                                            baseline.Samples.LatentX, baseline.Samples.LatentY, baseline.Samples.LatentLabels)
-            let eight =
-                ModelResult(baseline.Name, baseline.Kind, baseline.Hidden, baseline.Latent, baseline.Parameters, baseline.BestEpoch,
-                            baseline.Epochs, baseline.Test, baseline.TrainingSeconds, baseline.GenerationDistance, null,
-                            baseline.Checkpoint, baseline.Images, Samples = shortSamples)
+            let s = baseline.Samples
+            let shortSamples =
+                ModelSamples(Array.init 8 image, s.Originals, s.Reconstructions, s.LatentX, s.LatentY, s.LatentLabels,
+                             s.GeneratedFitted, s.Interpolation, s.InterpolationLabels, s.Traversal, s.TraversalDimensions)
+            let eight = rebuilt baseline baseline.BestEpoch shortSamples
             let message =
                 messageOf<ArgumentException> (fun () ->
                     (Report.WriteAsync(RunResult("bad", started, false, [| experiment "task1" "" "baseline" [ eight ] |]), folder))
