@@ -237,12 +237,24 @@ let private darkPixelsInRows (path: string) (top: int) (bottom: int) =
     |> Array.filter (fun c -> int c.Red + int c.Green + int c.Blue < 200)
     |> Array.length
 
+/// Pixels of exactly one colour.
+let private pixelsOfColour (path: string) (hex: string) =
+    use bitmap = SKBitmap.Decode path
+    let colour = SKColor.Parse hex
+    bitmap.Pixels |> Array.filter (fun c -> c.Red = colour.Red && c.Green = colour.Green && c.Blue = colour.Blue) |> Array.length
+
 let private modelPictures =
     [ for e in run.Experiments do
         for m in e.Models do
             yield m.Images.LossCurves, (900, 700)
             yield m.Images.Generated, (376, 418)
-            yield m.Images.Reconstruction, (1112, 302) ]
+            yield m.Images.Reconstruction, (1112, 302)
+            yield m.Images.GeneratedFitted, (376, 418)
+            // Ten images of 112 pixels, 4 apart, 16 of margin; 58 for the title and 44 for the class names.
+            yield m.Images.Interpolation, (1188, 214)
+            // Two rows of nine, a 64-pixel band of row labels, a 26-pixel band of column labels.
+            yield m.Images.Traversal, (1136, 328)
+            yield m.Images.KlPerDim, (900, 480) ]
 
 let private experimentPictures =
     [ for e in run.Experiments do
@@ -261,19 +273,53 @@ let tests =
                 @ List.map fst (modelPictures @ experimentPictures)
             for relative in expected do
                 Expect.isTrue (File.Exists(Path.Combine(written.Value, relative))) $"{relative} exists"
-            Expect.equal (List.length expected) 23 "3 root files, 2 experiment results, 12 model and 6 experiment pictures"
+            Expect.equal (List.length expected) 39 "3 root files, 2 experiment results, 28 model and 6 experiment pictures"
         }
 
         test "every PNG decodes, has its size and is not blank" {
             for relative, (width, height) in modelPictures @ experimentPictures do
                 let w, h, spread = decode (Path.Combine(written.Value, relative))
                 Expect.equal (w, h) (width, height) $"{relative}: size"
-                Expect.isGreaterThan spread 15.0 $"{relative}: luminance varies (standard deviation {spread:F1})"
+                // An autoencoder's kl-per-dim.png is a sentence on white, not a chart: tested on its own below.
+                if relative <> autoencoder.Images.KlPerDim then
+                    Expect.isGreaterThan spread 15.0 $"{relative}: luminance varies (standard deviation {spread:F1})"
+        }
+
+        test "a VAE's kl-per-dim.png draws a bar per dimension, the traversed dimensions in red" {
+            let path = Path.Combine(written.Value, baseline.Images.KlPerDim)
+            Expect.isGreaterThan (pixelsOfColour path "#7f9fbf") 5000 "plain bars"
+            Expect.isGreaterThan (pixelsOfColour path "#d62728") 1000 "the traversed dimensions' bars"
+            Expect.isGreaterThan (darkPixelsInRows path 8 56) 400 "a title and a subtitle"
+        }
+
+        test "an autoencoder's kl-per-dim.png says it has no KL term instead of drawing an empty chart" {
+            let path = Path.Combine(written.Value, autoencoder.Images.KlPerDim)
+            Expect.equal (pixelsOfColour path "#7f9fbf" + pixelsOfColour path "#d62728") 0 "no bars"
+            Expect.isGreaterThan (darkPixelsInRows path 8 56) 400 "a title and a subtitle"
+            Expect.isGreaterThan (darkPixelsInRows path 220 330) 1500 "the sentence in the middle"
+        }
+
+        test "the traversal labels its rows with the dimensions and its columns with standard deviations" {
+            let path = Path.Combine(written.Value, baseline.Images.Traversal)
+            // Column labels between the subtitle and the images; row labels in the left band.
+            Expect.isGreaterThan (darkPixelsInRows path 62 84) 300 "column labels"
+            use bitmap = SKBitmap.Decode path
+            let inLabelBand = [ for y in 84 .. 327 do for x in 16 .. 79 -> bitmap.GetPixel(x, y) ] |> List.filter (fun c -> int c.Red + int c.Green + int c.Blue < 200)
+            Expect.isGreaterThan inLabelBand.Length 150 "row labels z[3] and z[0]"
+        }
+
+        test "the interpolation names the classes at its two ends" {
+            let path = Path.Combine(written.Value, baseline.Images.Interpolation)
+            use bitmap = SKBitmap.Decode path
+            let dark (x0, x1) = [ for y in 172 .. 213 do for x in x0 .. x1 -> bitmap.GetPixel(x, y) ] |> List.filter (fun c -> int c.Red + int c.Green + int c.Blue < 200) |> List.length
+            Expect.isGreaterThan (dark (16, 127)) 150 "T-shirt/top under the first image"
+            Expect.isGreaterThan (dark (1060, 1171)) 150 "Sneaker under the last image"
         }
 
         test "the titles of the pictures are drawn" {
             let folder = written.Value
-            for relative in [ baseline.Images.LossCurves; baseline.Images.Generated; baseline.Images.Reconstruction ] do
+            for relative in [ baseline.Images.LossCurves; baseline.Images.Generated; baseline.Images.Reconstruction
+                              baseline.Images.GeneratedFitted; baseline.Images.Interpolation; baseline.Images.Traversal; baseline.Images.KlPerDim ] do
                 Expect.isGreaterThan (darkPixelsInRows (Path.Combine(folder, relative)) 8 40) 200 $"{relative}: title band has text"
             Expect.isGreaterThan (darkPixelsInRows (Path.Combine(folder, "task1/latent-space.png")) 8 40) 200 "latent space title"
         }
@@ -408,5 +454,15 @@ let tests =
                     (Report.WriteAsync(RunResult("bad", started, false, [| experiment "task1" "" "baseline" [ eight ] |]), folder))
                         .GetAwaiter().GetResult())
             Expect.stringContains message "Samples.Generated must hold 9 images, it holds 8" "names the field"
+
+            let outside =
+                ModelSamples(s.Generated, s.Originals, s.Reconstructions, s.LatentX, s.LatentY, s.LatentLabels,
+                             s.GeneratedFitted, s.Interpolation, s.InterpolationLabels, s.Traversal, [| 3; 20 |])
+            let message =
+                messageOf<ArgumentException> (fun () ->
+                    (Report.WriteAsync(RunResult("bad", started, false, [| experiment "task1" "" "baseline" [ rebuilt baseline 3 outside ] |]), folder))
+                        .GetAwaiter().GetResult())
+            Expect.stringContains message "Samples.TraversalDimensions must be distinct latent dimensions (0–19), was [3, 20]" "names the field"
+            Expect.isFalse (Directory.Exists folder) "nothing written"
         }
     ]

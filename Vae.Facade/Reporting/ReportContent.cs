@@ -82,8 +82,14 @@ internal static class ReportContent
             yield return new PictureRow(
             [
                 new Picture(model.Images.Generated, $"{model.Name}: images generated from z ~ N(0, I)"),
-                new Picture(model.Images.Reconstruction, $"{model.Name}: test images and their reconstructions"),
+                new Picture(model.Images.GeneratedFitted, $"{model.Name}: images generated from a Gaussian fitted to its training codes"),
             ]);
+            yield return new Picture(model.Images.Reconstruction, $"{model.Name}: test images and their reconstructions");
+            yield return new Picture(model.Images.KlPerDim, model.Kind == ModelKind.Vae
+                ? $"{model.Name}: KL divergence per latent dimension, in dimension order"
+                : $"{model.Name}: an autoencoder has no KL term, so no KL per dimension");
+            yield return new Picture(model.Images.Interpolation, $"{model.Name}: decoded along the line between two test images' codes");
+            yield return new Picture(model.Images.Traversal, $"{model.Name}: the most active units traversed from −3 to +3 standard deviations");
         }
     }
 
