@@ -365,11 +365,12 @@ let tests =
 
         test "report.md has a row per model with the numbers of its best epoch and of the test set" {
             let markdown = read RunLayout.ReportMarkdown
+            // Repeats v, v + d, v − d: mean v, standard deviation d; a loss's spread is its terms' spreads added.
             Expect.stringContains markdown
-                "| **baseline** | VAE 784-400-20 | 652,824 | 3 of 4 | 262.0 | 15.0 | 277.0 | 255.0 | 15.3 | 270.3 | 238.0 | 15.3 | 253.3 | 0.0412 | 18.0 s |"
+                "| **baseline** | VAE 784-400-20 | 652,824 | 3, 3, 3 | 262.0 ± 0.5 | 15.0 ± 0.2 | 277.0 ± 0.7 | 255.0 ± 0.4 | 15.3 ± 0.1 | 270.3 ± 0.5 | 238.0 ± 0.6 | 15.3 ± 0.1 | 253.3 ± 0.7 | 18.0 s ± 1.00 s |"
                 "baseline's row"
             Expect.stringContains markdown
-                "| **ae** | autoencoder 784-400-200-100-20 | 833,404 | 2 of 2 | 240.0 | — | 240.0 | 236.5 | — | 236.5 | 235.2 | — | 235.2 | 0.0583 | 8.00 s |"
+                "| **ae** | autoencoder 784-400-200-100-20 | 833,404 | 2, 2, 2 | 240.0 ± 0.6 | — | 240.0 ± 0.6 | 236.5 ± 0.5 | — | 236.5 ± 0.5 | 235.2 ± 0.3 | — | 235.2 ± 0.3 | 8.00 s ± 0.30 s |"
                 "the autoencoder's row has no KL"
             Expect.stringContains markdown "| **five-layer (trained in task1)** |" "the reused model is marked"
         }
@@ -382,7 +383,7 @@ let tests =
                   "**five-layer** has the lowest validation loss: 257.8, 12.5 (4.6 %) below **baseline** (270.3)."
                   "**baseline** has the fewest parameters: 652,824, 182,600 (21.9 %) fewer than **five-layer** (835,424)."
                   "**five-layer** has the shortest training time: 16.0 s, 2.00 s (11.1 %) less than **baseline** (18.0 s)."
-                  "Best model by the run's criterion, the lowest best validation loss: **five-layer** (VAE 784-400-200-100-20), 257.8 nats per image at epoch 3 of 3." ] do
+                  "Best model by the run's criterion, the lowest best validation loss (mean over 3 repeats): **five-layer** (VAE 784-400-200-100-20), 257.8 ± 0.7 nats per image, best epochs 3, 3, 3." ] do
                 Expect.stringContains markdown sentence "sentence"
         }
 
@@ -390,13 +391,152 @@ let tests =
             let markdown = read RunLayout.ReportMarkdown
             Expect.stringContains markdown "### VAE against autoencoder" "a comparison section"
             Expect.stringContains markdown
-                "The autoencoder **ae** reconstructs the test set better: test reconstruction 235.2 against 240.9 nats per image for the VAE **five-layer**, 5.7 (2.4 %) lower."
+                "The autoencoder **ae** reconstructs the test set better: test reconstruction 235.2 ± 0.3 against 240.9 ± 0.5 nats per image for the VAE **five-layer**, 5.7 (2.4 %) lower, beyond the noise."
                 "reconstruction"
             Expect.stringContains markdown
-                "The VAE **five-layer** generates images closer to real ones: mean squared distance to the nearest test image 0.0375 against 0.0583 for the autoencoder **ae**, 0.021 (35.7 %) lower."
-                "generation"
+                "The VAE **five-layer** generates images closer to real ones from N(0, I): mean squared distance to the nearest test image 0.0375 ± 0.0009 against 0.0583 ± 0.002 for the autoencoder **ae**, 0.021 (35.7 %) lower, beyond the noise."
+                "generation from N(0, I)"
+            // 0.0352 − 0.0341 = 0.0011, not more than 0.0007 + 0.0006 = 0.0013.
+            Expect.stringContains markdown
+                "The autoencoder **ae** and the VAE **five-layer** generate images equally close to real ones from Gaussians fitted to their training codes, within noise: mean squared distance to the nearest test image 0.0341 ± 0.0007 against 0.0352 ± 0.0006, 0.0011 apart, no more than the two standard deviations combined (0.0013)."
+                "generation from the fitted Gaussians"
+            let pictures = markdown.Substring(markdown.IndexOf "Generated images side by side")
+            let row = pictures.Substring(0, pictures.IndexOf "###")
+            for path in [ fiveLayerIn "task3" None; autoencoder ] |> List.collect (fun m -> [ m.Images.Generated; m.Images.GeneratedFitted ]) do
+                Expect.stringContains row $"]({path})" $"{path} in the side-by-side row"
             Expect.equal (Regex.Matches(markdown, "### VAE against autoencoder").Count) 1 "only task3 mixes kinds"
             Expect.isFalse (markdown.Contains "lowest test KL among") "KL is not compared with one VAE"
+        }
+
+        test "results.json holds every number of the latent analysis, camelCase" {
+            use json = JsonDocument.Parse(read RunLayout.Results)
+            let task3 = json.RootElement.GetProperty("experiments").[1]
+            Expect.equal (task3.GetProperty("repeats").GetInt32()) 3 "repeats"
+            Expect.equal (task3.GetProperty("iwaeSamples").GetInt32(), task3.GetProperty("iwaeImages").GetInt32()) (1000, 1000) "IWAE settings"
+            let vae, ae = task3.GetProperty("models").[0], task3.GetProperty("models").[1]
+            Expect.equal (vae.GetProperty("test").GetProperty("iwaeNll").GetDouble()) 244.9 "test.iwaeNll"
+            Expect.isLessThanOrEqual (vae.GetProperty("test").GetProperty("iwaeNll").GetDouble()) (vae.GetProperty("test").GetProperty("loss").GetDouble()) "IWAE NLL ≤ test loss"
+            Expect.equal (ae.GetProperty("test").GetProperty("iwaeNll").ValueKind) JsonValueKind.Null "an autoencoder has no IWAE estimate"
+            Expect.equal (vae.GetProperty("activeUnits").GetInt32()) 9 "activeUnits"
+            Expect.equal (vae.GetProperty("klPerDim").GetArrayLength()) 20 "klPerDim"
+            Expect.floatClose Accuracy.medium ([ for v in vae.GetProperty("klPerDim").EnumerateArray() -> v.GetDouble() ] |> List.sum) 9.2 "KL per dimension sums to the test KL"
+            let probe = ae.GetProperty("probe")
+            Expect.equal [ for f in [ "linearAccuracy"; "knnAccuracy"; "pcaLinearAccuracy"; "pcaKnnAccuracy" ] -> probe.GetProperty(f).GetDouble() ]
+                [ 0.825; 0.834; 0.795; 0.823 ] "probe"
+            Expect.equal (ae.GetProperty("fittedGenerationDistance").GetDouble()) 0.0341 "fittedGenerationDistance"
+            for field in [ "generatedFitted"; "interpolation"; "traversal"; "klPerDim" ] do
+                Expect.isTrue (fst (ae.GetProperty("images").TryGetProperty field)) $"images.{field}"
+            let repeats = ae.GetProperty("repeats")
+            Expect.equal (repeats.GetArrayLength()) 3 "three repeats"
+            Expect.equal [ for r in repeats.EnumerateArray() -> r.GetProperty("seed").GetInt64() ] [ 42L; 43L; 44L ] "each with its own seed"
+            for field in [ "repeat"; "seed"; "bestEpoch"; "best"; "test"; "activeUnits"; "probe"; "generationDistance"; "fittedGenerationDistance"; "trainingSeconds" ] do
+                Expect.isTrue (fst (repeats.[1].TryGetProperty field)) $"repeat has {field}"
+            Expect.floatClose Accuracy.medium (repeats.[1].GetProperty("test").GetProperty("recon").GetDouble()) 235.5 "repeat 2's test reconstruction"
+            let summary = ae.GetProperty("summary").GetProperty("testRecon")
+            Expect.floatClose Accuracy.medium (summary.GetProperty("mean").GetDouble()) 235.2 "summary mean"
+            Expect.floatClose Accuracy.medium (summary.GetProperty("std").GetDouble()) 0.3 "summary std"
+            Expect.equal (summary.GetProperty("count").GetInt32()) 3 "summary count"
+            Expect.isFalse (fst (ae.GetProperty("summary").TryGetProperty "iwaeNll")) "no IWAE summary for an autoencoder"
+            let verdicts = [ for v in task3.GetProperty("verdicts").EnumerateArray() -> v.GetProperty("metric").GetString(), v ] |> dict
+            let recon = verdicts.["testRecon"]
+            Expect.equal (recon.GetProperty("best").GetString(), recon.GetProperty("runnerUp").GetString(), recon.GetProperty("clear").GetBoolean())
+                ("ae", "five-layer", true) "the verdict on test reconstruction"
+            for field in [ "label"; "lowerIsBetter"; "bestSummary"; "runnerUpSummary"; "margin" ] do
+                Expect.isTrue (fst (recon.TryGetProperty field)) $"verdict has {field}"
+            Expect.equal (verdicts.["iwaeNll"].GetProperty("runnerUp").ValueKind) JsonValueKind.Null "IWAE: only the VAE"
+            Expect.isFalse (verdicts.["fittedGenerationDistance"].GetProperty("clear").GetBoolean()) "fitted generation: within noise"
+        }
+
+        test "report.md has a table of the latent features with the PCA yardstick next to each probe" {
+            let markdown = read RunLayout.ReportMarkdown
+            Expect.stringContains markdown
+                "| model | IWAE NLL | active units | linear probe | linear probe on PCA | 5-NN | 5-NN on PCA | generation from N(0, I) | generation from the fitted Gaussian |"
+                "header"
+            Expect.stringContains markdown
+                "| **baseline** | 248.6 ± 0.5 | 14.0 ± 1.0 of 20 | 81.2 ± 0.4 % | 79.5 % | 80.1 ± 0.3 % | 82.3 % | 0.0412 ± 0.001 | 0.0365 ± 0.0008 |"
+                "baseline's row"
+            Expect.stringContains markdown
+                "| **ae** | — | 20.0 ± 0 of 20 | 82.5 ± 0.3 % | 79.5 % | 83.4 ± 0.2 % | 82.3 % | 0.0583 ± 0.002 | 0.0341 ± 0.0007 |"
+                "the autoencoder's row has no IWAE estimate"
+        }
+
+        test "the verdict declares a model best only beyond the noise, with the numbers worked out by hand" {
+            let markdown = read RunLayout.ReportMarkdown
+            // 240.9 − 238.0 = 2.9 > 0.6 + 0.5.
+            Expect.stringContains markdown
+                "- On test reconstruction (lower is better), **baseline** is best (238.0 ± 0.6 vs 240.9 ± 0.5 for **five-layer**): the lead of 2.9 is beyond the noise (0.6 + 0.5)."
+                "a clear case"
+            // 81.2 − 80.6 = 0.6 points, not more than 0.4 + 0.5.
+            Expect.stringContains markdown
+                "- On feature quality (linear probe accuracy; higher is better), **baseline** is ahead (81.2 ± 0.4 % vs 80.6 ± 0.5 % for **five-layer**), but the lead of 0.6 points is within the noise (0.4 + 0.5): no model is declared best."
+                "a within-noise case"
+            // 0.0352 − 0.0341 = 0.0011, not more than 0.0007 + 0.0006.
+            Expect.stringContains markdown
+                "- On generation from a fitted Gaussian (distance to the nearest test image; lower is better), **ae** is ahead (0.0341 ± 0.0007 vs 0.0352 ± 0.0006 for **five-layer**), but the lead of 0.0011 is within the noise (0.0007 + 0.0006): no model is declared best."
+                "the autoencoder's fair generation is within noise of the VAE's"
+            Expect.stringContains markdown
+                "- On test log-likelihood (IWAE negative log-likelihood; lower is better), only **five-layer** is measured (244.9 ± 0.4): an autoencoder has no KL term, hence no ELBO and no likelihood estimate."
+                "a VAE-only metric"
+            Expect.stringContains markdown
+                "the lead of 21.3 is beyond the noise (0.5 + 0.7). Across kinds this compares a VAE's reconstruction + KL with an autoencoder's reconstruction alone."
+                "validation loss across kinds is qualified"
+        }
+
+        test "the verdict's summary groups the metrics by aspect and counts the real differences" {
+            let markdown = read RunLayout.ReportMarkdown
+            for line in
+                [ "- **Reconstruction**: **baseline** is better on test reconstruction (a real difference)."
+                  "- **Likelihood**: **five-layer** is better on the negative ELBO and the IWAE NLL (real differences)."
+                  "- **Latent usage**: **baseline** is better on active units (a real difference)."
+                  "- **Feature quality**: **baseline** is ahead on the linear probe, within noise; **five-layer** is better on 5-NN (a real difference)."
+                  "- **Generation**: **five-layer** is better on generation from N(0, I) (a real difference); **five-layer** is ahead on generation from the fitted Gaussian, within noise."
+                  "7 of the 9 differences between models are beyond the noise: validation loss (five-layer), test reconstruction (baseline), the negative ELBO (five-layer), the IWAE NLL (five-layer), active units (baseline), 5-NN (five-layer), generation from N(0, I) (five-layer); the others are within noise."
+                  "- **Likelihood**: only **five-layer** has the negative ELBO and the IWAE NLL."
+                  "6 of the 7 differences between models are beyond the noise: validation loss (ae), test reconstruction (ae), active units (ae), the linear probe (ae), 5-NN (ae), generation from N(0, I) (five-layer); the other is within noise." ] do
+                Expect.stringContains markdown line "summary line"
+        }
+
+        test "the verdict says whether each learned code beats its PCA yardstick" {
+            let markdown = read RunLayout.ReportMarkdown
+            // 81.2 − 79.5 = 1.7 > 0.4 + 0; 80.1 − 82.3 = −2.2, more than 0.3 below.
+            Expect.stringContains markdown
+                "- **baseline** (20 dimensions): linear probe 81.2 ± 0.4 % vs 79.5 % for PCA: beats it by 1.7 points, beyond the noise; 5-NN 80.1 ± 0.3 % vs 82.3 % for PCA: below it by 2.2 points, beyond the noise. Its code beats PCA on the linear probe only."
+                "baseline"
+            Expect.stringContains markdown
+                "- **ae** (20 dimensions): linear probe 82.5 ± 0.3 % vs 79.5 % for PCA: beats it by 3.0 points, beyond the noise; 5-NN 83.4 ± 0.2 % vs 82.3 % for PCA: beats it by 1.1 points, beyond the noise. Its code beats PCA on both probes."
+                "the autoencoder"
+        }
+
+        test "with one repeat no difference is judged and the tables show single values" {
+            let folder = temporaryDirectory ()
+            let once = RunResult("once", started, false, [| experiment "task1" "" "five-layer" [ baselineWith 1; fiveLayerWith 1 "task1" None ] |])
+            (Report.WriteAsync(once, folder)).GetAwaiter().GetResult()
+            let markdown = File.ReadAllText(Path.Combine(folder, RunLayout.ReportMarkdown))
+            Expect.stringContains markdown "1 repeat." "says so"
+            Expect.stringContains markdown
+                "| **baseline** | VAE 784-400-20 | 652,824 | 3 of 4 | 262.0 | 15.0 | 277.0 | 255.0 | 15.3 | 270.3 | 238.0 | 15.3 | 253.3 | 18.0 s |"
+                "single values"
+            Expect.stringContains markdown "| **baseline** | 248.6 | 14 of 20 | 81.2 % | 79.5 % | 80.1 % | 82.3 % | 0.0412 | 0.0365 |" "latent row"
+            Expect.stringContains markdown
+                "- On test reconstruction (lower is better), **baseline** is ahead (238.0 vs 240.9 for **five-layer**), a lead of 2.9; with one repeat the spread between seeds is not measured, so no model is declared best."
+                "not judged"
+            Expect.stringContains markdown "Each model was trained once, so the spread between seeds is unknown and none of the 9 differences is judged" "tally"
+            let section = markdown.Substring(markdown.IndexOf "## task1")
+            Expect.isFalse (section.Contains "beyond the noise") "nothing is called beyond the noise"
+            Expect.isFalse (section.Contains " ± ") "no spreads"
+        }
+
+        test "the printed lead and spreads never contradict the verdict: decimals are added until they agree" {
+            let folder = temporaryDirectory ()
+            let models = [ baseline; fiveLayerIn "task1" None ]
+            // 239.04 − 238.00 = 1.04 > 0.52 + 0.51 = 1.03; at one decimal it would read "1.0 beyond (0.5 + 0.5)".
+            let close = MetricVerdict("testRecon", "test reconstruction", true, "baseline", MetricSummary(238.0, 0.52, 3), "five-layer", MetricSummary(239.04, 0.51, 3), true)
+            let e = ExperimentResult("task1", "", started, 42L, List.toArray models, "five-layer", RunLayout.ExperimentImages "task1", 3, [| close |], 1000, 1000)
+            (Report.WriteAsync(RunResult("close", started, false, [| e |]), folder)).GetAwaiter().GetResult()
+            let markdown = File.ReadAllText(Path.Combine(folder, RunLayout.ReportMarkdown))
+            Expect.stringContains markdown
+                "**baseline** is best (238.00 ± 0.52 vs 239.04 ± 0.51 for **five-layer**): the lead of 1.04 is beyond the noise (0.52 + 0.51)."
+                "two decimals"
         }
 
         test "report.md says first that the numbers come from a quick smoke run, and embeds every PNG" {
@@ -415,11 +555,13 @@ let tests =
             let page = Regex.Replace(html, "(?s)<script type=\"text/javascript\">/\\*\\*\\s*\\* plotly.js v2.*?</script>", "")
             Expect.isLessThan page.Length 1_000_000 "plotly.js taken out"
             Expect.isFalse (Regex.IsMatch(page, "(src|href)=\"(https?:)?//")) "no network address in the page"
-            // Per experiment: best validation loss, validation curves, latent space; per model: loss curves.
-            Expect.equal (Regex.Matches(page, "Plotly.newPlot\\(").Count) (2 * 3 + 4) "ten charts"
-            Expect.equal (Regex.Matches(page, "<div id=\"chart-\\d+\"").Count) 10 "with stable ids"
+            // Per experiment: best validation loss, validation curves, latent space; per model: loss curves; per VAE: KL per dimension.
+            Expect.equal (Regex.Matches(page, "Plotly.newPlot\\(").Count) (2 * 3 + 4 + 3) "thirteen charts"
+            Expect.equal (Regex.Matches(page, "<div id=\"chart-\\d+\"").Count) 13 "with stable ids"
+            Expect.equal (Regex.Matches(page, "KL divergence per latent dimension \\(test set\\)").Count) 3 "a KL chart per VAE"
+            Expect.stringContains page "\"error_y\":{\"type\":\"data\",\"array\":[0.5" "best validation loss with error bars"
             Expect.stringContains html "<img src=\"task3/latent-space.png\"" "PNGs linked relatively"
-            Expect.stringContains html "<td class=\"num\">253.3</td>" "tables"
+            Expect.stringContains html "<td class=\"num\">253.3 &#177; 0.7</td>" "tables"
             Expect.stringContains html "Quick smoke run." "notice"
         }
 

@@ -2,8 +2,9 @@ using ScottPlot;
 
 namespace Vae.Facade.Reporting;
 
-/// <summary><c>best-validation-loss.png</c>: one bar per model, its best validation loss; each bar labelled with
-/// its value and its distance from the lowest, the lowest in red.</summary>
+/// <summary><c>best-validation-loss.png</c>: one bar per model, its best validation loss (the mean over repeats, with
+/// a bar of ± one standard deviation when trained more than once); each bar labelled with its value and its distance
+/// from the lowest, the lowest in red.</summary>
 internal static class BestValidationLossPng
 {
     /// <summary>Width in pixels.</summary>
@@ -17,21 +18,29 @@ internal static class BestValidationLossPng
     {
         var best = Findings.Best(experiment);
         var mixed = Findings.MixesKinds(experiment);
-        var plot = ChartStyle.NewPlot($"{experiment.Experiment}: best validation loss of each model", "",
+        var repeated = Findings.Repeated(experiment);
+        var plot = ChartStyle.NewPlot(
+            repeated
+                ? $"{experiment.Experiment}: best validation loss of each model, mean ± standard deviation over {experiment.Repeats} repeats"
+                : $"{experiment.Experiment}: best validation loss of each model", "",
             mixed ? $"{ChartStyle.LossUnit} (VAE: reconstruction + KL; autoencoder: reconstruction)" : ChartStyle.LossUnit);
         using var _ = plot;
 
         var models = experiment.Models;
+        var summaries = models.Select(m => RepeatSummaries.Of(m, "valLoss", r => r.Best.ValLoss)).ToList();
+        var lowest = RepeatSummaries.ValidationLoss(best);
         var bars = models.Select((m, i) =>
         {
-            var value = m.Best.ValLoss;
+            var summary = summaries[i];
+            var value = summary.Mean;
             var label = m == best
-                ? $"{Numbers.Nats(value)}\nlowest"
-                : $"{Numbers.Nats(value)}\n+{Numbers.Difference(value - best.Best.ValLoss)}";
+                ? $"{Numbers.MeanSd(summary, Numbers.Nats)}\nlowest"
+                : $"{Numbers.MeanSd(summary, Numbers.Nats)}\n+{Numbers.Difference(value - lowest)}";
             return new Bar
             {
                 Position = i,
                 Value = double.IsFinite(value) ? value : 0,
+                Error = summary.Count > 1 && double.IsFinite(summary.Std) ? summary.Std : 0,
                 FillColor = m == best ? ChartStyle.Highlight : ChartStyle.Plain,
                 LineWidth = 0,
                 Label = label,
@@ -46,7 +55,7 @@ internal static class BestValidationLossPng
         plot.Axes.Bottom.SetTicks(models.Select((_, i) => (double)i).ToArray(), names);
         plot.Axes.Bottom.TickLabelStyle.FontSize = models.Count > 5 ? 11 : 13;
         plot.Axes.Bottom.MajorTickStyle.Length = 0;
-        var top = models.Select(m => m.Best.ValLoss).Where(double.IsFinite).DefaultIfEmpty(1).Max();
+        var top = summaries.Select(s => s.Mean + s.Std).Where(double.IsFinite).DefaultIfEmpty(1).Max();
         // Bars start at zero so that their lengths are proportional to the losses; the labels carry the differences.
         plot.Axes.SetLimits(-0.6, models.Count - 0.4, 0, top * 1.18);
 
