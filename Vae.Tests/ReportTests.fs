@@ -401,9 +401,11 @@ let tests =
                 "The autoencoder **ae** and the VAE **five-layer** generate images equally close to real ones from Gaussians fitted to their training codes, within noise: mean squared distance to the nearest test image 0.0341 ± 0.0007 against 0.0352 ± 0.0006, 0.0011 apart, no more than the two standard deviations combined (0.0013)."
                 "generation from the fitted Gaussians"
             let pictures = markdown.Substring(markdown.IndexOf "Generated images side by side")
-            let row = pictures.Substring(0, pictures.IndexOf "###")
-            for path in [ fiveLayerIn "task3" None; autoencoder ] |> List.collect (fun m -> [ m.Images.Generated; m.Images.GeneratedFitted ]) do
-                Expect.stringContains row $"]({path})" $"{path} in the side-by-side row"
+            let rows = pictures.Substring(0, pictures.IndexOf "###").Split("\n\n") |> Array.filter (fun r -> r.StartsWith "![")
+            Expect.hasLength rows 2 "a row from N(0, I), a row from the fitted Gaussians"
+            let vae = fiveLayerIn "task3" None
+            Expect.stringContains rows.[0] $"({vae.Images.Generated}) ![ae (autoencoder): from z ~ N(0, I)]({autoencoder.Images.Generated})" "N(0, I) side by side"
+            Expect.stringContains rows.[1] $"({vae.Images.GeneratedFitted}) ![ae (autoencoder): from the fitted Gaussian]({autoencoder.Images.GeneratedFitted})" "fitted side by side"
             Expect.equal (Regex.Matches(markdown, "### VAE against autoencoder").Count) 1 "only task3 mixes kinds"
             Expect.isFalse (markdown.Contains "lowest test KL among") "KL is not compared with one VAE"
         }

@@ -21,7 +21,7 @@ internal static class KlPerDimensionPng
     /// repeat's numbers.</summary>
     public static string Subtitle(ModelResult model)
     {
-        var repeat = RepeatSummaries.Repeated(model) ? " (repeat 1)" : "";
+        var repeat = RepeatSummaries.Repeated(model) ? "; first repeat" : "";
         return model.Kind == ModelKind.Vae
             ? $"in dimension order; {model.ActiveUnits} of {model.Latent} units active (posterior-mean variance above 0.01); "
               + $"total {Numbers.Nats(model.KlPerDim.Sum())} nats per image{repeat}"
@@ -32,7 +32,9 @@ internal static class KlPerDimensionPng
     public static void Write(ModelResult model, string path)
     {
         using var figure = new Figure(Width, Height);
-        figure.CentredText($"{ModelText.Title(model)}: KL divergence per latent dimension (test set)", Width / 2f, 28, 17, true, Width - 40);
+        figure.CentredText(
+            model.Kind == ModelKind.Vae ? $"{ModelText.Title(model)}: KL divergence per latent dimension (test set)" : $"{ModelText.Title(model)}: latent usage (test set)",
+            Width / 2f, 28, 17, true, Width - 40);
         figure.CentredText(Subtitle(model), Width / 2f, 50, 13, false, Width - 40);
         if (model.Kind == ModelKind.Vae)
         {

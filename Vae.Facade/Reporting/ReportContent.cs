@@ -105,12 +105,11 @@ internal static class ReportContent
         {
             yield return new Heading(3, "VAE against autoencoder", $"{anchor}-vae-autoencoder");
             yield return new BulletList(comparison);
-            yield return new Paragraph("Generated images side by side: each model from z ~ N(0, I) and from a Gaussian fitted to its own training codes.");
-            yield return new PictureRow(experiment.Models.SelectMany(m => new[]
-            {
-                new Picture(m.Images.Generated, $"{m.Name} ({ModelText.Kind(m.Kind)}): from z ~ N(0, I)"),
-                new Picture(m.Images.GeneratedFitted, $"{m.Name} ({ModelText.Kind(m.Kind)}): from the fitted Gaussian"),
-            }).ToList());
+            yield return new Paragraph("Generated images side by side, first from z ~ N(0, I), then from a Gaussian fitted to each model's own training codes:");
+            yield return new PictureRow(experiment.Models
+                .Select(m => new Picture(m.Images.Generated, $"{ModelText.NameAndKind(m)}: from z ~ N(0, I)")).ToList());
+            yield return new PictureRow(experiment.Models
+                .Select(m => new Picture(m.Images.GeneratedFitted, $"{ModelText.NameAndKind(m)}: from the fitted Gaussian")).ToList());
         }
 
         yield return new Heading(3, "Figures", $"{anchor}-figures");

@@ -105,9 +105,9 @@ internal static class VerdictSentences
                 if (i > 0) spans.Add("; ");
                 spans.AddRange(Clause(clauses[i].First, clauses[i].Outcome, clauses[i].Names));
             }
-            if (aspect == Aspect.Selection && Findings.MixesKinds(experiment))
-                spans.Add(" (across kinds, the validation loss does not compare like with like)");
             spans.Add(".");
+            if (aspect == Aspect.Selection && Findings.MixesKinds(experiment))
+                spans.Add(" Across kinds the validation loss does not compare like with like.");
             items.Add(spans);
         }
         return items;
@@ -202,24 +202,25 @@ internal static class VerdictSentences
     }
 
     /// <summary>The fewest decimals, from the metric's usual precision, at which the printed numbers tell the same
-    /// story as the exact ones: a non-zero lead or spread does not print as 0, unequal means do not print equal,
-    /// and the printed lead compares with the printed spreads' sum as the exact lead compares with the noise.</summary>
+    /// story as the exact ones: a non-zero lead does not print as 0, unequal means do not print equal, and the
+    /// printed lead compares with the printed spreads' sum as the exact lead compares with the noise. One more
+    /// decimal when that alone keeps a non-zero spread from printing as 0.</summary>
     private static int Decimals(Measure measure, MetricSummary best, MetricSummary other)
     {
         var start = measure.Decimals([best.Mean, other.Mean], best.Count > 1 || other.Count > 1);
         var margin = Math.Abs(best.Mean - other.Mean);
         var noise = best.Std + other.Std;
-        for (var d = start; d < start + 4; d++)
+        bool Consistent(int d)
         {
             double Shown(double v) => measure.Shown(v, d);
             var shownNoise = Math.Round(Shown(best.Std) + Shown(other.Std), d);
-            var consistent =
-                (margin == 0 || (Shown(margin) > 0 && Shown(best.Mean) != Shown(other.Mean)))
-                && (best.Std == 0 || Shown(best.Std) > 0) && (other.Std == 0 || Shown(other.Std) > 0)
-                && (Shown(margin) > shownNoise) == (margin > noise);
-            if (consistent) return d;
+            return (margin == 0 || (Shown(margin) > 0 && Shown(best.Mean) != Shown(other.Mean)))
+                   && (Shown(margin) > shownNoise) == (margin > noise);
         }
-        return start + 4;
+        bool SpreadsShow(int d) =>
+            (best.Std == 0 || measure.Shown(best.Std, d) > 0) && (other.Std == 0 || measure.Shown(other.Std, d) > 0);
+        var decimals = Enumerable.Range(start, 4).FirstOrDefault(Consistent, start + 4);
+        return !SpreadsShow(decimals) && SpreadsShow(decimals + 1) && Consistent(decimals + 1) ? decimals + 1 : decimals;
     }
 
     private static Span Strong(string text) => new(text, Strong: true);
