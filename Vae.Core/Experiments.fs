@@ -37,30 +37,45 @@ type ModelSpec = { Name: string; Source: ModelSource }
 /// How the training set is split.
 type DataSettings = { ValidationSize: int; SplitSeed: int64 }
 
-/// An experiment: models trained under the same data and training settings.
+/// How trained models are measured beyond their losses.
+type AnalysisSettings =
+    { /// Importance samples per image for the IWAE estimate of log p(x).
+      IwaeSamples: int
+      /// Test images (the first ones) the IWAE estimate averages over.
+      IwaeImages: int }
+
+module AnalysisSettings =
+    /// k = 1,000 samples on 1,000 test images.
+    let defaults = { IwaeSamples = 1000; IwaeImages = 1000 }
+
+/// An experiment: models trained under the same data and training settings, `Repeats` times
+/// with different seeds.
 type ExperimentDefinition =
     { Name: string
       Description: string
       Data: DataSettings
       Training: TrainingOptions
+      Analysis: AnalysisSettings
+      Repeats: int
       Models: ModelSpec list }
 
 /// A definition file holds an experiment, or a study: several experiments run in order into one folder.
 type Definition =
     | Experiment of ExperimentDefinition
-    | Study of name: string * description: string * experiments: string list
+    /// A study's `repeats`, when given, replaces each experiment's.
+    | Study of name: string * description: string * experiments: string list * repeats: int option
 
     /// The definition's name.
     member d.Name =
         match d with
         | Experiment e -> e.Name
-        | Study(name, _, _) -> name
+        | Study(name, _, _, _) -> name
 
     /// The definition's description.
     member d.Description =
         match d with
         | Experiment e -> e.Description
-        | Study(_, description, _) -> description
+        | Study(_, description, _, _) -> description
 
 /// Names: lower-case letters, digits and dashes (they become folder names).
 let private namePattern = Regex "^[a-z0-9][a-z0-9-]*$"
@@ -102,17 +117,18 @@ let parse (file: string) (json: string) : Definition =
         | "ae" -> Autoencoder
         | other -> fail path $"must be \"vae\" or \"ae\", was \"{other}\""
     let root = document.RootElement
-    let get = properties "" [ "name"; "description"; "data"; "training"; "models"; "experiments" ] root
+    let get = properties "" [ "name"; "description"; "data"; "training"; "analysis"; "repeats"; "models"; "experiments" ] root
     let definitionName = required "" "name" get |> name "name"
     let description = get "description" |> Option.map (text "description") |> Option.defaultValue ""
+    let repeats = get "repeats" |> Option.map (integer "repeats" 1L 100L >> int)
     match get "experiments", get "models" with
     | Some _, Some _ -> fail "experiments" "a study lists experiments and has no models of its own"
     | Some experiments, None ->
-        for key in [ "data"; "training" ] do
+        for key in [ "data"; "training"; "analysis" ] do
             if (get key).IsSome then fail key "a study takes the settings of the experiments it lists"
         if experiments.ValueKind <> JsonValueKind.Array || experiments.GetArrayLength() = 0 then
             fail "experiments" "must be a non-empty array of experiment names"
-        Study(definitionName, description, [ for i, e in Seq.indexed (experiments.EnumerateArray()) -> name $"experiments[{i}]" e ])
+        Study(definitionName, description, [ for i, e in Seq.indexed (experiments.EnumerateArray()) -> name $"experiments[{i}]" e ], repeats)
     | None, None -> fail "models" "is required (or \"experiments\", for a study)"
     | None, Some models ->
         let data =
@@ -133,6 +149,14 @@ let parse (file: string) (json: string) : Definition =
               LearningRate = learningRate
               Patience = g "patience" |> Option.map (integer "training.patience" 1L 100000L >> int)
               Seed = required "training" "seed" g |> integer "training.seed" 0L Int64.MaxValue }
+        let analysis =
+            match get "analysis" with
+            | None -> AnalysisSettings.defaults
+            | Some a ->
+                let g = properties "analysis" [ "iwaeSamples"; "iwaeImages" ] a
+                let d = AnalysisSettings.defaults
+                { IwaeSamples = g "iwaeSamples" |> Option.map (integer "analysis.iwaeSamples" 1L 100000L >> int) |> Option.defaultValue d.IwaeSamples
+                  IwaeImages = g "iwaeImages" |> Option.map (integer "analysis.iwaeImages" 1L 10000L >> int) |> Option.defaultValue d.IwaeImages }
         if models.ValueKind <> JsonValueKind.Array || models.GetArrayLength() = 0 then fail "models" "must be a non-empty array"
         let specs =
             [ for i, m in Seq.indexed (models.EnumerateArray()) ->
@@ -165,7 +189,14 @@ let parse (file: string) (json: string) : Definition =
             match specs |> List.take i |> List.tryFindIndex (fun earlier -> earlier.Name = s.Name) with
             | Some j -> fail $"models[{i}].name" $"\"{s.Name}\" is already the name of models[{j}]"
             | None -> ())
-        Experiment { Name = definitionName; Description = description; Data = data; Training = training; Models = specs }
+        Experiment
+            { Name = definitionName
+              Description = description
+              Data = data
+              Training = training
+              Analysis = analysis
+              Repeats = defaultArg repeats 1
+              Models = specs }
 
 /// Where shipped definitions are looked for: the repository's experiments/ (walking up from the
 /// working folder), then the program's own folder.
@@ -249,22 +280,26 @@ let plan (nameOrPath: string) : Definition * ExperimentDefinition list =
     let experiments =
         match top with
         | Experiment e -> add [] [] file e
-        | Study(_, _, names) ->
+        | Study(_, _, names, _) ->
             names |> List.indexed |> List.fold (fun acc (i, n) -> loadNamed file $"experiments[{i}]" n ||> add [] acc) []
-    top, experiments
+    match top with
+    | Study(_, _, _, Some repeats) -> top, experiments |> List.map (fun e -> { e with Repeats = repeats })
+    | _ -> top, experiments
 
 /// Settings of a run that override the definitions'.
 type RunSettings =
-    { /// Train on a small subset for one or two epochs (a smoke test).
+    { /// Train on a small subset for one or two epochs, and measure on small subsets (a smoke test).
       Quick: bool
       /// Replaces every experiment's maximum epochs.
       Epochs: int option
       /// Replaces every experiment's training seed.
-      Seed: int64 option }
+      Seed: int64 option
+      /// Replaces every experiment's number of repeats.
+      Repeats: int option }
 
 module RunSettings =
     /// No overrides.
-    let none = { Quick = false; Epochs = None; Seed = None }
+    let none = { Quick = false; Epochs = None; Seed = None; Repeats = None }
 
 /// Quick runs train on this many images, validate on this many, for at most two epochs.
 [<Literal>]
@@ -273,6 +308,10 @@ let QuickTrainingImages = 2048
 [<Literal>]
 let QuickValidationImages = 512
 
+/// Quick runs fit the probes on this many training images' codes.
+[<Literal>]
+let QuickProbeImages = 5000
+
 /// The training options an experiment runs with under `settings`.
 let effectiveTraining (settings: RunSettings) (e: ExperimentDefinition) : TrainingOptions =
     let t = e.Training
@@ -280,95 +319,189 @@ let effectiveTraining (settings: RunSettings) (e: ExperimentDefinition) : Traini
     let t = match settings.Seed with Some s -> { t with Seed = s } | None -> t
     if settings.Quick then { t with MaxEpochs = min t.MaxEpochs 2 } else t
 
+/// The number of repeats an experiment runs under `settings`.
+let effectiveRepeats (settings: RunSettings) (e: ExperimentDefinition) = defaultArg settings.Repeats e.Repeats
+
+/// The analysis an experiment runs under `settings`: a quick run estimates the IWAE bound with
+/// 20 samples on 100 images.
+let effectiveAnalysis (settings: RunSettings) (e: ExperimentDefinition) : AnalysisSettings =
+    if settings.Quick then { IwaeSamples = min 20 e.Analysis.IwaeSamples; IwaeImages = min 100 e.Analysis.IwaeImages } else e.Analysis
+
+/// Accuracy of classifiers fitted on codes: a linear probe and 5-nearest neighbours, and the same
+/// on a PCA projection of the pixels to as many dimensions as the code has.
+type ProbeScores = { Linear: float; Knn: float; PcaLinear: float; PcaKnn: float }
+
 /// A trained (or reused) model with what a report needs of it.
 type ModelOutcome =
     { Spec: ModelSpec
       Architecture: Architecture
+      /// 0-based repeat.
+      Repeat: int
       Training: TrainingResult
       Test: Evaluation.Evaluation
+      /// IWAE negative log-likelihood estimate on the test images (VAEs only).
+      IwaeNll: float option
       TrainingSeconds: float
       /// Set when the model was taken, trained, from another experiment: (experiment, model).
       ReusedFrom: (string * string) option
-      /// Mean squared pixel distance of 1,000 generated images to their nearest test image.
+      /// Mean squared pixel distance of 1,000 images generated from z ~ N(0, I) to their nearest test image.
       GenerationDistance: float
+      /// The same for 1,000 images generated from a Gaussian fitted to the training codes.
+      FittedGenerationDistance: float
+      /// Per latent dimension, the variance over the test set of its posterior mean (or code).
+      CodeVariance: float[]
+      /// Latent dimensions whose code variance is above 0.01.
+      ActiveUnits: int
+      /// Mean KL divergence per latent dimension on the test set (zeros for an autoencoder).
+      KlPerDimension: float[]
+      Probe: ProbeScores
       /// Nine images from z ~ N(0, I) ([9; 784]).
       Generated: torch.Tensor
+      /// Nine images from a Gaussian fitted (full covariance) to the training codes ([9; 784]).
+      GeneratedFitted: torch.Tensor
       /// Reconstructions of the run's nine test images ([9; 784]).
       Reconstructions: torch.Tensor
+      /// Ten images along the line between the codes of two test images of different classes.
+      Interpolation: torch.Tensor
+      /// Rows of nine images moving each of the two most active units from −3 to +3 standard deviations.
+      Traversal: torch.Tensor
+      /// The latent dimensions the traversal moves, most active first.
+      TraversalDimensions: int list
       /// The test set's codes on their first two principal components ([10000; 2]).
       Latent2d: torch.Tensor }
 
-/// An experiment's outcome: its models and the best by validation loss.
+/// An experiment's outcome: every repeat of every model, and the best by mean validation loss.
 type ExperimentOutcome =
     { Definition: ExperimentDefinition
       Training: TrainingOptions
+      Analysis: AnalysisSettings
       StartedUtc: DateTime
       /// The nine test images every model reconstructs (one of each of the first nine classes).
       Originals: torch.Tensor
+      /// The two test images interpolated between (a T-shirt/top and a sneaker).
+      InterpolationEnds: torch.Tensor
       TestLabels: torch.Tensor
-      Models: ModelOutcome list }
+      /// Per repeat, every model in definition order.
+      Repeats: ModelOutcome list list }
 
-    /// The model with the lowest best-epoch validation loss.
-    member o.Best = o.Models |> List.minBy (fun m -> m.Training.Best.ValidationLoss)
+    /// The first repeat's models: the pictures are drawn from them.
+    member o.Models = List.head o.Repeats
+
+    /// Every repeat of the model named `name`.
+    member o.RepeatsOf(name: string) = o.Repeats |> List.map (List.find (fun m -> m.Spec.Name = name))
+
+    /// Mean over repeats of a model's best validation loss.
+    member o.MeanValidationLoss(name: string) = o.RepeatsOf name |> List.averageBy (fun m -> m.Training.Best.ValidationLoss)
+
+    /// The model with the lowest mean best-epoch validation loss.
+    member o.Best = o.Models |> List.minBy (fun m -> o.MeanValidationLoss m.Spec.Name)
 
 /// The best VAE of an earlier outcome, for architectureOf.
 let private bestVae (previous: ExperimentOutcome list) (experiment: string) (referrer: string) =
     let outcome = previous |> List.find (fun o -> o.Definition.Name = experiment)
     match outcome.Models |> List.filter (fun m -> m.Architecture.Kind = Vae) with
     | [] -> raise (DefinitionException(referrer, "", $"architectureOf \"{experiment}\": that experiment has no VAE"))
-    | vaes -> vaes |> List.minBy (fun m -> m.Training.Best.ValidationLoss)
+    | vaes -> vaes |> List.minBy (fun m -> outcome.MeanValidationLoss m.Spec.Name)
 
 /// Progress callbacks of a run.
 type RunHooks =
-    { /// (experiment, model, model index, model count) before a model trains.
-      OnModelStart: string -> string -> int -> int -> unit
-      /// Training hooks for (experiment, model).
-      Training: string -> string -> TrainingHooks
+    { /// (experiment, model, repeat, model index within the repeat, model count) before a model trains.
+      OnModelStart: string -> string -> int -> int -> int -> unit
+      /// Training hooks for (experiment, model, repeat).
+      Training: string -> string -> int -> TrainingHooks
+      /// After a model is trained and measured.
       OnModelDone: string -> ModelOutcome -> unit }
 
 module RunHooks =
     /// No callbacks.
-    let none = { OnModelStart = (fun _ _ _ _ -> ()); Training = (fun _ _ -> TrainingHooks.none); OnModelDone = (fun _ _ -> ()) }
+    let none =
+        { OnModelStart = (fun _ _ _ _ _ -> ())
+          Training = (fun _ _ _ -> TrainingHooks.none)
+          OnModelDone = (fun _ _ -> ()) }
+
+/// What measuring needs besides the model: the data, the fixed test images, and the PCA yardstick
+/// per code size (computed once per run).
+type private Measuring =
+    { Data: Dataset
+      ProbeTrain: Split
+      ProbeTest: Split
+      Originals: torch.Tensor
+      InterpolationEnds: torch.Tensor
+      Pca: int -> float * float }
+
+let private probeScores (m: Measuring) (model: Model) =
+    use trainCodes = Analysis.codes model m.ProbeTrain
+    use testCodes = Analysis.codes model m.ProbeTest
+    let pcaLinear, pcaKnn = m.Pca model.Architecture.Latent
+    { Linear = Probes.linearAccuracy trainCodes m.ProbeTrain.Labels testCodes m.ProbeTest.Labels
+      Knn = Probes.knnAccuracy 5 trainCodes m.ProbeTrain.Labels testCodes m.ProbeTest.Labels
+      PcaLinear = pcaLinear
+      PcaKnn = pcaKnn }
 
 /// Test-set measurements, samples and codes of a trained model.
-let private measure (seed: int64) (data: Dataset) (originals: torch.Tensor) spec architecture (training: TrainingResult) seconds reusedFrom =
+let private measure (m: Measuring) (analysis: AnalysisSettings) (seed: int64) repeat spec architecture (training: TrainingResult) seconds reusedFrom =
     let model = training.Model
+    let test = m.Data.Test
     use _ = torch.no_grad ()
     use generator = new torch.Generator(uint64 seed + 7UL)
     let generated = Model.generate generator 9 model
     use many = Model.generate generator 1000 model
-    use codes = Analysis.codes model data.Test
+    use trainCodes = Analysis.codes model m.ProbeTrain
+    let fitted = Analysis.fitGaussian trainCodes
+    let generatedFitted = Analysis.generateFitted generator 9 fitted model
+    use manyFitted = Analysis.generateFitted generator 1000 fitted model
+    use codes = Analysis.codes model test
+    let variance = Analysis.codeVariance model test
+    let traversed = variance |> Array.indexed |> Array.sortByDescending snd |> Array.truncate 2 |> Array.map fst |> List.ofArray
     { Spec = spec
       Architecture = architecture
+      Repeat = repeat
       Training = training
-      Test = Evaluation.evaluate (seed + 3L) model data.Test
+      Test = Evaluation.evaluate (seed + 3L) model test
+      IwaeNll =
+        match architecture.Kind with
+        | Vae -> Some(Likelihood.iwaeNll (seed + 5L) analysis.IwaeSamples model (test.Images.narrow(0L, 0L, int64 (min analysis.IwaeImages test.Count))))
+        | Autoencoder -> None
       TrainingSeconds = seconds
       ReusedFrom = reusedFrom
-      GenerationDistance = Analysis.nearestDistance many data.Test.Images
+      GenerationDistance = Analysis.nearestDistance many test.Images
+      FittedGenerationDistance = Analysis.nearestDistance manyFitted test.Images
+      CodeVariance = variance
+      ActiveUnits = Analysis.activeUnits variance
+      KlPerDimension = Analysis.klPerDimension model test
+      Probe = probeScores m model
       Generated = generated
-      Reconstructions = Model.reconstruct model originals
+      GeneratedFitted = generatedFitted
+      Reconstructions = Model.reconstruct model m.Originals
+      Interpolation = Analysis.interpolate 10 model m.InterpolationEnds.[0L] m.InterpolationEnds.[1L]
+      Traversal = Analysis.traverse 9 traversed model test
+      TraversalDimensions = traversed
       Latent2d = Analysis.principalComponents 2 codes }
 
-/// Trains and measures every model of `experiment`, after the experiments in `previous`.
-let runExperiment (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (previous: ExperimentOutcome list) (experiment: ExperimentDefinition) : ExperimentOutcome =
+/// Trains and measures every model of `experiment` in every repeat (repeat r trains with seed
+/// + r), after the experiments in `previous`.
+let private runExperimentWith (m: Measuring) (hooks: RunHooks) (settings: RunSettings) (previous: ExperimentOutcome list) (experiment: ExperimentDefinition) : ExperimentOutcome =
     let options = effectiveTraining settings experiment
+    let analysis = effectiveAnalysis settings experiment
     let started = DateTime.UtcNow
     // The split copies the images (about 190 MB); it is freed when the experiment ends.
-    let fullTrain, fullValidation = trainValidationSplit experiment.Data.SplitSeed experiment.Data.ValidationSize data.Train
+    let fullTrain, fullValidation = trainValidationSplit experiment.Data.SplitSeed experiment.Data.ValidationSize m.Data.Train
     use _ = { new IDisposable with member _.Dispose() = for t in [ fullTrain.Images; fullTrain.Labels; fullValidation.Images; fullValidation.Labels ] do t.Dispose() }
     let train, validation =
         if settings.Quick then take QuickTrainingImages fullTrain, take QuickValidationImages fullValidation else fullTrain, fullValidation
-    let originals = Analysis.oneImagePerClass 9 data.Test
     let count = experiment.Models.Length
-    let models =
+    let runRepeat repeat =
+        let seed = options.Seed + int64 repeat
+        let repeatOptions = { options with Seed = seed }
         experiment.Models
         |> List.mapi (fun i spec ->
-            hooks.OnModelStart experiment.Name spec.Name i count
+            hooks.OnModelStart experiment.Name spec.Name repeat i count
             let outcome =
                 match spec.Source with
                 | BestOf other ->
-                    let best = (previous |> List.find (fun o -> o.Definition.Name = other)).Best
-                    measure options.Seed data originals spec best.Architecture best.Training best.TrainingSeconds (Some(other, best.Spec.Name))
+                    let source = previous |> List.find (fun o -> o.Definition.Name = other)
+                    let best = source.RepeatsOf source.Best.Spec.Name |> List.item (min repeat (source.Repeats.Length - 1))
+                    measure m analysis seed repeat spec best.Architecture best.Training best.TrainingSeconds (Some(other, best.Spec.Name))
                 | source ->
                     let architecture =
                         match source with
@@ -378,17 +511,45 @@ let runExperiment (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (pre
                             Architecture.create kind best.Architecture.Hidden best.Architecture.Latent
                         | BestOf _ -> failwith "unreachable"
                     let clock = Stopwatch.StartNew()
-                    let result = Training.train (hooks.Training experiment.Name spec.Name) options train validation (Model.create options.Seed architecture)
-                    measure options.Seed data originals spec architecture result clock.Elapsed.TotalSeconds None
+                    let result = Training.train (hooks.Training experiment.Name spec.Name repeat) repeatOptions train validation (Model.create seed architecture)
+                    measure m analysis seed repeat spec architecture result clock.Elapsed.TotalSeconds None
             hooks.OnModelDone experiment.Name outcome
             outcome)
     { Definition = experiment
       Training = options
+      Analysis = analysis
       StartedUtc = started
-      Originals = originals
-      TestLabels = data.Test.Labels
-      Models = models }
+      Originals = m.Originals
+      InterpolationEnds = m.InterpolationEnds
+      TestLabels = m.Data.Test.Labels
+      Repeats = List.init (effectiveRepeats settings experiment) runRepeat }
 
 /// Runs experiments in order (as `plan` gives them), each seeing the outcomes before it.
 let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: ExperimentDefinition list) : ExperimentOutcome list =
-    experiments |> List.fold (fun previous e -> previous @ [ runExperiment hooks settings data previous e ]) []
+    let probeTrain = if settings.Quick then take QuickProbeImages data.Train else data.Train
+    let probeTest = data.Test
+    let originals = Analysis.oneImagePerClass 9 data.Test
+    // The PCA yardstick depends only on the data and the code size: fitted once, scored once per size.
+    let pcaFit = lazy (Probes.pcaFit FashionMnist.Pixels probeTrain.Images)
+    let pcaScores = Collections.Generic.Dictionary<int, float * float>()
+    let pca latent =
+        match pcaScores.TryGetValue latent with
+        | true, scores -> scores
+        | _ ->
+            let directions, mean = pcaFit.Value
+            let leading = directions.narrow(1L, 0L, int64 latent), mean
+            use trainX = Probes.pcaProject leading probeTrain.Images
+            use testX = Probes.pcaProject leading probeTest.Images
+            let scores =
+                Probes.linearAccuracy trainX probeTrain.Labels testX probeTest.Labels,
+                Probes.knnAccuracy 5 trainX probeTrain.Labels testX probeTest.Labels
+            pcaScores[latent] <- scores
+            scores
+    let measuring =
+        { Data = data
+          ProbeTrain = probeTrain
+          ProbeTest = probeTest
+          Originals = originals
+          InterpolationEnds = torch.stack([| originals.[0L]; originals.[7L] |], 0L)
+          Pca = pca }
+    experiments |> List.fold (fun previous e -> previous @ [ runExperimentWith measuring hooks settings previous e ]) []

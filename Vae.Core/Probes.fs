@@ -18,6 +18,8 @@ let private accuracy (predicted: torch.Tensor) (labels: torch.Tensor) =
 /// `trainY`): full-batch Adam on the mean cross-entropy with a small L2 penalty, from zero weights,
 /// so the result is deterministic.
 let linearAccuracy (trainX: torch.Tensor) (trainY: torch.Tensor) (testX: torch.Tensor) (testY: torch.Tensor) : float =
+    // Fitting needs gradients even when the caller measures a model under no_grad (as a run does).
+    use _ = torch.enable_grad ()
     use scope = torch.NewDisposeScope()
     let classes = trainY.max().item<int64>() + 1L
     let x, xt = standardise trainX testX

@@ -17,10 +17,10 @@ internal static class ProgressDisplay
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .StartAsync(async context =>
             {
-                var tasks = new Dictionary<(string, string), ProgressTask>();
+                var tasks = new Dictionary<(string, string, int), ProgressTask>();
                 return await work(new Reporter(p =>
                 {
-                    var key = (p.Experiment, p.Model);
+                    var key = (p.Experiment, p.Model, p.Repeat);
                     if (!tasks.TryGetValue(key, out var task))
                         tasks[key] = task = context.AddTask(Describe(p), maxValue: 1);
                     task.Description = Describe(p);
@@ -41,7 +41,7 @@ internal static class ProgressDisplay
 
     private static string Describe(RunProgress p)
     {
-        var name = $"[bold]{p.Experiment}/{p.Model}[/] ({p.ModelIndex + 1}/{p.ModelCount})";
+        var name = $"[bold]{p.Experiment}/{p.Model}[/] repeat {p.Repeat + 1} ({p.ModelIndex + 1}/{p.ModelCount})";
         var state = p.Finished ? $"done, best epoch {p.LastEpoch?.Epoch}" : $"epoch {p.Epoch}/{p.MaxEpochs}";
         var losses = p.LastEpoch is { } e ? $" · val {e.ValLoss:F1} (KL {e.ValKl:F1})" : "";
         return $"{name} {state}{losses}";
@@ -50,9 +50,9 @@ internal static class ProgressDisplay
     private static void Lines(RunProgress p)
     {
         if (p.Finished)
-            Console.WriteLine($"{p.Experiment}/{p.Model}: done, best epoch {p.LastEpoch?.Epoch}, validation loss {p.LastEpoch?.ValLoss:F2}");
+            Console.WriteLine($"{p.Experiment}/{p.Model} repeat {p.Repeat + 1}: done, best epoch {p.LastEpoch?.Epoch}, validation loss {p.LastEpoch?.ValLoss:F2}");
         else if (p.Batches == 0 && p.LastEpoch is { } e)
-            Console.WriteLine($"{p.Experiment}/{p.Model} ({p.ModelIndex + 1}/{p.ModelCount}) epoch {e.Epoch}/{p.MaxEpochs}: train {e.TrainLoss:F2} (KL {e.TrainKl:F2}), validation {e.ValLoss:F2} (KL {e.ValKl:F2}), {e.Seconds:F1} s");
+            Console.WriteLine($"{p.Experiment}/{p.Model} repeat {p.Repeat + 1} ({p.ModelIndex + 1}/{p.ModelCount}) epoch {e.Epoch}/{p.MaxEpochs}: train {e.TrainLoss:F2} (KL {e.TrainKl:F2}), validation {e.ValLoss:F2} (KL {e.ValKl:F2}), {e.Seconds:F1} s");
     }
 
     /// <summary>Calls back synchronously on the training thread (Progress&lt;T&gt; would queue thousands of batch reports).</summary>

@@ -14,14 +14,15 @@ internal static class RunCommand
         var epochs = new Option<int?>("--epochs") { Description = "Replace every experiment's maximum number of epochs." };
         var seed = new Option<long?>("--seed") { Description = "Replace every experiment's training seed." };
         var data = new Option<string?>("--data") { Description = "Folder holding the four Fashion-MNIST files (default: $FASHION_MNIST_DIR, the repository's data/fashion-mnist, /usr/share/datasets/fashion-mnist)." };
-        var quick = new Option<bool>("--quick") { Description = "Smoke test: train on 2,048 images for at most two epochs." };
+        var quick = new Option<bool>("--quick") { Description = "Smoke test: train on 2,048 images for at most two epochs, measure on small subsets." };
+        var repeats = new Option<int?>("--repeats") { Description = "Replace every experiment's number of repeats (each repeat trains with its own seed)." };
         var command = new Command("run", "Train every model of an experiment definition; write checkpoints, plots, results.json, report.md and report.html.")
         {
-            definition, output, epochs, seed, data, quick,
+            definition, output, epochs, seed, data, quick, repeats,
         };
         command.SetAction(async (parsed, cancellationToken) =>
         {
-            var options = new RunOptions(parsed.GetValue(output), parsed.GetValue(epochs), parsed.GetValue(seed), parsed.GetValue(data), parsed.GetValue(quick));
+            var options = new RunOptions(parsed.GetValue(output), parsed.GetValue(epochs), parsed.GetValue(seed), parsed.GetValue(data), parsed.GetValue(quick), parsed.GetValue(repeats));
             var clock = Stopwatch.StartNew();
             try
             {

@@ -11,14 +11,16 @@ namespace Vae.Facade;
 /// <param name="Epochs">Replaces every experiment's maximum epochs.</param>
 /// <param name="Seed">Replaces every experiment's training seed.</param>
 /// <param name="DataDirectory">Where the Fashion-MNIST files are (default: searched as <see cref="FashionMnistData.Load"/> does).</param>
-/// <param name="Quick">Train on 2,048 images (512 for validation) for at most two epochs: a smoke test.</param>
-public sealed record RunOptions(string? OutputFolder = null, int? Epochs = null, long? Seed = null, string? DataDirectory = null, bool Quick = false);
+/// <param name="Quick">Train on 2,048 images (512 for validation) for at most two epochs, and measure on small subsets: a smoke test.</param>
+/// <param name="Repeats">Replaces every experiment's number of repeats.</param>
+public sealed record RunOptions(string? OutputFolder = null, int? Epochs = null, long? Seed = null, string? DataDirectory = null, bool Quick = false, int? Repeats = null);
 
 /// <summary>Where a run is.</summary>
 /// <param name="Experiment">The experiment running.</param>
 /// <param name="Model">The model training.</param>
-/// <param name="ModelIndex">0-based index of the model within the run.</param>
-/// <param name="ModelCount">Models in the whole run.</param>
+/// <param name="Repeat">0-based repeat (each repeat trains with its own seed).</param>
+/// <param name="ModelIndex">0-based index of the model within the run, counting every repeat.</param>
+/// <param name="ModelCount">Models in the whole run, counting every repeat.</param>
 /// <param name="Epoch">The epoch under way (1-based).</param>
 /// <param name="MaxEpochs">Epochs at most.</param>
 /// <param name="Batch">Batches done in this epoch.</param>
@@ -26,7 +28,7 @@ public sealed record RunOptions(string? OutputFolder = null, int? Epochs = null,
 /// <param name="LastEpoch">The last finished epoch of this model, if any.</param>
 /// <param name="Finished">True once the model is trained and measured.</param>
 public sealed record RunProgress(
-    string Experiment, string Model, int ModelIndex, int ModelCount,
+    string Experiment, string Model, int Repeat, int ModelIndex, int ModelCount,
     int Epoch, int MaxEpochs, int Batch, int Batches, EpochReport? LastEpoch, bool Finished);
 
 /// <summary>Runs experiment definitions: trains every model, measures it on the test set, and writes
@@ -55,6 +57,7 @@ public static class ExperimentRunner
         options ??= new RunOptions();
         if (options.Epochs is < 1) throw new InvalidInputException($"--epochs: must be at least 1, was {options.Epochs}");
         if (options.Seed is < 0) throw new InvalidInputException($"--seed: must be at least 0, was {options.Seed}");
+        if (options.Repeats is < 1 or > 100) throw new InvalidInputException($"--repeats: must be between 1 and 100, was {options.Repeats}");
         var plan = ExperimentPlan.Load(nameOrPath);
         var started = DateTime.UtcNow;
         var folder = Path.GetFullPath(options.OutputFolder ?? DefaultOutputFolder(plan.Name, started));
@@ -62,7 +65,7 @@ public static class ExperimentRunner
         try
         {
             var data = FashionMnistData.Load(options.DataDirectory);
-            var settings = new RunSettings(options.Quick, options.Epochs.ToOption(), options.Seed.ToOption());
+            var settings = new RunSettings(options.Quick, options.Epochs.ToOption(), options.Seed.ToOption(), options.Repeats.ToOption());
             var outcomes = await Task.Run(() => Run(plan, settings, data, progress, cancellationToken), cancellationToken);
             var result = new RunResult(plan.Name, started, options.Quick, outcomes.Select(ToResult).ToArray());
             SaveCheckpoints(outcomes, staging);
@@ -99,24 +102,29 @@ public static class ExperimentRunner
 
     private static IReadOnlyList<ExperimentOutcome> Run(ExperimentPlan plan, RunSettings settings, FashionMnistData data, IProgress<RunProgress>? progress, CancellationToken cancellationToken)
     {
-        var modelCount = plan.Core.Sum(e => e.Models.Length);
-        var offsets = plan.Core.Select((e, i) => plan.Core.Take(i).Sum(p => p.Models.Length)).ToArray();
-        var current = new Dictionary<string, int>();
-        var lastEpoch = new Dictionary<(string, string), EpochReport>();
+        // Models are counted over every repeat of every experiment, for "model 7 of 27".
+        var sizes = plan.Core.Select(e => e.Models.Length * effectiveRepeats(settings, e)).ToArray();
+        var modelCount = sizes.Sum();
+        int Index(string experiment, int repeat, int model)
+        {
+            var e = plan.Core.Select((d, i) => (d, i)).First(p => p.d.Name == experiment);
+            return sizes.Take(e.i).Sum() + repeat * e.d.Models.Length + model;
+        }
+        var current = new Dictionary<string, (int Repeat, int Model)>();
+        var lastEpoch = new Dictionary<(string, string, int), EpochReport>();
         var hooks = new RunHooks(
-            FuncConvert.FromAction<string, string, int, int>((experiment, model, index, _) => current[experiment] = index),
-            FuncConvert.FromFunc<string, string, Training.TrainingHooks>((experiment, model) =>
+            FuncConvert.FromAction<string, string, int, int, int>((experiment, _, repeat, index, _) => current[experiment] = (repeat, index)),
+            FuncConvert.FromFunc<string, string, int, Training.TrainingHooks>((experiment, model, repeat) =>
             {
-                var definition = plan.Core.First(e => e.Name == experiment);
-                var maxEpochs = effectiveTraining(settings, definition).MaxEpochs;
+                var maxEpochs = effectiveTraining(settings, plan.Core.First(e => e.Name == experiment)).MaxEpochs;
+                var index = Index(experiment, repeat, current[experiment].Model);
                 RunProgress At(int epoch, int batch, int batches) => new(
-                    experiment, model, offsets[IndexOf(plan, experiment)] + current[experiment], modelCount,
-                    epoch, maxEpochs, batch, batches, lastEpoch.GetValueOrDefault((experiment, model)), false);
+                    experiment, model, repeat, index, modelCount, epoch, maxEpochs, batch, batches, lastEpoch.GetValueOrDefault((experiment, model, repeat)), false);
                 return new Training.TrainingHooks(
                     FuncConvert.FromAction<Training.EpochRecord>(e =>
                     {
-                        lastEpoch[(experiment, model)] = e.ToFacade();
-                        progress?.Report(At(e.Epoch, 0, 0) with { LastEpoch = e.ToFacade() });
+                        lastEpoch[(experiment, model, repeat)] = e.ToFacade();
+                        progress?.Report(At(e.Epoch, 0, 0));
                     }),
                     FuncConvert.FromAction<int, int, int>((epoch, batch, batches) =>
                     {
@@ -125,13 +133,42 @@ public static class ExperimentRunner
                     cancellationToken);
             }),
             FuncConvert.FromAction<string, ModelOutcome>((experiment, outcome) =>
-                progress?.Report(new RunProgress(experiment, outcome.Spec.Name, offsets[IndexOf(plan, experiment)] + current[experiment], modelCount,
+                progress?.Report(new RunProgress(experiment, outcome.Spec.Name, outcome.Repeat, Index(experiment, outcome.Repeat, current[experiment].Model), modelCount,
                     outcome.Training.History.Length, outcome.Training.History.Length, 0, 0, outcome.Training.Best.ToFacade(), true))));
         return run(hooks, settings, data.Dataset, plan.Core.ToFSharpList()).ToArray();
     }
 
-    private static int IndexOf(ExperimentPlan plan, string experiment) =>
-        plan.Core.Select((e, i) => (e, i)).First(p => p.e.Name == experiment).i;
+    /// <summary>The metrics summarised over repeats: key, words, lower is better, VAEs only, value.</summary>
+    private static readonly (string Key, string Label, bool Lower, bool VaeOnly, Func<RepeatResult, double?> Value)[] Metrics =
+    [
+        ("valLoss", "validation loss", true, false, r => r.Best.ValLoss),
+        ("testRecon", "test reconstruction", true, false, r => r.Test.Recon),
+        ("testKl", "test KL", true, true, r => r.Test.Kl),
+        ("testLoss", "test loss (negative ELBO)", true, true, r => r.Test.Loss),
+        ("iwaeNll", "test log-likelihood (IWAE negative log-likelihood)", true, true, r => r.Test.IwaeNll),
+        ("activeUnits", "latent usage (active units)", false, false, r => r.ActiveUnits),
+        ("linearAccuracy", "feature quality (linear probe accuracy)", false, false, r => r.Probe.LinearAccuracy),
+        ("knnAccuracy", "feature quality (5-NN accuracy)", false, false, r => r.Probe.KnnAccuracy),
+        ("generationDistance", "generation from N(0, I) (distance to the nearest test image)", true, false, r => r.GenerationDistance),
+        ("fittedGenerationDistance", "generation from a fitted Gaussian (distance to the nearest test image)", true, false, r => r.FittedGenerationDistance),
+        ("trainingSeconds", "training time", true, false, r => r.TrainingSeconds),
+    ];
+
+    /// <summary>Metrics that get a verdict (training time and KL are summarised, not judged).</summary>
+    private static readonly string[] Judged =
+        ["valLoss", "testRecon", "testLoss", "iwaeNll", "activeUnits", "linearAccuracy", "knnAccuracy", "generationDistance", "fittedGenerationDistance"];
+
+    private static RepeatResult ToRepeat(ModelOutcome m, long seed) => new(
+        m.Repeat,
+        seed,
+        m.Training.BestEpoch,
+        m.Training.Best.ToFacade(),
+        m.Test.ToFacade() with { IwaeNll = m.IwaeNll?.Value },
+        m.ActiveUnits,
+        new ProbeResult(m.Probe.Linear, m.Probe.Knn, m.Probe.PcaLinear, m.Probe.PcaKnn),
+        m.GenerationDistance,
+        m.FittedGenerationDistance,
+        m.TrainingSeconds);
 
     private static ExperimentResult ToResult(ExperimentOutcome o)
     {
@@ -140,8 +177,13 @@ public static class ExperimentRunner
         var labels = o.TestLabels.data<long>().ToArray().Select(l => (int)l).ToArray();
         var models = o.Models.Select(m =>
         {
+            var repeats = o.RepeatsOf(m.Spec.Name).Select(r => ToRepeat(r, o.Training.Seed + r.Repeat)).ToArray();
+            var summary = Metrics
+                .Select(metric => (metric.Key, Values: repeats.Select(metric.Value).ToArray()))
+                .Where(p => p.Values.All(v => v.HasValue))
+                .ToDictionary(p => p.Key, p => Summarise(p.Values.Select(v => v!.Value)));
             var reused = m.ReusedFrom?.Value;
-            var checkpoint = reused is null ? RunLayout.Checkpoint(name, m.Spec.Name) : RunLayout.Checkpoint(reused.Item1, reused.Item2);
+            var first = repeats[0];
             return new ModelResult(
                 m.Spec.Name,
                 m.Architecture.Kind.ToFacade(),
@@ -150,18 +192,58 @@ public static class ExperimentRunner
                 ArchitectureModule.parameterCount(m.Architecture),
                 m.Training.BestEpoch,
                 m.Training.History.Select(e => e.ToFacade()).ToArray(),
-                m.Test.ToFacade(),
+                first.Test,
                 m.TrainingSeconds,
                 m.GenerationDistance,
                 reused?.Item1,
-                checkpoint,
-                RunLayout.ModelImages(name, m.Spec.Name))
+                reused is null ? RunLayout.Checkpoint(name, m.Spec.Name) : RunLayout.Checkpoint(reused.Item1, reused.Item2),
+                RunLayout.ModelImages(name, m.Spec.Name),
+                m.ActiveUnits,
+                m.KlPerDimension,
+                first.Probe,
+                m.FittedGenerationDistance,
+                repeats,
+                summary)
             {
-                Samples = new ModelSamples(m.Generated.ToRows(), originals, m.Reconstructions.ToRows(), m.Latent2d.Column(0), m.Latent2d.Column(1), labels),
+                Samples = new ModelSamples(
+                    m.Generated.ToRows(), originals, m.Reconstructions.ToRows(), m.Latent2d.Column(0), m.Latent2d.Column(1), labels,
+                    // The interpolation runs between the first test T-shirt/top (class 0) and sneaker (class 7).
+                    m.GeneratedFitted.ToRows(), m.Interpolation.ToRows(), [0, 7], m.Traversal.ToRows(), m.TraversalDimensions.ToArray()),
             };
         }).ToArray();
-        return new ExperimentResult(name, o.Definition.Description, o.StartedUtc, o.Training.Seed, models, o.Best.Spec.Name, RunLayout.ExperimentImages(name));
+        return new ExperimentResult(
+            name, o.Definition.Description, o.StartedUtc, o.Training.Seed, models, o.Best.Spec.Name, RunLayout.ExperimentImages(name),
+            o.Repeats.Length, Verdicts(models), o.Analysis.IwaeSamples, o.Analysis.IwaeImages);
     }
+
+    private static MetricSummary Summarise(IEnumerable<double> values)
+    {
+        var s = Core.Statistics.summarise(values.ToFSharpList());
+        return new MetricSummary(s.Mean, s.Std, s.Count);
+    }
+
+    private static IReadOnlyList<MetricVerdict> Verdicts(IReadOnlyList<ModelResult> models) =>
+        Metrics.Where(m => Judged.Contains(m.Key)).SelectMany(metric =>
+        {
+            var candidates = models
+                .Where(m => !metric.VaeOnly || m.Kind == ModelKind.Vae)
+                .Where(m => m.Summary.ContainsKey(metric.Key))
+                .ToArray();
+            if (candidates.Length == 0) return [];
+            var summaries = candidates
+                .Select(m => (m.Name, m.Summary[metric.Key]))
+                .Select(p => Tuple.Create(p.Name, new Core.Statistics.Summary(p.Item2.Mean, p.Item2.Std, p.Item2.Count)))
+                .ToFSharpList();
+            var verdict = Core.Statistics.verdict(metric.Lower ? Core.Statistics.Better.Lower : Core.Statistics.Better.Higher, summaries);
+            MetricSummary Of(string model) => candidates.First(m => m.Name == model).Summary[metric.Key];
+            return verdict switch
+            {
+                Core.Statistics.Verdict.Clear c => new[] { new MetricVerdict(metric.Key, metric.Label, metric.Lower, c.best, Of(c.best), c.runnerUp, Of(c.runnerUp), true) },
+                Core.Statistics.Verdict.WithinNoise w => [new MetricVerdict(metric.Key, metric.Label, metric.Lower, w.best, Of(w.best), w.runnerUp, Of(w.runnerUp), false)],
+                Core.Statistics.Verdict.Alone a => [new MetricVerdict(metric.Key, metric.Label, metric.Lower, a.best, Of(a.best), null, null, false)],
+                _ => [],
+            };
+        }).ToArray();
 
     private static void SaveCheckpoints(IReadOnlyList<ExperimentOutcome> outcomes, string staging)
     {

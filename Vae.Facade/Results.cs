@@ -32,13 +32,64 @@ public sealed record EpochReport(int Epoch, double TrainRecon, double TrainKl, d
 /// <param name="Recon">Reconstruction (binary cross-entropy summed over pixels).</param>
 /// <param name="Kl">KL divergence (0 for an autoencoder).</param>
 /// <param name="Loss">Recon + Kl: the negative ELBO of a VAE.</param>
-public sealed record LossBreakdown(double Recon, double Kl, double Loss);
+/// <param name="IwaeNll">Importance-weighted estimate of −log p(x) in nats per image (VAEs, test set only): at most <paramref name="Loss"/>.</param>
+public sealed record LossBreakdown(double Recon, double Kl, double Loss, double? IwaeNll = null);
+
+/// <summary>How useful a model's codes are as features: classifiers fitted on the training set's codes, scored on the test set.</summary>
+/// <param name="LinearAccuracy">Multinomial logistic regression on the codes.</param>
+/// <param name="KnnAccuracy">5-nearest-neighbour vote on the codes.</param>
+/// <param name="PcaLinearAccuracy">The yardstick: logistic regression on a PCA projection of the pixels to as many dimensions.</param>
+/// <param name="PcaKnnAccuracy">The yardstick: 5-nearest neighbours on that PCA projection.</param>
+public sealed record ProbeResult(double LinearAccuracy, double KnnAccuracy, double PcaLinearAccuracy, double PcaKnnAccuracy);
+
+/// <summary>One repeat of a model (its own seed): the numbers, without the pictures.</summary>
+/// <param name="Repeat">0-based repeat.</param>
+/// <param name="Seed">Its training seed.</param>
+/// <param name="BestEpoch">Epoch with the lowest validation loss.</param>
+/// <param name="Best">That epoch's record.</param>
+/// <param name="Test">Test losses with the best epoch's weights.</param>
+/// <param name="ActiveUnits">Latent dimensions whose posterior mean varies over the test set (variance above 0.01).</param>
+/// <param name="Probe">Feature quality of the codes.</param>
+/// <param name="GenerationDistance">Generation from z ~ N(0, I): mean squared distance to the nearest test image.</param>
+/// <param name="FittedGenerationDistance">Generation from a Gaussian fitted to the training codes: the same distance.</param>
+/// <param name="TrainingSeconds">Wall-clock seconds of training.</param>
+public sealed record RepeatResult(
+    int Repeat, long Seed, int BestEpoch, EpochReport Best, LossBreakdown Test, int ActiveUnits, ProbeResult Probe,
+    double GenerationDistance, double FittedGenerationDistance, double TrainingSeconds);
+
+/// <summary>Mean and sample standard deviation of a metric over repeats (standard deviation 0 for one repeat).</summary>
+/// <param name="Mean">Mean over repeats.</param>
+/// <param name="Std">Sample standard deviation over repeats.</param>
+/// <param name="Count">Number of repeats.</param>
+public sealed record MetricSummary(double Mean, double Std, int Count);
+
+/// <summary>Which model is best on a metric, and whether the difference is real: the best mean must beat the
+/// runner-up's by more than their two standard deviations combined.</summary>
+/// <param name="Metric">The metric's key, e.g. "testRecon", "iwaeNll", "activeUnits", "linearAccuracy".</param>
+/// <param name="Label">The metric in words, e.g. "test reconstruction".</param>
+/// <param name="LowerIsBetter">True when a lower value is better.</param>
+/// <param name="Best">The model with the best mean.</param>
+/// <param name="BestSummary">Its summary.</param>
+/// <param name="RunnerUp">The next model, or null when only one model has the metric.</param>
+/// <param name="RunnerUpSummary">Its summary, or null.</param>
+/// <param name="Clear">True when the margin is larger than the two standard deviations combined; false: within noise.</param>
+public sealed record MetricVerdict(
+    string Metric, string Label, bool LowerIsBetter, string Best, MetricSummary BestSummary,
+    string? RunnerUp, MetricSummary? RunnerUpSummary, bool Clear)
+{
+    /// <summary>|best mean − runner-up mean|, or 0 without a runner-up.</summary>
+    public double Margin => RunnerUpSummary is null ? 0 : Math.Abs(BestSummary.Mean - RunnerUpSummary.Mean);
+}
 
 /// <summary>The pictures of one model, as paths relative to the run folder.</summary>
 /// <param name="LossCurves">Reconstruction and KL, training and validation, per epoch; best epoch marked.</param>
 /// <param name="Generated">3 × 3 images decoded from z ~ N(0, I).</param>
 /// <param name="Reconstruction">2 × 9: the run's nine test images above, their reconstructions below.</param>
-public sealed record ModelImages(string LossCurves, string Generated, string Reconstruction);
+/// <param name="GeneratedFitted">3 × 3 images decoded from a Gaussian fitted to the training codes (fair generation for an autoencoder).</param>
+/// <param name="Interpolation">Ten images along the line between the codes of two test images of different classes.</param>
+/// <param name="Traversal">The two most active latent units moved from −3 to +3 standard deviations, a row each.</param>
+/// <param name="KlPerDim">Bar chart of the KL divergence of each latent dimension.</param>
+public sealed record ModelImages(string LossCurves, string Generated, string Reconstruction, string GeneratedFitted, string Interpolation, string Traversal, string KlPerDim);
 
 /// <summary>The pictures of one experiment, as paths relative to the run folder.</summary>
 /// <param name="LatentSpace">Each model's test codes projected on their first two principal components, coloured by class.</param>
@@ -53,16 +104,26 @@ public sealed record ExperimentImages(string LatentSpace, string BestValidationL
 /// <param name="LatentX">First principal component of each test image's code.</param>
 /// <param name="LatentY">Second principal component of each test image's code.</param>
 /// <param name="LatentLabels">Class label (0–9) of each test image, aligned with LatentX and LatentY.</param>
+/// <param name="GeneratedFitted">Nine images decoded from a Gaussian fitted (full covariance) to the training codes.</param>
+/// <param name="Interpolation">Ten images from the first interpolation end to the second.</param>
+/// <param name="InterpolationLabels">Class labels of the two interpolated test images.</param>
+/// <param name="Traversal">Rows of nine images, one row per entry of <paramref name="TraversalDimensions"/>.</param>
+/// <param name="TraversalDimensions">The latent dimensions traversed (0-based), most active first.</param>
 public sealed record ModelSamples(
     IReadOnlyList<float[]> Generated,
     IReadOnlyList<float[]> Originals,
     IReadOnlyList<float[]> Reconstructions,
     IReadOnlyList<float> LatentX,
     IReadOnlyList<float> LatentY,
-    IReadOnlyList<int> LatentLabels)
+    IReadOnlyList<int> LatentLabels,
+    IReadOnlyList<float[]> GeneratedFitted,
+    IReadOnlyList<float[]> Interpolation,
+    IReadOnlyList<int> InterpolationLabels,
+    IReadOnlyList<float[]> Traversal,
+    IReadOnlyList<int> TraversalDimensions)
 {
     /// <summary>No samples (e.g. results read back from results.json).</summary>
-    public static ModelSamples Empty { get; } = new([], [], [], [], [], []);
+    public static ModelSamples Empty { get; } = new([], [], [], [], [], [], [], [], [], [], []);
 }
 
 /// <summary>One trained model of an experiment.</summary>
@@ -79,6 +140,12 @@ public sealed record ModelSamples(
 /// <param name="ReusedFrom">Set when the model was not trained here but taken, trained, from this experiment (e.g. "task1").</param>
 /// <param name="Checkpoint">The safetensors checkpoint, relative to the run folder.</param>
 /// <param name="Images">The model's pictures.</param>
+/// <param name="ActiveUnits">Active latent dimensions in the first repeat (posterior-mean variance above 0.01).</param>
+/// <param name="KlPerDim">Mean KL divergence of each latent dimension on the test set, first repeat (zeros for an autoencoder).</param>
+/// <param name="Probe">Feature quality of the first repeat's codes.</param>
+/// <param name="FittedGenerationDistance">Like <paramref name="GenerationDistance"/>, generating from a Gaussian fitted to the training codes.</param>
+/// <param name="Repeats">Every repeat's numbers (the first repeat's are also the fields above).</param>
+/// <param name="Summary">Mean ± standard deviation over repeats of each metric, by key (see <see cref="MetricVerdict.Metric"/>).</param>
 public sealed record ModelResult(
     string Name,
     ModelKind Kind,
@@ -92,7 +159,13 @@ public sealed record ModelResult(
     double GenerationDistance,
     string? ReusedFrom,
     string Checkpoint,
-    ModelImages Images)
+    ModelImages Images,
+    int ActiveUnits,
+    IReadOnlyList<double> KlPerDim,
+    ProbeResult Probe,
+    double FittedGenerationDistance,
+    IReadOnlyList<RepeatResult> Repeats,
+    IReadOnlyDictionary<string, MetricSummary> Summary)
 {
     /// <summary>The record of the best epoch.</summary>
     [JsonIgnore] public EpochReport Best => Epochs.First(e => e.Epoch == BestEpoch);
@@ -109,6 +182,10 @@ public sealed record ModelResult(
 /// <param name="Models">Every model, in definition order.</param>
 /// <param name="Best">Name of the model with the lowest best validation loss.</param>
 /// <param name="Images">The experiment's pictures.</param>
+/// <param name="Repeats">How many times each model was trained, each with its own seed (seed + repeat).</param>
+/// <param name="Verdicts">Per metric, the best model and whether its lead is beyond the noise of the repeats.</param>
+/// <param name="IwaeSamples">Importance samples per image of the IWAE estimate.</param>
+/// <param name="IwaeImages">Test images the IWAE estimate averages over.</param>
 public sealed record ExperimentResult(
     string Experiment,
     string Description,
@@ -116,7 +193,11 @@ public sealed record ExperimentResult(
     long Seed,
     IReadOnlyList<ModelResult> Models,
     string Best,
-    ExperimentImages Images);
+    ExperimentImages Images,
+    int Repeats,
+    IReadOnlyList<MetricVerdict> Verdicts,
+    int IwaeSamples,
+    int IwaeImages);
 
 /// <summary>A whole run: one or more experiments written into one folder.</summary>
 /// <param name="Run">The name given to the run (the experiment or study run).</param>

@@ -29,7 +29,11 @@ public static class RunLayout
     public static ModelImages ModelImages(string experiment, string model) => new(
         LossCurves: $"{ModelFolder(experiment, model)}/loss.png",
         Generated: $"{ModelFolder(experiment, model)}/generated.png",
-        Reconstruction: $"{ModelFolder(experiment, model)}/reconstruction.png");
+        Reconstruction: $"{ModelFolder(experiment, model)}/reconstruction.png",
+        GeneratedFitted: $"{ModelFolder(experiment, model)}/generated-fitted.png",
+        Interpolation: $"{ModelFolder(experiment, model)}/interpolation.png",
+        Traversal: $"{ModelFolder(experiment, model)}/traversal.png",
+        KlPerDim: $"{ModelFolder(experiment, model)}/kl-per-dim.png");
 
     /// <summary>The paths of an experiment's pictures.</summary>
     public static ExperimentImages ExperimentImages(string experiment) => new(

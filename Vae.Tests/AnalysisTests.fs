@@ -61,6 +61,13 @@ let tests =
             Expect.isGreaterThan (Probes.knnAccuracy 5 trainX trainY testX testY) 0.97 "kNN"
         }
 
+        test "the linear probe fits its weights even when called under no_grad" {
+            let trainX, trainY = clusters 1UL 100
+            let testX, testY = clusters 1UL 30
+            use _ = torch.no_grad ()
+            Expect.isGreaterThan (Probes.linearAccuracy trainX trainY testX testY) 0.97 "linear, as a run measures it"
+        }
+
         test "the linear probe and kNN are at chance level on random labels" {
             let trainX, _ = clusters 2UL 200
             let testX, _ = clusters 3UL 200

@@ -11,7 +11,9 @@ open Vae.Facade.Reporting
 open Vae.Tests.Shared
 
 // A hand-made run with round numbers, so that every sentence of the report can be worked out by hand.
-// Two experiments: task1, two VAEs; task3, the five-layer VAE reused from task1 against an autoencoder.
+// Two experiments of three repeats each: task1, two VAEs; task3, the five-layer VAE reused from task1 against an
+// autoencoder. Each measured number is given as (value, spread): the three repeats are value, value + spread and
+// value − spread, so that their mean is the value (repeat 1's) and their sample standard deviation the spread.
 
 /// A 28 × 28 image: a bright rectangle whose size and brightness depend on `k`, on a dark background.
 let private image (k: int) : float32[] =
@@ -30,41 +32,181 @@ let private latent (count: int) =
 
 let private samples () =
     let xs, ys, labels = latent 2000
+    let a, b = image 0, image 7
     ModelSamples(
         Array.init 9 (fun i -> image (i + 3)), Array.init 9 image,
-        Array.init 9 (fun i -> image i |> Array.map (fun v -> 0.9f * v + 0.05f)), xs, ys, labels)
+        Array.init 9 (fun i -> image i |> Array.map (fun v -> 0.9f * v + 0.05f)), xs, ys, labels,
+        Array.init 9 (fun i -> image (i + 5)),
+        Array.init 10 (fun s -> let t = float32 s / 9.0f in Array.map2 (fun u v -> (1.0f - t) * u + t * v) a b),
+        [| 0; 7 |],
+        Array.init 18 (fun i -> image (i % 9) |> Array.map (fun v -> min 1.0f (v * (0.4f + 0.1f * float32 (i % 9))))),
+        [| 3; 0 |])
 
-let private model experiment name kind hidden parameters bestEpoch epochs (recon, kl, loss) seconds generation reused =
+/// What a model measured, each number as (repeat 1's value, spread over repeats).
+type private Measured =
+    { /// Spreads of the best epoch's training reconstruction and KL, validation reconstruction and KL.
+      BestSpread: float * float * float * float
+      Recon: float * float
+      Kl: float * float
+      Iwae: (float * float) option
+      Active: int list
+      Linear: float * float
+      Knn: float * float
+      /// The PCA yardstick: the same in every repeat.
+      Pca: float * float
+      Generation: float * float
+      Fitted: float * float
+      Seconds: float * float }
+
+/// Repeat `k`'s value of (value, spread): value, value + spread, value − spread.
+let private at k (value, spread) = value + spread * [| 0.0; 1.0; -1.0 |].[k]
+
+let private repeatsOf count seed bestEpoch (best: EpochReport) (m: Measured) =
+    let dTr, dTk, dVr, dVk = m.BestSpread
+    [| for k in 0 .. count - 1 ->
+        let recon, kl = at k m.Recon, at k m.Kl
+        RepeatResult(
+            k, seed + int64 k, bestEpoch,
+            EpochReport(best.Epoch, at k (best.TrainRecon, dTr), at k (best.TrainKl, dTk), at k (best.ValRecon, dVr), at k (best.ValKl, dVk), best.Seconds),
+            LossBreakdown(recon, kl, recon + kl, m.Iwae |> Option.map (at k) |> Option.toNullable),
+            m.Active.[k], ProbeResult(at k m.Linear, at k m.Knn, fst m.Pca, snd m.Pca),
+            at k m.Generation, at k m.Fitted, at k m.Seconds) |]
+
+/// Mean and sample standard deviation of each metric over the repeats, keyed as the façade keys them.
+let private summaryOf (repeats: RepeatResult[]) =
+    let summarise (values: float seq) =
+        let s = Vae.Core.Statistics.summarise (List.ofSeq values)
+        MetricSummary(s.Mean, s.Std, s.Count)
+    let metrics: (string * (RepeatResult -> float option)) list =
+        [ "valLoss", (fun r -> Some r.Best.ValLoss)
+          "testRecon", (fun r -> Some r.Test.Recon)
+          "testKl", (fun r -> Some r.Test.Kl)
+          "testLoss", (fun r -> Some r.Test.Loss)
+          "iwaeNll", (fun r -> Option.ofNullable r.Test.IwaeNll)
+          "activeUnits", (fun r -> Some(float r.ActiveUnits))
+          "linearAccuracy", (fun r -> Some r.Probe.LinearAccuracy)
+          "knnAccuracy", (fun r -> Some r.Probe.KnnAccuracy)
+          "generationDistance", (fun r -> Some r.GenerationDistance)
+          "fittedGenerationDistance", (fun r -> Some r.FittedGenerationDistance)
+          "trainingSeconds", (fun r -> Some r.TrainingSeconds) ]
+    readOnlyDict [ for key, value in metrics do
+                       let values = repeats |> Array.map value
+                       if values |> Array.forall Option.isSome then key, summarise (Array.choose id values) ]
+
+/// KL per dimension summing to `total`, nearly 0 on the dimensions `inactive` picks (zeros for an autoencoder).
+let private klPerDim latent (inactive: int -> bool) total =
+    let weights = Array.init latent (fun i -> if inactive i then 0.002 else 1.0 + 0.15 * float ((i * 7) % 5))
+    weights |> Array.map (fun w -> total * w / Array.sum weights)
+
+let private model repeatCount experiment name kind hidden parameters bestEpoch (epochs: EpochReport[]) (m: Measured) inactive reused =
+    let repeats = repeatsOf repeatCount 42L bestEpoch (epochs |> Array.find (fun e -> e.Epoch = bestEpoch)) m
+    let first = repeats.[0]
     ModelResult(
-        name, kind, hidden, 20, parameters, bestEpoch, epochs, LossBreakdown(recon, kl, loss), seconds, generation, Option.toObj reused,
-        RunLayout.Checkpoint((defaultArg reused experiment), name), RunLayout.ModelImages(experiment, name),
+        name, kind, hidden, 20, parameters, bestEpoch, epochs, first.Test, first.TrainingSeconds, first.GenerationDistance,
+        Option.toObj reused, RunLayout.Checkpoint((defaultArg reused experiment), name), RunLayout.ModelImages(experiment, name),
+        first.ActiveUnits, (if kind = ModelKind.Vae then klPerDim 20 inactive first.Test.Kl else Array.zeroCreate 20),
+        first.Probe, first.FittedGenerationDistance, repeats, summaryOf repeats,
         Samples = samples ())
 
-let private baseline =
-    model "task1" "baseline" ModelKind.Vae [| 400 |] 652824L 3
+let private baselineMeasured =
+    { BestSpread = 0.5, 0.2, 0.4, 0.1
+      Recon = 238.0, 0.6
+      Kl = 15.3, 0.1
+      Iwae = Some(248.6, 0.5)
+      Active = [ 14; 15; 13 ]
+      Linear = 0.812, 0.004
+      Knn = 0.801, 0.003
+      Pca = 0.795, 0.823
+      Generation = 0.0412, 0.0010
+      Fitted = 0.0365, 0.0008
+      Seconds = 18.0, 1.0 }
+
+let private baselineWith repeatCount =
+    model repeatCount "task1" "baseline" ModelKind.Vae [| 400 |] 652824L 3
         [| EpochReport(1, 300.0, 12.0, 290.0, 13.0, 5.0)
            EpochReport(2, 270.0, 14.0, 262.0, 14.5, 4.0)
            EpochReport(3, 262.0, 15.0, 255.0, 15.3, 4.5)
            EpochReport(4, 258.0, 15.5, 256.0, 15.0, 4.5) |]
-        (238.0, 15.3, 253.3) 18.0 0.0412 None
+        baselineMeasured (fun i -> i % 3 = 1 && i < 18) None
 
-let private fiveLayerIn experiment reused =
-    model experiment "five-layer" ModelKind.Vae [| 400; 200; 100 |] 835424L 3
+let private baseline = baselineWith 3
+
+let private fiveLayerMeasured =
+    { BestSpread = 0.5, 0.3, 0.5, 0.2
+      Recon = 240.9, 0.5
+      Kl = 9.2, 0.1
+      Iwae = Some(244.9, 0.4)
+      Active = [ 9; 10; 8 ]
+      Linear = 0.806, 0.005
+      Knn = 0.815, 0.004
+      Pca = 0.795, 0.823
+      Generation = 0.0375, 0.0009
+      Fitted = 0.0352, 0.0006
+      Seconds = 16.0, 0.5 }
+
+let private fiveLayerWith repeatCount experiment reused =
+    model repeatCount experiment "five-layer" ModelKind.Vae [| 400; 200; 100 |] 835424L 3
         [| EpochReport(1, 310.0, 6.0, 280.0, 7.0, 6.0)
            EpochReport(2, 265.0, 9.0, 250.0, 9.5, 5.0)
            EpochReport(3, 255.0, 9.5, 248.0, 9.8, 5.0) |]
-        (240.9, 9.2, 250.1) 16.0 0.0375 reused
+        fiveLayerMeasured (fun i -> i % 2 = 1 || i = 18) reused
+
+let private fiveLayerIn experiment reused = fiveLayerWith 3 experiment reused
 
 let private autoencoder =
-    model "task3" "ae" ModelKind.Autoencoder [| 400; 200; 100 |] 833404L 2
+    model 3 "task3" "ae" ModelKind.Autoencoder [| 400; 200; 100 |] 833404L 2
         [| EpochReport(1, 280.0, 0.0, 260.0, 0.0, 4.0)
            EpochReport(2, 240.0, 0.0, 236.5, 0.0, 4.0) |]
-        (235.2, 0.0, 235.2) 8.0 0.0583 None
+        { BestSpread = 0.6, 0.0, 0.5, 0.0
+          Recon = 235.2, 0.3
+          Kl = 0.0, 0.0
+          Iwae = None
+          Active = [ 20; 20; 20 ]
+          Linear = 0.825, 0.003
+          Knn = 0.834, 0.002
+          Pca = 0.795, 0.823
+          Generation = 0.0583, 0.0020
+          Fitted = 0.0341, 0.0007
+          Seconds = 8.0, 0.3 }
+        (fun _ -> false) None
+
+/// `m` with another best epoch and other samples.
+let private rebuilt (m: ModelResult) bestEpoch samples =
+    ModelResult(
+        m.Name, m.Kind, m.Hidden, m.Latent, m.Parameters, bestEpoch, m.Epochs, m.Test, m.TrainingSeconds, m.GenerationDistance,
+        m.ReusedFrom, m.Checkpoint, m.Images, m.ActiveUnits, m.KlPerDim, m.Probe, m.FittedGenerationDistance, m.Repeats, m.Summary,
+        Samples = samples)
 
 let private started = DateTime(2025, 11, 24, 5, 0, 0, DateTimeKind.Utc)
 
+/// The metrics the façade judges, with its words, and whether lower is better and only VAEs have them.
+let private judged =
+    [ "valLoss", "validation loss", true, false
+      "testRecon", "test reconstruction", true, false
+      "testLoss", "test loss (negative ELBO)", true, true
+      "iwaeNll", "test log-likelihood (IWAE negative log-likelihood)", true, true
+      "activeUnits", "latent usage (active units)", false, false
+      "linearAccuracy", "feature quality (linear probe accuracy)", false, false
+      "knnAccuracy", "feature quality (5-NN accuracy)", false, false
+      "generationDistance", "generation from N(0, I) (distance to the nearest test image)", true, false
+      "fittedGenerationDistance", "generation from a fitted Gaussian (distance to the nearest test image)", true, false ]
+
+/// The verdicts as the façade gives them, by the core's rule.
+let private verdicts (models: ModelResult list) =
+    [| for key, label, lower, vaeOnly in judged do
+        let candidates = models |> List.filter (fun m -> (not vaeOnly || m.Kind = ModelKind.Vae) && m.Summary.ContainsKey key)
+        let of' name = (candidates |> List.find (fun m -> m.Name = name)).Summary.[key]
+        if not candidates.IsEmpty then
+            let summaries = [ for m in candidates -> m.Name, (let s = m.Summary.[key] in ({ Mean = s.Mean; Std = s.Std; Count = s.Count }: Vae.Core.Statistics.Summary)) ]
+            match Vae.Core.Statistics.verdict (if lower then Vae.Core.Statistics.Lower else Vae.Core.Statistics.Higher) summaries with
+            | Vae.Core.Statistics.Clear(best, runnerUp, _) -> MetricVerdict(key, label, lower, best, of' best, runnerUp, of' runnerUp, true)
+            | Vae.Core.Statistics.WithinNoise(best, runnerUp, _) -> MetricVerdict(key, label, lower, best, of' best, runnerUp, of' runnerUp, false)
+            | Vae.Core.Statistics.Alone best -> MetricVerdict(key, label, lower, best, of' best, null, null, false) |]
+
 let private experiment name description best (models: ModelResult list) =
-    ExperimentResult(name, description, started, 42L, List.toArray models, best, RunLayout.ExperimentImages name)
+    let repeats = models |> List.map (fun m -> m.Repeats.Count) |> List.max
+    ExperimentResult(name, description, started, 42L, List.toArray models, best, RunLayout.ExperimentImages name,
+                     repeats, verdicts models, 1000, 1000)
 
 let private run =
     RunResult("unit", started, true,
@@ -95,12 +237,24 @@ let private darkPixelsInRows (path: string) (top: int) (bottom: int) =
     |> Array.filter (fun c -> int c.Red + int c.Green + int c.Blue < 200)
     |> Array.length
 
+/// Pixels of exactly one colour.
+let private pixelsOfColour (path: string) (hex: string) =
+    use bitmap = SKBitmap.Decode path
+    let colour = SKColor.Parse hex
+    bitmap.Pixels |> Array.filter (fun c -> c.Red = colour.Red && c.Green = colour.Green && c.Blue = colour.Blue) |> Array.length
+
 let private modelPictures =
     [ for e in run.Experiments do
         for m in e.Models do
             yield m.Images.LossCurves, (900, 700)
             yield m.Images.Generated, (376, 418)
-            yield m.Images.Reconstruction, (1112, 302) ]
+            yield m.Images.Reconstruction, (1112, 302)
+            yield m.Images.GeneratedFitted, (376, 418)
+            // Ten images of 112 pixels, 4 apart, 16 of margin; 58 for the title and 44 for the class names.
+            yield m.Images.Interpolation, (1188, 214)
+            // Two rows of nine, a 64-pixel band of row labels, a 26-pixel band of column labels.
+            yield m.Images.Traversal, (1136, 328)
+            yield m.Images.KlPerDim, (900, 480) ]
 
 let private experimentPictures =
     [ for e in run.Experiments do
@@ -119,19 +273,53 @@ let tests =
                 @ List.map fst (modelPictures @ experimentPictures)
             for relative in expected do
                 Expect.isTrue (File.Exists(Path.Combine(written.Value, relative))) $"{relative} exists"
-            Expect.equal (List.length expected) 23 "3 root files, 2 experiment results, 12 model and 6 experiment pictures"
+            Expect.equal (List.length expected) 39 "3 root files, 2 experiment results, 28 model and 6 experiment pictures"
         }
 
         test "every PNG decodes, has its size and is not blank" {
             for relative, (width, height) in modelPictures @ experimentPictures do
                 let w, h, spread = decode (Path.Combine(written.Value, relative))
                 Expect.equal (w, h) (width, height) $"{relative}: size"
-                Expect.isGreaterThan spread 15.0 $"{relative}: luminance varies (standard deviation {spread:F1})"
+                // An autoencoder's kl-per-dim.png is a sentence on white, not a chart: tested on its own below.
+                if relative <> autoencoder.Images.KlPerDim then
+                    Expect.isGreaterThan spread 15.0 $"{relative}: luminance varies (standard deviation {spread:F1})"
+        }
+
+        test "a VAE's kl-per-dim.png draws a bar per dimension, the traversed dimensions in red" {
+            let path = Path.Combine(written.Value, baseline.Images.KlPerDim)
+            Expect.isGreaterThan (pixelsOfColour path "#7f9fbf") 5000 "plain bars"
+            Expect.isGreaterThan (pixelsOfColour path "#d62728") 1000 "the traversed dimensions' bars"
+            Expect.isGreaterThan (darkPixelsInRows path 8 56) 400 "a title and a subtitle"
+        }
+
+        test "an autoencoder's kl-per-dim.png says it has no KL term instead of drawing an empty chart" {
+            let path = Path.Combine(written.Value, autoencoder.Images.KlPerDim)
+            Expect.equal (pixelsOfColour path "#7f9fbf" + pixelsOfColour path "#d62728") 0 "no bars"
+            Expect.isGreaterThan (darkPixelsInRows path 8 56) 400 "a title and a subtitle"
+            Expect.isGreaterThan (darkPixelsInRows path 220 330) 1500 "the sentence in the middle"
+        }
+
+        test "the traversal labels its rows with the dimensions and its columns with standard deviations" {
+            let path = Path.Combine(written.Value, baseline.Images.Traversal)
+            // Column labels between the subtitle and the images; row labels in the left band.
+            Expect.isGreaterThan (darkPixelsInRows path 62 84) 300 "column labels"
+            use bitmap = SKBitmap.Decode path
+            let inLabelBand = [ for y in 84 .. 327 do for x in 16 .. 79 -> bitmap.GetPixel(x, y) ] |> List.filter (fun c -> int c.Red + int c.Green + int c.Blue < 200)
+            Expect.isGreaterThan inLabelBand.Length 150 "row labels z[3] and z[0]"
+        }
+
+        test "the interpolation names the classes at its two ends" {
+            let path = Path.Combine(written.Value, baseline.Images.Interpolation)
+            use bitmap = SKBitmap.Decode path
+            let dark (x0, x1) = [ for y in 172 .. 213 do for x in x0 .. x1 -> bitmap.GetPixel(x, y) ] |> List.filter (fun c -> int c.Red + int c.Green + int c.Blue < 200) |> List.length
+            Expect.isGreaterThan (dark (16, 127)) 150 "T-shirt/top under the first image"
+            Expect.isGreaterThan (dark (1060, 1171)) 150 "Sneaker under the last image"
         }
 
         test "the titles of the pictures are drawn" {
             let folder = written.Value
-            for relative in [ baseline.Images.LossCurves; baseline.Images.Generated; baseline.Images.Reconstruction ] do
+            for relative in [ baseline.Images.LossCurves; baseline.Images.Generated; baseline.Images.Reconstruction
+                              baseline.Images.GeneratedFitted; baseline.Images.Interpolation; baseline.Images.Traversal; baseline.Images.KlPerDim ] do
                 Expect.isGreaterThan (darkPixelsInRows (Path.Combine(folder, relative)) 8 40) 200 $"{relative}: title band has text"
             Expect.isGreaterThan (darkPixelsInRows (Path.Combine(folder, "task1/latent-space.png")) 8 40) 200 "latent space title"
         }
@@ -177,11 +365,12 @@ let tests =
 
         test "report.md has a row per model with the numbers of its best epoch and of the test set" {
             let markdown = read RunLayout.ReportMarkdown
+            // Repeats v, v + d, v − d: mean v, standard deviation d; a loss's spread is its terms' spreads added.
             Expect.stringContains markdown
-                "| **baseline** | VAE 784-400-20 | 652,824 | 3 of 4 | 262.0 | 15.0 | 277.0 | 255.0 | 15.3 | 270.3 | 238.0 | 15.3 | 253.3 | 0.0412 | 18.0 s |"
+                "| **baseline** | VAE 784-400-20 | 652,824 | 3, 3, 3 | 262.0 ± 0.5 | 15.0 ± 0.2 | 277.0 ± 0.7 | 255.0 ± 0.4 | 15.3 ± 0.1 | 270.3 ± 0.5 | 238.0 ± 0.6 | 15.3 ± 0.1 | 253.3 ± 0.7 | 18.0 s ± 1.00 s |"
                 "baseline's row"
             Expect.stringContains markdown
-                "| **ae** | autoencoder 784-400-200-100-20 | 833,404 | 2 of 2 | 240.0 | — | 240.0 | 236.5 | — | 236.5 | 235.2 | — | 235.2 | 0.0583 | 8.00 s |"
+                "| **ae** | autoencoder 784-400-200-100-20 | 833,404 | 2, 2, 2 | 240.0 ± 0.6 | — | 240.0 ± 0.6 | 236.5 ± 0.5 | — | 236.5 ± 0.5 | 235.2 ± 0.3 | — | 235.2 ± 0.3 | 8.00 s ± 0.30 s |"
                 "the autoencoder's row has no KL"
             Expect.stringContains markdown "| **five-layer (trained in task1)** |" "the reused model is marked"
         }
@@ -194,7 +383,7 @@ let tests =
                   "**five-layer** has the lowest validation loss: 257.8, 12.5 (4.6 %) below **baseline** (270.3)."
                   "**baseline** has the fewest parameters: 652,824, 182,600 (21.9 %) fewer than **five-layer** (835,424)."
                   "**five-layer** has the shortest training time: 16.0 s, 2.00 s (11.1 %) less than **baseline** (18.0 s)."
-                  "Best model by the run's criterion, the lowest best validation loss: **five-layer** (VAE 784-400-200-100-20), 257.8 nats per image at epoch 3 of 3." ] do
+                  "Best model by the run's criterion, the lowest best validation loss (mean over 3 repeats): **five-layer** (VAE 784-400-200-100-20), 257.8 ± 0.7 nats per image, best epochs 3, 3, 3." ] do
                 Expect.stringContains markdown sentence "sentence"
         }
 
@@ -202,13 +391,154 @@ let tests =
             let markdown = read RunLayout.ReportMarkdown
             Expect.stringContains markdown "### VAE against autoencoder" "a comparison section"
             Expect.stringContains markdown
-                "The autoencoder **ae** reconstructs the test set better: test reconstruction 235.2 against 240.9 nats per image for the VAE **five-layer**, 5.7 (2.4 %) lower."
+                "The autoencoder **ae** reconstructs the test set better: test reconstruction 235.2 ± 0.3 against 240.9 ± 0.5 nats per image for the VAE **five-layer**, 5.7 (2.4 %) lower, beyond the noise."
                 "reconstruction"
             Expect.stringContains markdown
-                "The VAE **five-layer** generates images closer to real ones: mean squared distance to the nearest test image 0.0375 against 0.0583 for the autoencoder **ae**, 0.021 (35.7 %) lower."
-                "generation"
+                "The VAE **five-layer** generates images closer to real ones from N(0, I): mean squared distance to the nearest test image 0.0375 ± 0.0009 against 0.0583 ± 0.002 for the autoencoder **ae**, 0.021 (35.7 %) lower, beyond the noise."
+                "generation from N(0, I)"
+            // 0.0352 − 0.0341 = 0.0011, not more than 0.0007 + 0.0006 = 0.0013.
+            Expect.stringContains markdown
+                "The autoencoder **ae** and the VAE **five-layer** generate images equally close to real ones from Gaussians fitted to their training codes, within noise: mean squared distance to the nearest test image 0.0341 ± 0.0007 against 0.0352 ± 0.0006, 0.0011 apart, no more than the two standard deviations combined (0.0013)."
+                "generation from the fitted Gaussians"
+            let pictures = markdown.Substring(markdown.IndexOf "Generated images side by side")
+            let rows = pictures.Substring(0, pictures.IndexOf "###").Split("\n\n") |> Array.filter (fun r -> r.StartsWith "![")
+            Expect.hasLength rows 2 "a row from N(0, I), a row from the fitted Gaussians"
+            let vae = fiveLayerIn "task3" None
+            Expect.stringContains rows.[0] $"({vae.Images.Generated}) ![ae (autoencoder): from z ~ N(0, I)]({autoencoder.Images.Generated})" "N(0, I) side by side"
+            Expect.stringContains rows.[1] $"({vae.Images.GeneratedFitted}) ![ae (autoencoder): from the fitted Gaussian]({autoencoder.Images.GeneratedFitted})" "fitted side by side"
             Expect.equal (Regex.Matches(markdown, "### VAE against autoencoder").Count) 1 "only task3 mixes kinds"
             Expect.isFalse (markdown.Contains "lowest test KL among") "KL is not compared with one VAE"
+        }
+
+        test "results.json holds every number of the latent analysis, camelCase" {
+            use json = JsonDocument.Parse(read RunLayout.Results)
+            let task3 = json.RootElement.GetProperty("experiments").[1]
+            Expect.equal (task3.GetProperty("repeats").GetInt32()) 3 "repeats"
+            Expect.equal (task3.GetProperty("iwaeSamples").GetInt32(), task3.GetProperty("iwaeImages").GetInt32()) (1000, 1000) "IWAE settings"
+            let vae, ae = task3.GetProperty("models").[0], task3.GetProperty("models").[1]
+            Expect.equal (vae.GetProperty("test").GetProperty("iwaeNll").GetDouble()) 244.9 "test.iwaeNll"
+            Expect.isLessThanOrEqual (vae.GetProperty("test").GetProperty("iwaeNll").GetDouble()) (vae.GetProperty("test").GetProperty("loss").GetDouble()) "IWAE NLL ≤ test loss"
+            Expect.equal (ae.GetProperty("test").GetProperty("iwaeNll").ValueKind) JsonValueKind.Null "an autoencoder has no IWAE estimate"
+            Expect.equal (vae.GetProperty("activeUnits").GetInt32()) 9 "activeUnits"
+            Expect.equal (vae.GetProperty("klPerDim").GetArrayLength()) 20 "klPerDim"
+            Expect.floatClose Accuracy.medium ([ for v in vae.GetProperty("klPerDim").EnumerateArray() -> v.GetDouble() ] |> List.sum) 9.2 "KL per dimension sums to the test KL"
+            let probe = ae.GetProperty("probe")
+            Expect.equal [ for f in [ "linearAccuracy"; "knnAccuracy"; "pcaLinearAccuracy"; "pcaKnnAccuracy" ] -> probe.GetProperty(f).GetDouble() ]
+                [ 0.825; 0.834; 0.795; 0.823 ] "probe"
+            Expect.equal (ae.GetProperty("fittedGenerationDistance").GetDouble()) 0.0341 "fittedGenerationDistance"
+            for field in [ "generatedFitted"; "interpolation"; "traversal"; "klPerDim" ] do
+                Expect.isTrue (fst (ae.GetProperty("images").TryGetProperty field)) $"images.{field}"
+            let repeats = ae.GetProperty("repeats")
+            Expect.equal (repeats.GetArrayLength()) 3 "three repeats"
+            Expect.equal [ for r in repeats.EnumerateArray() -> r.GetProperty("seed").GetInt64() ] [ 42L; 43L; 44L ] "each with its own seed"
+            for field in [ "repeat"; "seed"; "bestEpoch"; "best"; "test"; "activeUnits"; "probe"; "generationDistance"; "fittedGenerationDistance"; "trainingSeconds" ] do
+                Expect.isTrue (fst (repeats.[1].TryGetProperty field)) $"repeat has {field}"
+            Expect.floatClose Accuracy.medium (repeats.[1].GetProperty("test").GetProperty("recon").GetDouble()) 235.5 "repeat 2's test reconstruction"
+            let summary = ae.GetProperty("summary").GetProperty("testRecon")
+            Expect.floatClose Accuracy.medium (summary.GetProperty("mean").GetDouble()) 235.2 "summary mean"
+            Expect.floatClose Accuracy.medium (summary.GetProperty("std").GetDouble()) 0.3 "summary std"
+            Expect.equal (summary.GetProperty("count").GetInt32()) 3 "summary count"
+            Expect.isFalse (fst (ae.GetProperty("summary").TryGetProperty "iwaeNll")) "no IWAE summary for an autoencoder"
+            let verdicts = [ for v in task3.GetProperty("verdicts").EnumerateArray() -> v.GetProperty("metric").GetString(), v ] |> dict
+            let recon = verdicts.["testRecon"]
+            Expect.equal (recon.GetProperty("best").GetString(), recon.GetProperty("runnerUp").GetString(), recon.GetProperty("clear").GetBoolean())
+                ("ae", "five-layer", true) "the verdict on test reconstruction"
+            for field in [ "label"; "lowerIsBetter"; "bestSummary"; "runnerUpSummary"; "margin" ] do
+                Expect.isTrue (fst (recon.TryGetProperty field)) $"verdict has {field}"
+            Expect.equal (verdicts.["iwaeNll"].GetProperty("runnerUp").ValueKind) JsonValueKind.Null "IWAE: only the VAE"
+            Expect.isFalse (verdicts.["fittedGenerationDistance"].GetProperty("clear").GetBoolean()) "fitted generation: within noise"
+        }
+
+        test "report.md has a table of the latent features with the PCA yardstick next to each probe" {
+            let markdown = read RunLayout.ReportMarkdown
+            Expect.stringContains markdown
+                "| model | IWAE NLL | active units | linear probe | linear probe on PCA | 5-NN | 5-NN on PCA | generation from N(0, I) | generation from the fitted Gaussian |"
+                "header"
+            Expect.stringContains markdown
+                "| **baseline** | 248.6 ± 0.5 | 14.0 ± 1.0 of 20 | 81.2 ± 0.4 % | 79.5 % | 80.1 ± 0.3 % | 82.3 % | 0.0412 ± 0.001 | 0.0365 ± 0.0008 |"
+                "baseline's row"
+            Expect.stringContains markdown
+                "| **ae** | — | 20.0 ± 0 of 20 | 82.5 ± 0.3 % | 79.5 % | 83.4 ± 0.2 % | 82.3 % | 0.0583 ± 0.002 | 0.0341 ± 0.0007 |"
+                "the autoencoder's row has no IWAE estimate"
+        }
+
+        test "the verdict declares a model best only beyond the noise, with the numbers worked out by hand" {
+            let markdown = read RunLayout.ReportMarkdown
+            // 240.9 − 238.0 = 2.9 > 0.6 + 0.5.
+            Expect.stringContains markdown
+                "- On test reconstruction (lower is better), **baseline** is best (238.0 ± 0.6 vs 240.9 ± 0.5 for **five-layer**): the lead of 2.9 is beyond the noise (0.6 + 0.5)."
+                "a clear case"
+            // 81.2 − 80.6 = 0.6 points, not more than 0.4 + 0.5.
+            Expect.stringContains markdown
+                "- On feature quality (linear probe accuracy; higher is better), **baseline** is ahead (81.2 ± 0.4 % vs 80.6 ± 0.5 % for **five-layer**), but the lead of 0.6 points is within the noise (0.4 + 0.5): no model is declared best."
+                "a within-noise case"
+            // 0.0352 − 0.0341 = 0.0011, not more than 0.0007 + 0.0006.
+            Expect.stringContains markdown
+                "- On generation from a fitted Gaussian (distance to the nearest test image; lower is better), **ae** is ahead (0.0341 ± 0.0007 vs 0.0352 ± 0.0006 for **five-layer**), but the lead of 0.0011 is within the noise (0.0007 + 0.0006): no model is declared best."
+                "the autoencoder's fair generation is within noise of the VAE's"
+            Expect.stringContains markdown
+                "- On test log-likelihood (IWAE negative log-likelihood; lower is better), only **five-layer** is measured (244.9 ± 0.4): an autoencoder has no KL term, hence no ELBO and no likelihood estimate."
+                "a VAE-only metric"
+            Expect.stringContains markdown
+                "the lead of 21.3 is beyond the noise (0.5 + 0.7). Across kinds this compares a VAE's reconstruction + KL with an autoencoder's reconstruction alone."
+                "validation loss across kinds is qualified"
+        }
+
+        test "the verdict's summary groups the metrics by aspect and counts the real differences" {
+            let markdown = read RunLayout.ReportMarkdown
+            for line in
+                [ "- **Reconstruction**: **baseline** is better on test reconstruction (a real difference)."
+                  "- **Likelihood**: **five-layer** is better on the negative ELBO and the IWAE NLL (real differences)."
+                  "- **Latent usage**: **baseline** is better on active units (a real difference)."
+                  "- **Feature quality**: **baseline** is ahead on the linear probe, within noise; **five-layer** is better on 5-NN (a real difference)."
+                  "- **Generation**: **five-layer** is better on generation from N(0, I) (a real difference); **five-layer** is ahead on generation from the fitted Gaussian, within noise."
+                  "7 of the 9 differences between models are beyond the noise: validation loss (five-layer), test reconstruction (baseline), the negative ELBO (five-layer), the IWAE NLL (five-layer), active units (baseline), 5-NN (five-layer), generation from N(0, I) (five-layer); the others are within noise."
+                  "- **Likelihood**: only **five-layer** has the negative ELBO and the IWAE NLL."
+                  "6 of the 7 differences between models are beyond the noise: validation loss (ae), test reconstruction (ae), active units (ae), the linear probe (ae), 5-NN (ae), generation from N(0, I) (five-layer); the other is within noise." ] do
+                Expect.stringContains markdown line "summary line"
+        }
+
+        test "the verdict says whether each learned code beats its PCA yardstick" {
+            let markdown = read RunLayout.ReportMarkdown
+            // 81.2 − 79.5 = 1.7 > 0.4 + 0; 80.1 − 82.3 = −2.2, more than 0.3 below.
+            Expect.stringContains markdown
+                "- **baseline** (20 dimensions): linear probe 81.2 ± 0.4 % vs 79.5 % for PCA: beats it by 1.7 points, beyond the noise; 5-NN 80.1 ± 0.3 % vs 82.3 % for PCA: below it by 2.2 points, beyond the noise. Its code beats PCA on the linear probe only."
+                "baseline"
+            Expect.stringContains markdown
+                "- **ae** (20 dimensions): linear probe 82.5 ± 0.3 % vs 79.5 % for PCA: beats it by 3.0 points, beyond the noise; 5-NN 83.4 ± 0.2 % vs 82.3 % for PCA: beats it by 1.1 points, beyond the noise. Its code beats PCA on both probes."
+                "the autoencoder"
+        }
+
+        test "with one repeat no difference is judged and the tables show single values" {
+            let folder = temporaryDirectory ()
+            let once = RunResult("once", started, false, [| experiment "task1" "" "five-layer" [ baselineWith 1; fiveLayerWith 1 "task1" None ] |])
+            (Report.WriteAsync(once, folder)).GetAwaiter().GetResult()
+            let markdown = File.ReadAllText(Path.Combine(folder, RunLayout.ReportMarkdown))
+            Expect.stringContains markdown "1 repeat." "says so"
+            Expect.stringContains markdown
+                "| **baseline** | VAE 784-400-20 | 652,824 | 3 of 4 | 262.0 | 15.0 | 277.0 | 255.0 | 15.3 | 270.3 | 238.0 | 15.3 | 253.3 | 18.0 s |"
+                "single values"
+            Expect.stringContains markdown "| **baseline** | 248.6 | 14 of 20 | 81.2 % | 79.5 % | 80.1 % | 82.3 % | 0.0412 | 0.0365 |" "latent row"
+            Expect.stringContains markdown
+                "- On test reconstruction (lower is better), **baseline** is ahead (238.0 vs 240.9 for **five-layer**), a lead of 2.9; with one repeat the spread between seeds is not measured, so no model is declared best."
+                "not judged"
+            Expect.stringContains markdown "Each model was trained once, so the spread between seeds is unknown and none of the 9 differences is judged" "tally"
+            let section = markdown.Substring(markdown.IndexOf "## task1")
+            Expect.isFalse (section.Contains "beyond the noise") "nothing is called beyond the noise"
+            Expect.isFalse (section.Contains " ± ") "no spreads"
+        }
+
+        test "the printed lead and spreads never contradict the verdict: decimals are added until they agree" {
+            let folder = temporaryDirectory ()
+            let models = [ baseline; fiveLayerIn "task1" None ]
+            // 239.04 − 238.00 = 1.04 > 0.52 + 0.51 = 1.03; at one decimal it would read "1.0 beyond (0.5 + 0.5)".
+            let close = MetricVerdict("testRecon", "test reconstruction", true, "baseline", MetricSummary(238.0, 0.52, 3), "five-layer", MetricSummary(239.04, 0.51, 3), true)
+            let e = ExperimentResult("task1", "", started, 42L, List.toArray models, "five-layer", RunLayout.ExperimentImages "task1", 3, [| close |], 1000, 1000)
+            (Report.WriteAsync(RunResult("close", started, false, [| e |]), folder)).GetAwaiter().GetResult()
+            let markdown = File.ReadAllText(Path.Combine(folder, RunLayout.ReportMarkdown))
+            Expect.stringContains markdown
+                "**baseline** is best (238.00 ± 0.52 vs 239.04 ± 0.51 for **five-layer**): the lead of 1.04 is beyond the noise (0.52 + 0.51)."
+                "two decimals"
         }
 
         test "report.md says first that the numbers come from a quick smoke run, and embeds every PNG" {
@@ -227,11 +557,13 @@ let tests =
             let page = Regex.Replace(html, "(?s)<script type=\"text/javascript\">/\\*\\*\\s*\\* plotly.js v2.*?</script>", "")
             Expect.isLessThan page.Length 1_000_000 "plotly.js taken out"
             Expect.isFalse (Regex.IsMatch(page, "(src|href)=\"(https?:)?//")) "no network address in the page"
-            // Per experiment: best validation loss, validation curves, latent space; per model: loss curves.
-            Expect.equal (Regex.Matches(page, "Plotly.newPlot\\(").Count) (2 * 3 + 4) "ten charts"
-            Expect.equal (Regex.Matches(page, "<div id=\"chart-\\d+\"").Count) 10 "with stable ids"
+            // Per experiment: best validation loss, validation curves, latent space; per model: loss curves; per VAE: KL per dimension.
+            Expect.equal (Regex.Matches(page, "Plotly.newPlot\\(").Count) (2 * 3 + 4 + 3) "thirteen charts"
+            Expect.equal (Regex.Matches(page, "<div id=\"chart-\\d+\"").Count) 13 "with stable ids"
+            Expect.equal (Regex.Matches(page, "KL divergence per latent dimension \\(test set\\)").Count) 3 "a KL chart per VAE"
+            Expect.stringContains page "\"error_y\":{\"type\":\"data\",\"array\":[0.5" "best validation loss with error bars"
             Expect.stringContains html "<img src=\"task3/latent-space.png\"" "PNGs linked relatively"
-            Expect.stringContains html "<td class=\"num\">253.3</td>" "tables"
+            Expect.stringContains html "<td class=\"num\">253.3 &#177; 0.7</td>" "tables"
             Expect.stringContains html "Quick smoke run." "notice"
         }
 
@@ -247,9 +579,7 @@ let tests =
         test "a malformed run is refused before anything is written, naming the model and the field" {
             let folder = Path.Combine(temporaryDirectory (), "run")
             let broken =
-                ModelResult(baseline.Name, baseline.Kind, baseline.Hidden, baseline.Latent, baseline.Parameters, 7, baseline.Epochs,
-                            baseline.Test, baseline.TrainingSeconds, baseline.GenerationDistance, null, baseline.Checkpoint,
-                            baseline.Images, Samples = baseline.Samples)
+                rebuilt baseline 7 baseline.Samples
             let message =
                 messageOf<ArgumentException> (fun () ->
                     (Report.WriteAsync(RunResult("bad", started, false, [| experiment "task1" "" "baseline" [ broken ] |]), folder))
@@ -258,16 +588,25 @@ let tests =
             Expect.stringContains message "best epoch 7" "names the problem"
             Expect.isFalse (Directory.Exists folder) "nothing written"
 
-            let shortSamples = ModelSamples(Array.init 8 image, baseline.Samples.Originals, baseline.Samples.Reconstructions,
-                                            baseline.Samples.LatentX, baseline.Samples.LatentY, baseline.Samples.LatentLabels)
-            let eight =
-                ModelResult(baseline.Name, baseline.Kind, baseline.Hidden, baseline.Latent, baseline.Parameters, baseline.BestEpoch,
-                            baseline.Epochs, baseline.Test, baseline.TrainingSeconds, baseline.GenerationDistance, null,
-                            baseline.Checkpoint, baseline.Images, Samples = shortSamples)
+            let s = baseline.Samples
+            let shortSamples =
+                ModelSamples(Array.init 8 image, s.Originals, s.Reconstructions, s.LatentX, s.LatentY, s.LatentLabels,
+                             s.GeneratedFitted, s.Interpolation, s.InterpolationLabels, s.Traversal, s.TraversalDimensions)
+            let eight = rebuilt baseline baseline.BestEpoch shortSamples
             let message =
                 messageOf<ArgumentException> (fun () ->
                     (Report.WriteAsync(RunResult("bad", started, false, [| experiment "task1" "" "baseline" [ eight ] |]), folder))
                         .GetAwaiter().GetResult())
             Expect.stringContains message "Samples.Generated must hold 9 images, it holds 8" "names the field"
+
+            let outside =
+                ModelSamples(s.Generated, s.Originals, s.Reconstructions, s.LatentX, s.LatentY, s.LatentLabels,
+                             s.GeneratedFitted, s.Interpolation, s.InterpolationLabels, s.Traversal, [| 3; 20 |])
+            let message =
+                messageOf<ArgumentException> (fun () ->
+                    (Report.WriteAsync(RunResult("bad", started, false, [| experiment "task1" "" "baseline" [ rebuilt baseline 3 outside ] |]), folder))
+                        .GetAwaiter().GetResult())
+            Expect.stringContains message "Samples.TraversalDimensions must be distinct latent dimensions (0–19), was [3, 20]" "names the field"
+            Expect.isFalse (Directory.Exists folder) "nothing written"
         }
     ]

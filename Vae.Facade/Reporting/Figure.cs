@@ -79,8 +79,13 @@ internal sealed class Figure : IDisposable
     private static SKFont FittedFont(string text, float size, bool bold, float maxWidth)
     {
         var font = new SKFont(ChartStyle.Typeface(bold), size) { Subpixel = true, Edging = SKFontEdging.Antialias };
-        var width = font.MeasureText(text);
-        if (width > maxWidth && width > 0) font.Size = Math.Max(6, size * maxWidth / width);
+        // Hinted advances do not scale linearly with the size: shrink, measure again, until the text fits.
+        for (var i = 0; i < 8; i++)
+        {
+            var width = font.MeasureText(text);
+            if (width <= maxWidth || width <= 0 || font.Size <= 6) break;
+            font.Size = Math.Max(6, font.Size * maxWidth / width * 0.99f);
+        }
         return font;
     }
 }

@@ -4,14 +4,17 @@ namespace Vae.Facade.Reporting;
 /// and how a VAE compares with an autoencoder. Nothing here is written unless the numbers say it.</summary>
 internal static class Findings
 {
-    /// <summary>The model with the lowest best validation loss (the run's selection criterion); the first in
-    /// definition order on a tie.</summary>
+    /// <summary>The model with the lowest best validation loss, as a mean over repeats (the run's selection
+    /// criterion); the first in definition order on a tie.</summary>
     public static ModelResult Best(ExperimentResult experiment) => Lowest(experiment.Models)!;
 
-    /// <summary>The model with the lowest best validation loss among <paramref name="models"/>, a diverged (NaN)
-    /// one last; null when there are none.</summary>
+    /// <summary>The model with the lowest mean best validation loss among <paramref name="models"/>, a diverged
+    /// (NaN) one last; null when there are none.</summary>
     private static ModelResult? Lowest(IEnumerable<ModelResult> models) =>
-        models.OrderBy(m => Numbers.Finite(m.Best.ValLoss) ? m.Best.ValLoss : double.PositiveInfinity).FirstOrDefault();
+        models.OrderBy(m => RepeatSummaries.ValidationLoss(m) is var v && Numbers.Finite(v) ? v : double.PositiveInfinity).FirstOrDefault();
+
+    /// <summary>True when some model of the experiment was trained more than once.</summary>
+    public static bool Repeated(ExperimentResult experiment) => experiment.Models.Any(RepeatSummaries.Repeated);
 
     /// <summary>True when the experiment holds both VAEs and autoencoders.</summary>
     public static bool MixesKinds(ExperimentResult experiment) =>
@@ -24,11 +27,18 @@ internal static class Findings
         var best = Best(experiment);
         var sentences = new List<IReadOnlyList<Span>>
         {
-            new Span[]
-            {
-                "Best model by the run's criterion, the lowest best validation loss: ", Strong(best.Name),
-                $" ({ModelText.Architecture(best)}), {Numbers.Nats(best.Best.ValLoss)} nats per image at epoch {best.BestEpoch} of {best.Epochs.Count}.",
-            },
+            RepeatSummaries.Repeated(best)
+                ? new Span[]
+                {
+                    $"Best model by the run's criterion, the lowest best validation loss (mean over {best.Repeats.Count} repeats): ", Strong(best.Name),
+                    $" ({ModelText.Architecture(best)}), {Numbers.MeanSd(RepeatSummaries.Of(best, "valLoss", r => r.Best.ValLoss), Numbers.Nats)} nats per image, "
+                    + $"best epochs {string.Join(", ", best.Repeats.Select(r => r.BestEpoch))}.",
+                }
+                : new Span[]
+                {
+                    "Best model by the run's criterion, the lowest best validation loss: ", Strong(best.Name),
+                    $" ({ModelText.Architecture(best)}), {Numbers.Nats(best.Best.ValLoss)} nats per image at epoch {best.BestEpoch} of {best.Epochs.Count}.",
+                },
         };
         if (!string.Equals(experiment.Best, best.Name, StringComparison.Ordinal))
         {
@@ -37,7 +47,7 @@ internal static class Findings
                 ? new Span[] { $"The results name \"{experiment.Best}\" as best, but no model has that name." }
                 : new Span[]
                 {
-                    "The results name ", Strong(named.Name), $" as best, but its best validation loss is {Numbers.Nats(named.Best.ValLoss)}, above ",
+                    "The results name ", Strong(named.Name), $" as best, but its best validation loss is {Numbers.Nats(RepeatSummaries.ValidationLoss(named))}, above ",
                     Strong(best.Name), "'s.",
                 });
         }
@@ -149,18 +159,25 @@ internal static class Findings
         foreach (var model in new[] { vae, autoencoder }.Where(m => m.ReusedFrom is not null))
             sentences.Add(new Span[] { Strong(model.Name), $" was trained in {model.ReusedFrom} and reused here." });
 
-        sentences.Add(Versus(vae, autoencoder, m => m.Test.Recon, Numbers.Nats, Numbers.Difference,
+        sentences.Add(Versus(vae, autoencoder, m => RepeatSummaries.Of(m, "testRecon", r => r.Test.Recon), Numbers.Nats, Numbers.Difference,
             "reconstructs the test set better", "reconstruct the test set equally well", "test reconstruction", " nats per image"));
+        var vaeKl = RepeatSummaries.Of(vae, "testKl", r => r.Test.Kl);
+        var vaeLoss = RepeatSummaries.Of(vae, "testLoss", r => r.Test.Loss);
+        var autoencoderLoss = RepeatSummaries.Of(autoencoder, "testLoss", r => r.Test.Loss);
         sentences.Add(new Span[]
         {
-            "The VAE's test loss adds a KL term of ", $"{Numbers.Nats(vae.Test.Kl)} (total {Numbers.Nats(vae.Test.Loss)}); the autoencoder's test loss is its reconstruction alone ({Numbers.Nats(autoencoder.Test.Loss)}).",
+            "The VAE's test loss adds a KL term of ", $"{Numbers.MeanSd(vaeKl, Numbers.Nats)} (total {Numbers.MeanSd(vaeLoss, Numbers.Nats)}); the autoencoder's test loss is its reconstruction alone ({Numbers.MeanSd(autoencoderLoss, Numbers.Nats)}).",
         });
-        sentences.Add(Versus(vae, autoencoder, m => m.GenerationDistance, Numbers.General, Numbers.Difference,
-            "generates images closer to real ones", "generate images equally close to real ones",
+        sentences.Add(Versus(vae, autoencoder, m => RepeatSummaries.Of(m, "generationDistance", r => r.GenerationDistance), Numbers.General, Numbers.Difference,
+            "generates images closer to real ones from N(0, I)", "generate images equally close to real ones from N(0, I)",
+            "mean squared distance to the nearest test image", ""));
+        sentences.Add(Versus(vae, autoencoder, m => RepeatSummaries.Of(m, "fittedGenerationDistance", r => r.FittedGenerationDistance), Numbers.General, Numbers.Difference,
+            "generates images closer to real ones from a Gaussian fitted to its training codes",
+            "generate images equally close to real ones from Gaussians fitted to their training codes",
             "mean squared distance to the nearest test image", ""));
         sentences.Add(new Span[]
         {
-            "Both generate by decoding codes drawn from N(0, I); only the VAE was trained, through its KL term, to give codes that distribution.",
+            "Drawing codes from N(0, I) suits only the VAE, which its KL term trained to give codes that distribution; a Gaussian fitted (full covariance) to each model's own training codes is the fair comparison for the autoencoder.",
         });
         sentences.Add(new Span[]
         {
@@ -170,23 +187,34 @@ internal static class Findings
     }
 
     /// <summary>"The autoencoder ae reconstructs the test set better: 238.2 against 245.1 nats per image for the
-    /// VAE five-layer, 6.9 (2.8 %) lower."</summary>
+    /// VAE five-layer, 6.9 (2.8 %) lower."; with repeats, the means ± standard deviations, and a difference within
+    /// the two standard deviations combined is called that rather than a win.</summary>
     private static IReadOnlyList<Span> Versus(
-        ModelResult a, ModelResult b, Func<ModelResult, double> value, Func<double, string> format,
+        ModelResult a, ModelResult b, Func<ModelResult, MetricSummary> summary, Func<double, string> format,
         Func<double, string> difference, string better, string equal, string what, string unit)
     {
-        var (va, vb) = (value(a), value(b));
+        var (sa, sb) = (summary(a), summary(b));
+        var (va, vb) = (sa.Mean, sb.Mean);
         if (!Numbers.Finite(va) || !Numbers.Finite(vb))
             return new Span[] { $"The {what} is not available for both models ({format(va)} and {format(vb)})." };
         if (va == vb)
             return new Span[] { $"The {ModelText.Kind(a.Kind)} ", Strong(a.Name), $" and the {ModelText.Kind(b.Kind)} ", Strong(b.Name), $" {equal}: {what} {format(va)}{unit}." };
         var (low, high) = va < vb ? (a, b) : (b, a);
-        var (vl, vh) = (value(low), value(high));
+        var (sl, sh) = va < vb ? (sa, sb) : (sb, sa);
+        var (vl, vh) = (sl.Mean, sh.Mean);
         var percent = vh != 0.0 ? $" ({Numbers.Percent(100.0 * (vh - vl) / Math.Abs(vh))})" : "";
+        var repeated = sl.Count > 1 && sh.Count > 1;
+        if (repeated && vh - vl <= sl.Std + sh.Std)
+            return new Span[]
+            {
+                $"The {ModelText.Kind(low.Kind)} ", Strong(low.Name), $" and the {ModelText.Kind(high.Kind)} ", Strong(high.Name),
+                $" {equal}, within noise: {what} {Numbers.MeanSd(sl, format)} against {Numbers.MeanSd(sh, format)}{unit}, "
+                + $"{difference(vh - vl)} apart, no more than the two standard deviations combined ({difference(sl.Std + sh.Std)}).",
+            };
         return new Span[]
         {
-            $"The {ModelText.Kind(low.Kind)} ", Strong(low.Name), $" {better}: {what} {format(vl)} against {format(vh)}{unit} for the {ModelText.Kind(high.Kind)} ",
-            Strong(high.Name), $", {difference(vh - vl)}{percent} lower.",
+            $"The {ModelText.Kind(low.Kind)} ", Strong(low.Name), $" {better}: {what} {Numbers.MeanSd(sl, format)} against {Numbers.MeanSd(sh, format)}{unit} for the {ModelText.Kind(high.Kind)} ",
+            Strong(high.Name), $", {difference(vh - vl)}{percent} lower{(repeated ? ", beyond the noise" : "")}.",
         };
     }
 

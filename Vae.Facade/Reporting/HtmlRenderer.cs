@@ -16,6 +16,8 @@ internal static class HtmlRenderer
         th, td { border: 1px solid #d0d7de; padding: 4px 8px; vertical-align: top; }
         th { background: #f6f8fa; } td:nth-child(-n+2) { white-space: nowrap; } td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
         figure { margin: 12px 0; } figure img { max-width: 100%; border: 1px solid #eee; } figcaption { font-size: 13px; color: #555; }
+        /* A caption wraps at its picture's width instead of widening the figure, so that the pictures of a row sit side by side. */
+        figcaption { width: 0; min-width: 100%; }
         .row { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; } .row figure { flex: 0 1 auto; }
         .chart { margin: 8px 0 24px; overflow-x: auto; }
         code { background: #f0f0f0; padding: 1px 4px; }

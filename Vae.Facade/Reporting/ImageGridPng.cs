@@ -2,8 +2,9 @@ using SkiaSharp;
 
 namespace Vae.Facade.Reporting;
 
-/// <summary><c>generated.png</c> (3 × 3 generated images) and <c>reconstruction.png</c> (2 × 9: test images above,
-/// reconstructions below): 28 × 28 grey images scaled up four times with square pixels.</summary>
+/// <summary><c>generated.png</c> and <c>generated-fitted.png</c> (3 × 3 images decoded from z ~ N(0, I) and from a
+/// Gaussian fitted to the training codes) and <c>reconstruction.png</c> (2 × 9: test images above, reconstructions
+/// below): 28 × 28 grey images scaled up four times with square pixels.</summary>
 internal static class ImageGridPng
 {
     /// <summary>Each image pixel becomes a square of this many pixels.</summary>
@@ -12,9 +13,15 @@ internal static class ImageGridPng
     /// <summary>Side of one image in pixels.</summary>
     public const int Tile = 28 * Scale;
 
-    private const int Gap = 4;
-    private const int Margin = 16;
-    private const int TitleBand = 58;
+    /// <summary>Space between images.</summary>
+    public const int Gap = 4;
+
+    /// <summary>White border of every picture.</summary>
+    public const int Margin = 16;
+
+    /// <summary>Height of the band for a title and a subtitle.</summary>
+    public const int TitleBand = 58;
+
     private const int RowLabelBand = 40;
 
     /// <summary>Width of <c>generated.png</c>.</summary>
@@ -29,15 +36,23 @@ internal static class ImageGridPng
     /// <summary>Height of <c>reconstruction.png</c>.</summary>
     public const int ReconstructionHeight = TitleBand + 2 * Tile + Gap + Margin;
 
-    /// <summary>Draws the nine generated images of <paramref name="model"/>, three by three.</summary>
-    public static void WriteGenerated(ModelResult model, string path)
+    /// <summary>Draws the nine images <paramref name="model"/> generated from z ~ N(0, I), three by three.</summary>
+    public static void WriteGenerated(ModelResult model, string path) =>
+        WriteThreeByThree(model, model.Samples.Generated, "decoded from z ~ N(0, I)", path);
+
+    /// <summary>Draws the nine images <paramref name="model"/> generated from a Gaussian fitted to its training
+    /// codes, three by three, the same size as <c>generated.png</c> so that the two sit side by side.</summary>
+    public static void WriteGeneratedFitted(ModelResult model, string path) =>
+        WriteThreeByThree(model, model.Samples.GeneratedFitted, "from a Gaussian fitted to the training codes", path);
+
+    private static void WriteThreeByThree(ModelResult model, IReadOnlyList<float[]> images, string subtitle, string path)
     {
         using var figure = new Figure(GeneratedWidth, GeneratedHeight);
         var textWidth = GeneratedWidth - 2 * Margin;
         figure.CentredText(ModelText.Title(model), GeneratedWidth / 2f, 24, 15, true, textWidth);
-        figure.CentredText("decoded from z ~ N(0, I)", GeneratedWidth / 2f, 46, 13, false, textWidth);
+        figure.CentredText(subtitle, GeneratedWidth / 2f, 46, 13, false, textWidth);
         for (var i = 0; i < 9; i++)
-            DrawImage(figure.Canvas, model.Samples.Generated[i], Margin + i % 3 * (Tile + Gap), TitleBand + i / 3 * (Tile + Gap));
+            DrawImage(figure.Canvas, images[i], Margin + i % 3 * (Tile + Gap), TitleBand + i / 3 * (Tile + Gap));
         figure.SavePng(path);
     }
 
@@ -61,7 +76,7 @@ internal static class ImageGridPng
 
     /// <summary>One image: values in [0, 1] (clamped; NaN drawn black), row-major, white on black as the data set
     /// stores them.</summary>
-    private static void DrawImage(SKCanvas canvas, float[] pixels, float left, float top)
+    public static void DrawImage(SKCanvas canvas, float[] pixels, float left, float top)
     {
         using var bitmap = new SKBitmap(new SKImageInfo(28, 28, SKColorType.Gray8, SKAlphaType.Opaque));
         var bytes = new byte[28 * 28];

@@ -18,7 +18,7 @@ internal enum MetricScope
 /// <param name="Lowest">The superlative: "the lowest test loss", "the fewest parameters".</param>
 /// <param name="Below">The comparative: "below", "fewer than", "less than".</param>
 /// <param name="Highest">Names the other end: "the highest", "the largest", "the longest".</param>
-/// <param name="Value">The model's value.</param>
+/// <param name="Summary">The model's value over its repeats: mean and standard deviation.</param>
 /// <param name="Format">How the value is printed.</param>
 /// <param name="FormatDifference">How a difference of two values is printed.</param>
 /// <param name="Scope">Which models are compared with each other.</param>
@@ -27,33 +27,34 @@ internal sealed record Metric(
     string Lowest,
     string Below,
     string Highest,
-    Func<ModelResult, double> Value,
+    Func<ModelResult, MetricSummary> Summary,
     Func<double, string> Format,
     Func<double, string> FormatDifference,
     MetricScope Scope)
 {
-    /// <summary>Every metric of the report's table, in its column order.</summary>
+    /// <summary>Every metric of the report's losses table, in its column order.</summary>
     public static readonly IReadOnlyList<Metric> All =
     [
-        Loss("training reconstruction", m => m.Best.TrainRecon, MetricScope.AllModels),
-        Loss("training KL", m => m.Best.TrainKl, MetricScope.VaesOnly),
-        Loss("training loss", m => m.Best.TrainLoss, MetricScope.SameKind),
-        Loss("validation reconstruction", m => m.Best.ValRecon, MetricScope.AllModels),
-        Loss("validation KL", m => m.Best.ValKl, MetricScope.VaesOnly),
-        Loss("validation loss", m => m.Best.ValLoss, MetricScope.SameKind),
-        Loss("test reconstruction", m => m.Test.Recon, MetricScope.AllModels),
-        Loss("test KL", m => m.Test.Kl, MetricScope.VaesOnly),
-        Loss("test loss", m => m.Test.Loss, MetricScope.SameKind),
-        new("generation distance", "the lowest generation distance", "below", "the highest", m => m.GenerationDistance,
-            Numbers.General, Numbers.Difference, MetricScope.AllModels),
-        new("parameters", "the fewest parameters", "fewer than", "the largest", m => m.Parameters,
+        Loss("training reconstruction", null, r => r.Best.TrainRecon, MetricScope.AllModels),
+        Loss("training KL", null, r => r.Best.TrainKl, MetricScope.VaesOnly),
+        Loss("training loss", null, r => r.Best.TrainLoss, MetricScope.SameKind),
+        Loss("validation reconstruction", null, r => r.Best.ValRecon, MetricScope.AllModels),
+        Loss("validation KL", null, r => r.Best.ValKl, MetricScope.VaesOnly),
+        Loss("validation loss", "valLoss", r => r.Best.ValLoss, MetricScope.SameKind),
+        Loss("test reconstruction", "testRecon", r => r.Test.Recon, MetricScope.AllModels),
+        Loss("test KL", "testKl", r => r.Test.Kl, MetricScope.VaesOnly),
+        Loss("test loss", "testLoss", r => r.Test.Loss, MetricScope.SameKind),
+        new("parameters", "the fewest parameters", "fewer than", "the largest", m => new MetricSummary(m.Parameters, 0, 1),
             Count, Count, MetricScope.AllModels),
-        new("training time", "the shortest training time", "less than", "the longest", m => m.TrainingSeconds,
-            Numbers.Duration, Numbers.Duration, MetricScope.AllModels),
+        new("training time", "the shortest training time", "less than", "the longest",
+            m => RepeatSummaries.Of(m, "trainingSeconds", r => r.TrainingSeconds), Numbers.Duration, Numbers.Duration, MetricScope.AllModels),
     ];
 
-    private static Metric Loss(string name, Func<ModelResult, double> value, MetricScope scope) =>
-        new(name, $"the lowest {name}", "below", "the highest", value, Numbers.Nats, Numbers.Difference, scope);
+    /// <summary>The model's value: its mean over repeats.</summary>
+    public double Value(ModelResult model) => Summary(model).Mean;
+
+    private static Metric Loss(string name, string? key, Func<RepeatResult, double> value, MetricScope scope) =>
+        new(name, $"the lowest {name}", "below", "the highest", m => RepeatSummaries.Of(m, key, value), Numbers.Nats, Numbers.Difference, scope);
 
     private static string Count(double value) => Numbers.Count((long)Math.Round(value));
 }

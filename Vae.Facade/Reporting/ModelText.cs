@@ -21,6 +21,10 @@ internal static class ModelText
     /// <summary>Kind and widths: "VAE 784-400-200-100-20".</summary>
     public static string Architecture(ModelResult model) => $"{Kind(model.Kind)} {Widths(model)}";
 
+    /// <summary>"five-layer (VAE)"; the name alone when it already says the kind ("autoencoder").</summary>
+    public static string NameAndKind(ModelResult model) =>
+        string.Equals(model.Name, Kind(model.Kind), StringComparison.OrdinalIgnoreCase) ? model.Name : $"{model.Name} ({Kind(model.Kind)})";
+
     /// <summary>Name, kind and widths: "five-layer — VAE 784-400-200-100-20".</summary>
     public static string Title(ModelResult model) => $"{model.Name} — {Architecture(model)}";
 }

@@ -54,6 +54,39 @@ internal static class Numbers
         return $"{whole / 3600} h {whole % 3600 / 60:00} min";
     }
 
+    /// <summary>An accuracy (a fraction) as a percentage with one decimal: "81.2 %".</summary>
+    public static string Accuracy(double fraction) => Finite(fraction) ? (100 * fraction).ToString("F1", Invariant) + " %" : "n/a";
+
+    /// <summary>A value with a fixed number of decimals: "0.0412".</summary>
+    public static string Fixed(double value, int decimals) =>
+        Finite(value) ? value.ToString("F" + Math.Clamp(decimals, 0, 12).ToString(Invariant), Invariant) : "n/a";
+
+    /// <summary>A summary over repeats, "238.0 ± 0.6": the mean as <paramref name="value"/> writes it, the standard
+    /// deviation times <paramref name="scale"/> as <see cref="Spread"/> does, then <paramref name="unit"/>; the
+    /// mean alone for a single repeat.</summary>
+    public static string MeanSd(MetricSummary summary, Func<double, string> value, string unit = "", double scale = 1) =>
+        summary.Count > 1 ? $"{value(summary.Mean)} ± {Spread(scale * summary.Std)}{unit}" : value(summary.Mean) + unit;
+
+    /// <summary>A standard deviation: one decimal from 0.1 up ("0.6", "1.0"), else two significant digits without
+    /// trailing zeros ("0.042", "0.0007"); "0" when there is no spread.</summary>
+    public static string Spread(double value)
+    {
+        if (!Finite(value)) return "n/a";
+        if (value == 0.0) return "0";
+        if (Math.Abs(Math.Round(value, 1)) >= 0.1) return value.ToString("F1", Invariant);
+        var decimals = Math.Clamp(1 - (int)Math.Floor(Math.Log10(Math.Abs(value))), 2, 12);
+        var text = Math.Round(value, decimals).ToString("F" + decimals.ToString(Invariant), Invariant);
+        return text.TrimEnd('0').TrimEnd('.');
+    }
+
+    /// <summary>A summary of durations: "18.0 s ± 1.00 s"; the mean alone for a single repeat.</summary>
+    public static string Durations(MetricSummary summary) =>
+        summary.Count > 1 ? $"{Duration(summary.Mean)} ± {Duration(summary.Std)}" : Duration(summary.Mean);
+
+    /// <summary>An accuracy summary as percentages: "81.2 ± 0.4 %".</summary>
+    public static string Accuracy(MetricSummary summary) =>
+        MeanSd(summary, v => Finite(v) ? (100 * v).ToString("F1", Invariant) : "n/a", " %", 100);
+
     /// <summary>Neither NaN nor infinite.</summary>
     public static bool Finite(double value) => double.IsFinite(value);
 }

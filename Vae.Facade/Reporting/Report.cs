@@ -10,17 +10,21 @@ public static class Report
 
     /// <summary>
     /// Writes, under <paramref name="runFolder"/> (created if missing; existing files are replaced):
-    /// for each model, <c>loss.png</c>, <c>generated.png</c> and <c>reconstruction.png</c>; for each experiment,
+    /// for each model, <c>loss.png</c>, <c>generated.png</c>, <c>generated-fitted.png</c>, <c>reconstruction.png</c>,
+    /// <c>interpolation.png</c>, <c>traversal.png</c> and <c>kl-per-dim.png</c>; for each experiment,
     /// <c>latent-space.png</c>, <c>best-validation-loss.png</c>, <c>validation-curves.png</c> and its own
     /// <c>results.json</c>; and at the root <c>results.json</c>, <c>report.md</c> and <c>report.html</c> (one
-    /// offline page with interactive charts).
+    /// offline page with interactive charts). Tables give each metric's mean ± standard deviation over the repeats, and
+    /// each experiment's verdict says which differences between models are beyond that noise; the pictures are of
+    /// each model's first repeat.
     /// </summary>
     /// <param name="run">The run's results, with every model's <see cref="ModelResult.Samples"/>.</param>
     /// <param name="runFolder">The run folder; every path in <paramref name="run"/> is relative to it.</param>
     /// <param name="cancellationToken">Checked between files; a cancelled report leaves the files written so far.</param>
     /// <exception cref="ArgumentException">The run is malformed: no experiments or models, duplicate names, a best
-    /// epoch that is not one of the epochs, not nine 28 × 28 images, latent arrays of different lengths, or a picture
-    /// path outside the run folder. The message names the experiment, the model and the field.</exception>
+    /// epoch that is not one of the epochs, not nine 28 × 28 images, latent arrays of different lengths, no repeats,
+    /// a KL per dimension or traversal that does not fit the latent size, a verdict naming an unknown model, or a
+    /// picture path outside the run folder. The message names the experiment, the model and the field.</exception>
     public static async Task WriteAsync(RunResult run, string runFolder, CancellationToken cancellationToken = default)
     {
         RunChecks.Validate(run);
@@ -35,6 +39,10 @@ public static class Report
                 await Draw(() => LossCurvesPng.Write(model, At(model.Images.LossCurves)), cancellationToken);
                 await Draw(() => ImageGridPng.WriteGenerated(model, At(model.Images.Generated)), cancellationToken);
                 await Draw(() => ImageGridPng.WriteReconstruction(model, At(model.Images.Reconstruction)), cancellationToken);
+                await Draw(() => ImageGridPng.WriteGeneratedFitted(model, At(model.Images.GeneratedFitted)), cancellationToken);
+                await Draw(() => LatentWalkPng.WriteInterpolation(model, At(model.Images.Interpolation)), cancellationToken);
+                await Draw(() => LatentWalkPng.WriteTraversal(model, At(model.Images.Traversal)), cancellationToken);
+                await Draw(() => KlPerDimensionPng.Write(model, At(model.Images.KlPerDim)), cancellationToken);
             }
             await Draw(() => LatentSpacePng.Write(experiment, At(experiment.Images.LatentSpace)), cancellationToken);
             await Draw(() => BestValidationLossPng.Write(experiment, At(experiment.Images.BestValidationLoss)), cancellationToken);

@@ -23,6 +23,10 @@ internal static class RunChecks
             RequireRelative(experiment.Images.BestValidationLoss, where, "Images.BestValidationLoss");
             RequireRelative(experiment.Images.ValidationCurves, where, "Images.ValidationCurves");
             foreach (var model in experiment.Models) ValidateModel(model, $"{where}, model '{model.Name}'");
+            var names = experiment.Models.Select(m => m.Name).ToHashSet(StringComparer.Ordinal);
+            foreach (var verdict in experiment.Verdicts)
+                Require(names.Contains(verdict.Best) && (verdict.RunnerUp is null || names.Contains(verdict.RunnerUp)),
+                    $"{where}: the verdict on {verdict.Metric} names a model the experiment does not have ('{verdict.Best}', '{verdict.RunnerUp}')");
         }
     }
 
@@ -36,6 +40,14 @@ internal static class RunChecks
         RequireRelative(model.Images.LossCurves, where, "Images.LossCurves");
         RequireRelative(model.Images.Generated, where, "Images.Generated");
         RequireRelative(model.Images.Reconstruction, where, "Images.Reconstruction");
+        RequireRelative(model.Images.GeneratedFitted, where, "Images.GeneratedFitted");
+        RequireRelative(model.Images.Interpolation, where, "Images.Interpolation");
+        RequireRelative(model.Images.Traversal, where, "Images.Traversal");
+        RequireRelative(model.Images.KlPerDim, where, "Images.KlPerDim");
+        Require(model.Repeats is { Count: > 0 }, $"{where}: Repeats is empty (the first repeat's numbers are the model's)");
+        Require(model.KlPerDim.Count == model.Latent, $"{where}: KlPerDim has {model.KlPerDim.Count} values for a latent size of {model.Latent}");
+        Require(model.ActiveUnits >= 0 && model.ActiveUnits <= model.Latent,
+            $"{where}: ActiveUnits is {model.ActiveUnits}, outside 0–{model.Latent}");
 
         var samples = model.Samples;
         Require(samples is not null, $"{where} has no Samples");
@@ -47,6 +59,17 @@ internal static class RunChecks
         Require(samples.LatentY.Count == points && samples.LatentLabels.Count == points,
             $"{where}: Samples.LatentX, LatentY and LatentLabels have {points}, {samples.LatentY.Count} and {samples.LatentLabels.Count} entries");
         Require(samples.LatentLabels.All(l => l is >= 0 and <= 9), $"{where}: Samples.LatentLabels holds a label outside 0–9");
+        RequireImages(samples.GeneratedFitted, 9, where, "Samples.GeneratedFitted");
+        Require(samples.Interpolation.Count >= 2, $"{where}: Samples.Interpolation must hold at least 2 images, it holds {samples.Interpolation.Count}");
+        RequireImages(samples.Interpolation, samples.Interpolation.Count, where, "Samples.Interpolation");
+        Require(samples.InterpolationLabels.Count == 2 && samples.InterpolationLabels.All(l => l is >= 0 and <= 9),
+            $"{where}: Samples.InterpolationLabels must be the two classes (0–9) of the interpolated images");
+        var dimensions = samples.TraversalDimensions;
+        Require(dimensions.Count > 0 && dimensions.All(d => d >= 0 && d < model.Latent) && dimensions.Distinct().Count() == dimensions.Count,
+            $"{where}: Samples.TraversalDimensions must be distinct latent dimensions (0–{model.Latent - 1}), was [{string.Join(", ", dimensions)}]");
+        Require(samples.Traversal.Count >= 2 * dimensions.Count && samples.Traversal.Count % dimensions.Count == 0,
+            $"{where}: Samples.Traversal holds {samples.Traversal.Count} images, not a row of at least 2 for each of {dimensions.Count} dimensions");
+        RequireImages(samples.Traversal, samples.Traversal.Count, where, "Samples.Traversal");
     }
 
     private static void RequireImages(IReadOnlyList<float[]> images, int count, string where, string field)
