@@ -1,4 +1,4 @@
-/// Measurements of trained models beyond their losses: where the codes lie, and how real
+/// Measurements of trained models beyond their losses: where the codes lie, which dimensions they use, and how real
 /// generated images look.
 module Vae.Core.Analysis
 
@@ -29,20 +29,6 @@ let codes (model: Model) (split: Split) : torch.Tensor =
            use x = split.Images.narrow(0L, start, min batch (int64 split.Count - start))
            Model.encode model x |]
     |> fun parts -> torch.cat(parts, 0L)
-
-/// Mean over `generated` images of the squared pixel distance (per pixel) to the nearest image of
-/// `reference`: how far generated images lie from real ones. Lower is more realistic.
-let nearestDistance (generated: torch.Tensor) (reference: torch.Tensor) : float =
-    use _ = torch.no_grad ()
-    use scope = torch.NewDisposeScope()
-    let pixels = float generated.shape.[1]
-    let smallest (t: torch.Tensor) = let struct (values, _) = t.min(1L) in values
-    let nearest =
-        [| for start in 0L .. 2500L .. reference.shape.[0] - 1L ->
-               let part = reference.narrow(0L, start, min 2500L (reference.shape.[0] - start))
-               smallest (torch.cdist(generated, part)) |]
-        |> fun mins -> smallest (torch.stack(mins, 1L))
-    (nearest.square().mean().item<float32>() |> float) / pixels
 
 /// One test image of each of the first `count` classes (the first of each in the split's order):
 /// the same images for every model, so that reconstructions can be compared side by side.

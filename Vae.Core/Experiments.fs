@@ -344,9 +344,10 @@ type ModelOutcome =
       TrainingSeconds: float
       /// Set when the model was taken, trained, from another experiment: (experiment, model).
       ReusedFrom: (string * string) option
-      /// Mean squared pixel distance of 1,000 images generated from z ~ N(0, I) to their nearest test image.
+      /// Fréchet distance (Analysis.frechetDistance, the pixels' first 50 principal components)
+      /// between the test images and 5,000 images generated from z ~ N(0, I).
       GenerationDistance: float
-      /// The same for 1,000 images generated from a Gaussian fitted to the training codes.
+      /// The same for 5,000 images generated from a Gaussian fitted to the training codes.
       FittedGenerationDistance: float
       /// Per latent dimension, the variance over the test set of its posterior mean (or code).
       CodeVariance: float[]
@@ -427,7 +428,9 @@ type private Measuring =
       ProbeTest: Split
       Originals: torch.Tensor
       InterpolationEnds: torch.Tensor
-      Pca: int -> float * float }
+      Pca: int -> float * float
+      /// Fréchet distance of generated images to the test images.
+      Frechet: torch.Tensor -> float }
 
 let private probeScores (m: Measuring) (model: Model) =
     use trainCodes = Analysis.codes model m.ProbeTrain
@@ -438,6 +441,10 @@ let private probeScores (m: Measuring) (model: Model) =
       PcaLinear = pcaLinear
       PcaKnn = pcaKnn }
 
+/// Images generated to measure the Fréchet distance (enough for a stable 50 × 50 covariance).
+[<Literal>]
+let GeneratedForDistance = 5000
+
 /// Test-set measurements, samples and codes of a trained model.
 let private measure (m: Measuring) (analysis: AnalysisSettings) (seed: int64) repeat spec architecture (training: TrainingResult) seconds reusedFrom =
     let model = training.Model
@@ -445,11 +452,11 @@ let private measure (m: Measuring) (analysis: AnalysisSettings) (seed: int64) re
     use _ = torch.no_grad ()
     use generator = new torch.Generator(uint64 seed + 7UL)
     let generated = Model.generate generator 9 model
-    use many = Model.generate generator 1000 model
+    use many = Model.generate generator GeneratedForDistance model
     use trainCodes = Analysis.codes model m.ProbeTrain
     let fitted = Analysis.fitGaussian trainCodes
     let generatedFitted = Analysis.generateFitted generator 9 fitted model
-    use manyFitted = Analysis.generateFitted generator 1000 fitted model
+    use manyFitted = Analysis.generateFitted generator GeneratedForDistance fitted model
     use codes = Analysis.codes model test
     let variance = Analysis.codeVariance model test
     let traversed = variance |> Array.indexed |> Array.sortByDescending snd |> Array.truncate 2 |> Array.map fst |> List.ofArray
@@ -464,8 +471,8 @@ let private measure (m: Measuring) (analysis: AnalysisSettings) (seed: int64) re
         | Autoencoder -> None
       TrainingSeconds = seconds
       ReusedFrom = reusedFrom
-      GenerationDistance = Analysis.nearestDistance many test.Images
-      FittedGenerationDistance = Analysis.nearestDistance manyFitted test.Images
+      GenerationDistance = m.Frechet many
+      FittedGenerationDistance = m.Frechet manyFitted
       CodeVariance = variance
       ActiveUnits = Analysis.activeUnits variance
       KlPerDimension = Analysis.klPerDimension model test
@@ -551,5 +558,9 @@ let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: 
           ProbeTest = probeTest
           Originals = originals
           InterpolationEnds = torch.stack([| originals.[0L]; originals.[7L] |], 0L)
-          Pca = pca }
+          Pca = pca
+          Frechet =
+            fun generated ->
+                let directions, mean = pcaFit.Value
+                Analysis.frechetDistance (directions.narrow(1L, 0L, int64 Analysis.FrechetComponents), mean) data.Test.Images generated }
     experiments |> List.fold (fun previous e -> previous @ [ runExperimentWith measuring hooks settings previous e ]) []

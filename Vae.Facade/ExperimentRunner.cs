@@ -149,8 +149,8 @@ public static class ExperimentRunner
         ("activeUnits", "latent usage (active units)", false, false, r => r.ActiveUnits),
         ("linearAccuracy", "feature quality (linear probe accuracy)", false, false, r => r.Probe.LinearAccuracy),
         ("knnAccuracy", "feature quality (5-NN accuracy)", false, false, r => r.Probe.KnnAccuracy),
-        ("generationDistance", "generation from N(0, I) (distance to the nearest test image)", true, false, r => r.GenerationDistance),
-        ("fittedGenerationDistance", "generation from a fitted Gaussian (distance to the nearest test image)", true, false, r => r.FittedGenerationDistance),
+        ("generationDistance", "generation from N(0, I) (Fréchet distance to the test images)", true, false, r => r.GenerationDistance),
+        ("fittedGenerationDistance", "generation from a fitted Gaussian (Fréchet distance to the test images)", true, false, r => r.FittedGenerationDistance),
         ("trainingSeconds", "training time", true, false, r => r.TrainingSeconds),
     ];
 

@@ -188,8 +188,8 @@ let private judged =
       "activeUnits", "latent usage (active units)", false, false
       "linearAccuracy", "feature quality (linear probe accuracy)", false, false
       "knnAccuracy", "feature quality (5-NN accuracy)", false, false
-      "generationDistance", "generation from N(0, I) (distance to the nearest test image)", true, false
-      "fittedGenerationDistance", "generation from a fitted Gaussian (distance to the nearest test image)", true, false ]
+      "generationDistance", "generation from N(0, I) (Fréchet distance to the test images)", true, false
+      "fittedGenerationDistance", "generation from a fitted Gaussian (Fréchet distance to the test images)", true, false ]
 
 /// The verdicts as the façade gives them, by the core's rule.
 let private verdicts (models: ModelResult list) =
@@ -394,11 +394,11 @@ let tests =
                 "The autoencoder **ae** reconstructs the test set better: test reconstruction 235.2 ± 0.3 against 240.9 ± 0.5 nats per image for the VAE **five-layer**, 5.7 (2.4 %) lower, beyond the noise."
                 "reconstruction"
             Expect.stringContains markdown
-                "The VAE **five-layer** generates images closer to real ones from N(0, I): mean squared distance to the nearest test image 0.0375 ± 0.0009 against 0.0583 ± 0.002 for the autoencoder **ae**, 0.021 (35.7 %) lower, beyond the noise."
+                "The VAE **five-layer** generates images closer to real ones from N(0, I): Fréchet distance to the test images in PCA space 0.0375 ± 0.0009 against 0.0583 ± 0.002 for the autoencoder **ae**, 0.021 (35.7 %) lower, beyond the noise."
                 "generation from N(0, I)"
             // 0.0352 − 0.0341 = 0.0011, not more than 0.0007 + 0.0006 = 0.0013.
             Expect.stringContains markdown
-                "The autoencoder **ae** and the VAE **five-layer** generate images equally close to real ones from Gaussians fitted to their training codes, within noise: mean squared distance to the nearest test image 0.0341 ± 0.0007 against 0.0352 ± 0.0006, 0.0011 apart, no more than the two standard deviations combined (0.0013)."
+                "The autoencoder **ae** and the VAE **five-layer** generate images equally close to real ones from Gaussians fitted to their training codes, within noise: Fréchet distance to the test images in PCA space 0.0341 ± 0.0007 against 0.0352 ± 0.0006, 0.0011 apart, no more than the two standard deviations combined (0.0013)."
                 "generation from the fitted Gaussians"
             let pictures = markdown.Substring(markdown.IndexOf "Generated images side by side")
             let rows = pictures.Substring(0, pictures.IndexOf "###").Split("\n\n") |> Array.filter (fun r -> r.StartsWith "![")
@@ -474,7 +474,7 @@ let tests =
                 "a within-noise case"
             // 0.0352 − 0.0341 = 0.0011, not more than 0.0007 + 0.0006.
             Expect.stringContains markdown
-                "- On generation from a fitted Gaussian (distance to the nearest test image; lower is better), **ae** is ahead (0.0341 ± 0.0007 vs 0.0352 ± 0.0006 for **five-layer**), but the lead of 0.0011 is within the noise (0.0007 + 0.0006): no model is declared best."
+                "- On generation from a fitted Gaussian (Fréchet distance to the test images; lower is better), **ae** is ahead (0.0341 ± 0.0007 vs 0.0352 ± 0.0006 for **five-layer**), but the lead of 0.0011 is within the noise (0.0007 + 0.0006): no model is declared best."
                 "the autoencoder's fair generation is within noise of the VAE's"
             Expect.stringContains markdown
                 "- On test log-likelihood (IWAE negative log-likelihood; lower is better), only **five-layer** is measured (244.9 ± 0.4): an autoencoder has no KL term, hence no ELBO and no likelihood estimate."

@@ -170,11 +170,11 @@ internal static class Findings
         });
         sentences.Add(Versus(vae, autoencoder, m => RepeatSummaries.Of(m, "generationDistance", r => r.GenerationDistance), Numbers.General, Numbers.Difference,
             "generates images closer to real ones from N(0, I)", "generate images equally close to real ones from N(0, I)",
-            "mean squared distance to the nearest test image", ""));
+            "Fréchet distance to the test images in PCA space", ""));
         sentences.Add(Versus(vae, autoencoder, m => RepeatSummaries.Of(m, "fittedGenerationDistance", r => r.FittedGenerationDistance), Numbers.General, Numbers.Difference,
             "generates images closer to real ones from a Gaussian fitted to its training codes",
             "generate images equally close to real ones from Gaussians fitted to their training codes",
-            "mean squared distance to the nearest test image", ""));
+            "Fréchet distance to the test images in PCA space", ""));
         sentences.Add(new Span[]
         {
             "Drawing codes from N(0, I) suits only the VAE, which its KL term trained to give codes that distribution; a Gaussian fitted (full covariance) to each model's own training codes is the fair comparison for the autoencoder.",
