@@ -4,7 +4,6 @@ module Vae.Core.Adam
 
 open System
 open System.Runtime.InteropServices
-open System.Runtime.Intrinsics
 open TorchSharp
 open Vae.Core.Layers
 
@@ -51,37 +50,22 @@ let private floats (tensor: torch.Tensor) : Span<float32> = MemoryMarshal.Cast<b
 type private Constants =
     { B1: float32; C1: float32; B2: float32; C2: float32; InverseRoot: float32; Epsilon: float32; StepSize: float32 }
 
-/// The update of the leading whole vectors of the buffers (AVX-512); returns the elements done.
-let private step512 (k: Constants) (theta: Span<float32>) (g: Span<float32>) (m: Span<float32>) (v: Span<float32>) =
-    let theta = MemoryMarshal.Cast<float32, Vector512<float32>> theta
-    let g = MemoryMarshal.Cast<float32, Vector512<float32>> g
-    let m = MemoryMarshal.Cast<float32, Vector512<float32>> m
-    let v = MemoryMarshal.Cast<float32, Vector512<float32>> v
-    let epsilon = Vector512.Create k.Epsilon
+/// The update of the leading whole vectors of the buffers, in the hardware's vector width
+/// (System.Numerics.Vector: 256 bits with AVX2); returns the elements done.
+let private stepVectors (k: Constants) (theta: Span<float32>) (g: Span<float32>) (m: Span<float32>) (v: Span<float32>) =
+    let theta = MemoryMarshal.Cast<float32, Numerics.Vector<float32>> theta
+    let g = MemoryMarshal.Cast<float32, Numerics.Vector<float32>> g
+    let m = MemoryMarshal.Cast<float32, Numerics.Vector<float32>> m
+    let v = MemoryMarshal.Cast<float32, Numerics.Vector<float32>> v
+    let epsilon = Numerics.Vector<float32>(k.Epsilon)
     for i in 0 .. theta.Length - 1 do
         let gi = g.[i]
         let mi = m.[i] * k.B1 + gi * k.C1
         let vi = v.[i] * k.B2 + gi * gi * k.C2
         m.[i] <- mi
         v.[i] <- vi
-        theta.[i] <- theta.[i] - k.StepSize * (mi / (Vector512.Sqrt vi * k.InverseRoot + epsilon))
-    theta.Length * Vector512<float32>.Count
-
-/// The same with AVX2-sized vectors.
-let private step256 (k: Constants) (theta: Span<float32>) (g: Span<float32>) (m: Span<float32>) (v: Span<float32>) =
-    let theta = MemoryMarshal.Cast<float32, Vector256<float32>> theta
-    let g = MemoryMarshal.Cast<float32, Vector256<float32>> g
-    let m = MemoryMarshal.Cast<float32, Vector256<float32>> m
-    let v = MemoryMarshal.Cast<float32, Vector256<float32>> v
-    let epsilon = Vector256.Create k.Epsilon
-    for i in 0 .. theta.Length - 1 do
-        let gi = g.[i]
-        let mi = m.[i] * k.B1 + gi * k.C1
-        let vi = v.[i] * k.B2 + gi * gi * k.C2
-        m.[i] <- mi
-        v.[i] <- vi
-        theta.[i] <- theta.[i] - k.StepSize * (mi / (Vector256.Sqrt vi * k.InverseRoot + epsilon))
-    theta.Length * Vector256<float32>.Count
+        theta.[i] <- theta.[i] - k.StepSize * (mi / (Numerics.Vector.SquareRoot vi * k.InverseRoot + epsilon))
+    theta.Length * Numerics.Vector<float32>.Count
 
 /// The same one element at a time.
 let private step1 (k: Constants) (theta: Span<float32>) (g: Span<float32>) (m: Span<float32>) (v: Span<float32>) =
@@ -94,7 +78,7 @@ let private step1 (k: Constants) (theta: Span<float32>) (g: Span<float32>) (m: S
         theta.[i] <- theta.[i] - k.StepSize * (mi / (MathF.Sqrt vi * k.InverseRoot + k.Epsilon))
     theta.Length
 
-/// The same update in float32, element by element in one pass over the four buffers (widest
+/// The same update in float32, element by element in one pass over the four buffers (whole
 /// vectors first, then one element at a time); √v / √(1 − β₂ᵗ) is taken as a product with the
 /// reciprocal, saving a division per element. One pass instead of eight engine operations and a
 /// temporary the size of the model.
@@ -108,9 +92,7 @@ let private stepFloat32 (adam: Adam) (t: float) (parameters: Parameters) =
     let g = floats parameters.Gradients
     let m = floats adam.FirstMoment
     let v = floats adam.SecondMoment
-    let mutable i = 0
-    if Vector512.IsHardwareAccelerated then i <- i + step512 k theta g m v
-    if Vector256.IsHardwareAccelerated then i <- i + step256 k (theta.Slice i) (g.Slice i) (m.Slice i) (v.Slice i)
+    let i = if Numerics.Vector.IsHardwareAccelerated then stepVectors k theta g m v else 0
     step1 k (theta.Slice i) (g.Slice i) (m.Slice i) (v.Slice i) |> ignore
 
 /// One update of `parameters` from their accumulated gradients. The buffers are updated in place
