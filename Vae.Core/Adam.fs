@@ -45,6 +45,21 @@ let private stepWithTensors (adam: Adam) (t: float) (parameters: Parameters) =
 /// The values of a contiguous float32 CPU tensor, in place (no copy).
 let private floats (tensor: torch.Tensor) : Span<float32> = MemoryMarshal.Cast<byte, float32> tensor.bytes
 
+/// The smallest normal float32. Moments below it are set to zero: a weight whose gradient is zero
+/// (a pixel that is 0 in the whole batch, a dead ReLU unit) sees its first moment decay by β₁ each
+/// step into the subnormal range, where arithmetic is several times slower (measured: 40 % of the
+/// first moments of the five-layer VAE after one epoch, the step 0.5 → 0.3 ms). The update such a
+/// moment would make, lr · 1e-38 / ε ≈ 1e-33, is below float32's resolution of any parameter.
+[<Literal>]
+let private SmallestNormal = 1.17549435e-38f
+
+/// x, or zero if x is subnormal.
+let inline private flush (x: float32) = if abs x >= SmallestNormal then x else 0.0f
+
+/// Each lane of x, or zero where it is subnormal (`smallest`: SmallestNormal in every lane).
+let inline private flushVector (smallest: Numerics.Vector<float32>) (x: Numerics.Vector<float32>) =
+    Numerics.Vector.ConditionalSelect(Numerics.Vector.GreaterThanOrEqual(Numerics.Vector.Abs x, smallest), x, Numerics.Vector<float32>.Zero)
+
 /// Scalars of one float32 step, rounded to float32 as libtorch does for float tensors.
 [<Struct>]
 type private Constants =
@@ -58,10 +73,11 @@ let private stepVectors (k: Constants) (theta: Span<float32>) (g: Span<float32>)
     let m = MemoryMarshal.Cast<float32, Numerics.Vector<float32>> m
     let v = MemoryMarshal.Cast<float32, Numerics.Vector<float32>> v
     let epsilon = Numerics.Vector<float32>(k.Epsilon)
+    let smallest = Numerics.Vector<float32>(SmallestNormal)
     for i in 0 .. theta.Length - 1 do
         let gi = g.[i]
-        let mi = m.[i] * k.B1 + gi * k.C1
-        let vi = v.[i] * k.B2 + gi * gi * k.C2
+        let mi = flushVector smallest (m.[i] * k.B1 + gi * k.C1)
+        let vi = flushVector smallest (v.[i] * k.B2 + gi * gi * k.C2)
         m.[i] <- mi
         v.[i] <- vi
         theta.[i] <- theta.[i] - k.StepSize * (mi / (Numerics.Vector.SquareRoot vi * k.InverseRoot + epsilon))
@@ -71,8 +87,8 @@ let private stepVectors (k: Constants) (theta: Span<float32>) (g: Span<float32>)
 let private step1 (k: Constants) (theta: Span<float32>) (g: Span<float32>) (m: Span<float32>) (v: Span<float32>) =
     for i in 0 .. theta.Length - 1 do
         let gi = g.[i]
-        let mi = m.[i] * k.B1 + gi * k.C1
-        let vi = v.[i] * k.B2 + gi * gi * k.C2
+        let mi = flush (m.[i] * k.B1 + gi * k.C1)
+        let vi = flush (v.[i] * k.B2 + gi * gi * k.C2)
         m.[i] <- mi
         v.[i] <- vi
         theta.[i] <- theta.[i] - k.StepSize * (mi / (MathF.Sqrt vi * k.InverseRoot + k.Epsilon))
@@ -80,8 +96,8 @@ let private step1 (k: Constants) (theta: Span<float32>) (g: Span<float32>) (m: S
 
 /// The same update in float32, element by element in one pass over the four buffers (whole
 /// vectors first, then one element at a time); √v / √(1 − β₂ᵗ) is taken as a product with the
-/// reciprocal, saving a division per element. One pass instead of eight engine operations and a
-/// temporary the size of the model.
+/// reciprocal, saving a division per element, and subnormal moments are flushed to zero. One pass
+/// instead of eight engine operations and a temporary the size of the model.
 let private stepFloat32 (adam: Adam) (t: float) (parameters: Parameters) =
     let stepSize, root = corrections adam t
     let k =

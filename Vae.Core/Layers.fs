@@ -16,7 +16,9 @@ type Parameters =
       Gradients: torch.Tensor
       Layout: Slot list
       /// Leaf tensors (requires_grad) sharing storage with `Values`, in `Layout` order.
-      Tensors: torch.Tensor list }
+      Tensors: torch.Tensor list
+      /// Views into `Gradients` shaped as `Tensors` (each tensor's `grad`), in `Layout` order.
+      GradientViews: torch.Tensor list }
 
 /// The number of elements a slot holds.
 let elements (slot: Slot) = List.fold (*) 1L slot.Shape
@@ -34,17 +36,20 @@ let allocate (dtype: torch.ScalarType) (layout: Slot list) : Parameters =
     let gradients = torch.zeros ([| total |], dtype = dtype)
     let offsets = layout |> List.scan (fun offset slot -> offset + elements slot) 0L
     let view (buffer: torch.Tensor) offset slot = buffer.narrow(0L, offset, elements slot).view(Array.ofList slot.Shape)
+    let starts = List.take layout.Length offsets
+    let gradientViews = List.map2 (view gradients) starts layout
     let tensors =
-        List.map2
-            (fun offset slot ->
+        List.map3
+            (fun offset slot gradient ->
                 // detach() gives a leaf that shares storage with the flat buffer; its gradient is a
                 // view into the flat gradient buffer, into which autograd accumulates in place.
                 let tensor = (view values offset slot).detach().requires_grad_(true)
-                tensor.set_grad (view gradients offset slot)
+                tensor.set_grad gradient
                 tensor)
-            (List.take layout.Length offsets)
+            starts
             layout
-    { Values = values; Gradients = gradients; Layout = layout; Tensors = tensors }
+            gradientViews
+    { Values = values; Gradients = gradients; Layout = layout; Tensors = tensors; GradientViews = gradientViews }
 
 /// The linear layers of consecutive (weight, bias) pairs.
 let rec linears (tensors: torch.Tensor list) : Linear list =

@@ -94,16 +94,13 @@ let trainEpoch
                 let start = b * options.BatchSize
                 let indices = order.narrow(0L, int64 start, int64 (min options.BatchSize (n - start)))
                 let x = train.Images.index_select(0L, indices)
-                let terms = Losses.terms noise model x
-                let reconstruction = terms.Reconstruction.sum()
-                let kl = terms.Kl.sum()
-                // Summed over the batch, as the seed study and PyTorch's VAE example do.
-                model.Parameters.Gradients.zero_() |> ignore
-                (reconstruction + kl).backward()
+                // Summed over the batch, as the seed study and PyTorch's VAE example do; the
+                // gradient overwrites the buffer, so there is nothing to zero.
+                let loss = Gradients.lossAndGradient noise model x
                 let adam = Adam.step adam model.Parameters
                 (use _ = torch.no_grad ()
-                 reconstructionSum.add_(reconstruction) |> ignore
-                 klSum.add_(kl) |> ignore)
+                 reconstructionSum.add_(loss.Reconstruction) |> ignore
+                 klSum.add_(loss.Kl) |> ignore)
                 hooks.OnBatch epoch (b + 1) batches
                 adam)
             adam

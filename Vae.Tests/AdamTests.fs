@@ -49,6 +49,26 @@ let tests =
                 Expect.isLessThan difference 1e-6 $"{architecture}: largest difference from the rule"
         }
 
+        test "float32 moments too small to be normal numbers become zero, on the vector and the scalar path" {
+            for architecture in [ Architecture.fiveLayer; tiny ] do
+                let model = Model.create 1L architecture
+                let last = model.Parameters.Values.NumberOfElements - 1L
+                use _ = torch.no_grad ()
+                // A gradient of 1e-38 makes m = 1e-39 and v = 1e-79: subnormal and underflowed.
+                model.Parameters.Gradients.fill_((1e-38f).ToScalar()) |> ignore
+                model.Parameters.Gradients.[0L] <- torch.tensor 1.0f
+                use before = model.Parameters.Values.clone()
+                let adam = Adam.step (Adam.create 1e-3 model.Parameters) model.Parameters
+                let m = values adam.FirstMoment
+                Expect.equal m.[1] 0.0 $"{architecture}: a subnormal first moment (vector path) is zero"
+                Expect.equal m.[int last] 0.0 $"{architecture}: a subnormal first moment (last element) is zero"
+                Expect.floatClose Accuracy.medium m.[0] 0.1 $"{architecture}: a normal first moment is (1 − β₁) g"
+                Expect.floatClose Accuracy.medium (values adam.SecondMoment).[0] 0.001 $"{architecture}: a normal second moment is (1 − β₂) g²"
+                let moved = values (model.Parameters.Values - before)
+                Expect.floatClose Accuracy.medium moved.[0] -1e-3 $"{architecture}: the first step moves by the learning rate"
+                Expect.equal moved.[int last] 0.0 $"{architecture}: the update a subnormal moment would make is below float32's resolution"
+        }
+
         test "a float64 step follows PyTorch's update rule to float64 precision" {
             let difference, moved = againstFloat64Rule tiny torch.ScalarType.Float64
             Expect.isGreaterThan moved 5e-3 "parameters moved"
