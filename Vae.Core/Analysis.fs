@@ -25,10 +25,15 @@ let principalComponents (components: int) (codes: torch.Tensor) : torch.Tensor =
 let codes (model: Model) (split: Split) : torch.Tensor =
     use _ = torch.no_grad ()
     let batch = int64 Evaluation.BatchSize
-    [| for start in 0L .. batch .. int64 split.Count - 1L ->
-           use x = split.Images.narrow(0L, start, min batch (int64 split.Count - start))
-           Model.encode model x |]
-    |> fun parts -> torch.cat(parts, 0L)
+    let parts =
+        [| for start in 0L .. batch .. int64 split.Count - 1L ->
+               // Each batch's activations are freed as soon as its codes are taken.
+               use scope = torch.NewDisposeScope()
+               let x = split.Images.narrow(0L, start, min batch (int64 split.Count - start))
+               (Model.encode model x).MoveToOuterDisposeScope() |]
+    let all = torch.cat(parts, 0L)
+    for part in parts do part.Dispose()
+    all
 
 /// One test image of each of the first `count` classes (the first of each in the split's order):
 /// the same images for every model, so that reconstructions can be compared side by side.

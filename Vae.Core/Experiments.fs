@@ -450,6 +450,9 @@ let private measure (m: Measuring) (analysis: AnalysisSettings) (seed: int64) re
     let model = training.Model
     let test = m.Data.Test
     use _ = torch.no_grad ()
+    // Every temporary of the measurements is freed here, not when the garbage collector gets to it:
+    // the collector does not see the engine's memory, and the run's peak memory grew with it.
+    use scope = torch.NewDisposeScope()
     use generator = new torch.Generator(uint64 seed + 7UL)
     let generated = Model.generate generator 9 model
     use many = Model.generate generator GeneratedForDistance model
@@ -460,6 +463,7 @@ let private measure (m: Measuring) (analysis: AnalysisSettings) (seed: int64) re
     use codes = Analysis.codes model test
     let variance = Analysis.codeVariance model test
     let traversed = variance |> Array.indexed |> Array.sortByDescending snd |> Array.truncate 2 |> Array.map fst |> List.ofArray
+    let kept (t: torch.Tensor) = t.MoveToOuterDisposeScope()
     { Spec = spec
       Architecture = architecture
       Repeat = repeat
@@ -477,13 +481,13 @@ let private measure (m: Measuring) (analysis: AnalysisSettings) (seed: int64) re
       ActiveUnits = Analysis.activeUnits variance
       KlPerDimension = Analysis.klPerDimension model test
       Probe = probeScores m model
-      Generated = generated
-      GeneratedFitted = generatedFitted
-      Reconstructions = Model.reconstruct model m.Originals
-      Interpolation = Analysis.interpolate 10 model m.InterpolationEnds.[0L] m.InterpolationEnds.[1L]
-      Traversal = Analysis.traverse 9 traversed model test
+      Generated = kept generated
+      GeneratedFitted = kept generatedFitted
+      Reconstructions = kept (Model.reconstruct model m.Originals)
+      Interpolation = kept (Analysis.interpolate 10 model m.InterpolationEnds.[0L] m.InterpolationEnds.[1L])
+      Traversal = kept (Analysis.traverse 9 traversed model test)
       TraversalDimensions = traversed
-      Latent2d = Analysis.principalComponents 2 codes }
+      Latent2d = kept (Analysis.principalComponents 2 codes) }
 
 /// Trains and measures every model of `experiment` in every repeat (repeat r trains with seed
 /// + r), after the experiments in `previous`.
@@ -537,7 +541,11 @@ let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: 
     let probeTest = data.Test
     let originals = Analysis.oneImagePerClass 9 data.Test
     // The PCA yardstick depends only on the data and the code size: fitted once, scored once per size.
-    let pcaFit = lazy (Probes.pcaFit FashionMnist.Pixels probeTrain.Images)
+    // Fitted on first use, which is inside a model's measurement: detached from that dispose scope.
+    let pcaFit =
+        lazy (
+            let directions, mean = Probes.pcaFit FashionMnist.Pixels probeTrain.Images
+            directions.DetachFromDisposeScope(), mean.DetachFromDisposeScope())
     let pcaScores = Collections.Generic.Dictionary<int, float * float>()
     let pca latent =
         match pcaScores.TryGetValue latent with

@@ -35,6 +35,10 @@ let linearAccuracy (trainX: torch.Tensor) (trainY: torch.Tensor) (testX: torch.T
     use _ = torch.no_grad ()
     accuracy ((xt.matmul(weights) + bias).argmax(1L)) testY
 
+/// Test images per distance matrix in `knnAccuracy`: 250 × 60,000 distances are 60 MB.
+[<Literal>]
+let private KnnChunk = 250L
+
 /// Accuracy on the test set of a k-nearest-neighbour vote (Euclidean distance on standardised
 /// features; a tie goes to the class of the nearest neighbour among the tied).
 let knnAccuracy (k: int) (trainX: torch.Tensor) (trainY: torch.Tensor) (testX: torch.Tensor) (testY: torch.Tensor) : float =
@@ -43,9 +47,9 @@ let knnAccuracy (k: int) (trainX: torch.Tensor) (trainY: torch.Tensor) (testX: t
     let x, xt = standardise trainX testX
     let classes = trainY.max().item<int64>() + 1L
     let predictions =
-        [| for start in 0L .. 1000L .. xt.shape.[0] - 1L ->
+        [| for start in 0L .. KnnChunk .. xt.shape.[0] - 1L ->
                use inner = torch.NewDisposeScope()
-               let part = xt.narrow(0L, start, min 1000L (xt.shape.[0] - start))
+               let part = xt.narrow(0L, start, min KnnChunk (xt.shape.[0] - start))
                let struct (_, nearest) = torch.cdist(part, x).topk(k, dim = 1, largest = false, sorted = true)
                let neighbours = trainY.index_select(0L, nearest.reshape(-1L)).view(-1L, int64 k)
                // Votes weighted 1 + tiny·(k − rank): a majority wins, a tie goes to the nearer class.
@@ -54,21 +58,41 @@ let knnAccuracy (k: int) (trainX: torch.Tensor) (trainY: torch.Tensor) (testX: t
                votes.argmax(1L).MoveToOuterDisposeScope() |]
     accuracy (torch.cat(predictions, 0L)) testY
 
+/// Rows of the data per float64 chunk when fitting principal directions (a 5,000 × 784 chunk is
+/// 31 MB; the whole training set in float64 would be 376 MB, twice over once centred).
+[<Literal>]
+let private PcaChunk = 5000L
+
 /// The first `components` principal directions of `x` ([d; components]), fitted by the
-/// eigendecomposition of its covariance, with the mean to centre by.
+/// eigendecomposition of its covariance (accumulated in float64, chunk by chunk), with the mean to
+/// centre by.
 let pcaFit (components: int) (x: torch.Tensor) : torch.Tensor * torch.Tensor =
     use _ = torch.no_grad ()
-    let x64 = x.to_type(torch.ScalarType.Float64)
-    let mean = x64.mean([| 0L |], keepdim = true)
-    let centred = x64 - mean
-    let covariance = centred.t().matmul(centred) / float (x.shape.[0] - 1L)
+    use scope = torch.NewDisposeScope()
+    let n = x.shape.[0]
+    let chunks = [ 0L .. PcaChunk .. n - 1L ] |> List.map (fun start -> x.narrow(0L, start, min PcaChunk (n - start)))
+    let float64 (chunk: torch.Tensor) = chunk.to_type(torch.ScalarType.Float64)
+    let mean =
+        chunks
+        |> List.map (fun chunk -> use c = float64 chunk in c.sum([| 0L |], keepdim = true))
+        |> List.reduce (fun total part -> total.add_(part))
+        |> fun total -> total.div_((float n).ToScalar())
+    let covariance =
+        chunks
+        |> List.map (fun chunk ->
+            use c = float64 chunk
+            use centred = c - mean
+            centred.t().matmul(centred))
+        |> List.reduce (fun total part -> total.add_(part))
+        |> fun total -> total.div_((float (n - 1L)).ToScalar())
     let struct (_, vectors) = torch.linalg.eigh(covariance)
     // eigh sorts eigenvalues ascending: the last columns are the leading directions.
     let d = vectors.shape.[1]
     let leading = vectors.narrow(1L, d - int64 components, int64 components).flip(1L)
-    leading.to_type(torch.ScalarType.Float32), mean.to_type(torch.ScalarType.Float32)
+    leading.to_type(torch.ScalarType.Float32).MoveToOuterDisposeScope(), mean.to_type(torch.ScalarType.Float32).MoveToOuterDisposeScope()
 
 /// `x` projected on fitted principal directions.
 let pcaProject (directions: torch.Tensor, mean: torch.Tensor) (x: torch.Tensor) : torch.Tensor =
     use _ = torch.no_grad ()
-    (x - mean).matmul(directions)
+    use centred = x - mean
+    centred.matmul(directions)

@@ -64,11 +64,16 @@ public static class ExperimentRunner
         var staging = Stage(folder);
         try
         {
-            var data = FashionMnistData.Load(options.DataDirectory);
             var settings = new RunSettings(options.Quick, options.Epochs.ToOption(), options.Seed.ToOption(), options.Repeats.ToOption());
-            var outcomes = await Task.Run(() => Run(plan, settings, data, progress, cancellationToken), cancellationToken);
-            var result = new RunResult(plan.Name, started, options.Quick, outcomes.Select(ToResult).ToArray());
-            SaveCheckpoints(outcomes, staging);
+            // All engine work on the engine's one thread (see Core.Engine.EngineThread).
+            var result = await Core.Engine.EngineThread.Run(() =>
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var data = FashionMnistData.Load(options.DataDirectory);
+                var outcomes = Run(plan, settings, data, progress, cancellationToken);
+                SaveCheckpoints(outcomes, staging);
+                return new RunResult(plan.Name, started, options.Quick, outcomes.Select(ToResult).ToArray());
+            });
             await Report.WriteAsync(result, staging, cancellationToken);
             if (Directory.Exists(folder)) Directory.Delete(folder);
             Directory.Move(staging, folder);

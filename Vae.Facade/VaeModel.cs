@@ -37,7 +37,11 @@ public sealed class VaeModel
 
     /// <summary>A new model with PyTorch's default initialisation drawn from <paramref name="seed"/>.</summary>
     /// <exception cref="InvalidInputException">The spec breaks a rule (a width or the latent size below 1).</exception>
-    public static VaeModel Create(ModelSpec spec, long seed = 1) => new(Core.ModelModule.create(seed, spec.ToArchitecture()));
+    public static VaeModel Create(ModelSpec spec, long seed = 1)
+    {
+        var architecture = spec.ToArchitecture();
+        return Core.Engine.EngineThread.Invoke(() => new VaeModel(Core.ModelModule.create(seed, architecture)));
+    }
 
     internal static VaeModel Wrap(Core.Model model) => new(model);
 
@@ -56,8 +60,9 @@ public sealed class VaeModel
         var options = (settings ?? new TrainingSettings()).ToCore();
         if (validationSize < 1 || validationSize >= data.TrainCount)
             throw new InvalidInputException($"validationSize: must be between 1 and {data.TrainCount - 1}, was {validationSize}");
-        return Task.Run(() =>
+        return Core.Engine.EngineThread.Run(() =>
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var split = Core.FashionMnist.trainValidationSplit(splitSeed, validationSize, data.Dataset.Train);
             var hooks = new Core.Training.TrainingHooks(
                 FuncConvert.FromAction<Core.Training.EpochRecord>(e => progress?.Report(e.ToFacade())),
@@ -66,12 +71,12 @@ public sealed class VaeModel
             var result = Core.Training.train(hooks, options, split.Item1, split.Item2, Model);
             Model = result.Model;
             return new TrainingReport(result.History.Select(e => e.ToFacade()).ToArray(), result.BestEpoch);
-        }, cancellationToken);
+        });
     }
 
     /// <summary>Mean reconstruction, KL and loss per image on a split; the VAE's sampling noise is drawn from <paramref name="seed"/>.</summary>
     public LossBreakdown Evaluate(FashionMnistData data, DataSplit split = DataSplit.Test, long seed = 0) =>
-        Core.Evaluation.evaluate(seed, Model, split == DataSplit.Test ? data.Dataset.Test : data.Dataset.Train).ToFacade();
+        Core.Engine.EngineThread.Invoke(() => Core.Evaluation.evaluate(seed, Model, split == DataSplit.Test ? data.Dataset.Test : data.Dataset.Train).ToFacade());
 
     /// <summary>The code of each image: μ for a VAE, z for an autoencoder (Latent values each).</summary>
     public IReadOnlyList<float[]> Encode(IReadOnlyList<float[]> images) => Apply(images, x => Core.ModelModule.encode(Model, x));
@@ -80,34 +85,37 @@ public sealed class VaeModel
     public IReadOnlyList<float[]> Reconstruct(IReadOnlyList<float[]> images) => Apply(images, x => Core.ModelModule.reconstruct(Model, x));
 
     /// <summary>Images decoded from codes (Latent values each).</summary>
-    public IReadOnlyList<float[]> Decode(IReadOnlyList<float[]> codes)
+    public IReadOnlyList<float[]> Decode(IReadOnlyList<float[]> codes) => Core.Engine.EngineThread.Invoke(() =>
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         return Core.ModelModule.decode(Model, codes.ToTensor(Spec.Latent)).ToRows();
-    }
+    });
 
     /// <summary><paramref name="count"/> images decoded from z ~ N(0, I) drawn from <paramref name="seed"/>.</summary>
     public IReadOnlyList<float[]> Generate(int count, long seed = 0)
     {
         if (count < 1) throw new InvalidInputException($"count: must be at least 1, was {count}");
-        using var scope = torch.NewDisposeScope();
-        using var noGrad = torch.no_grad();
-        using var generator = new torch.Generator((ulong)seed);
-        return Core.ModelModule.generate(generator, count, Model).ToRows();
+        return Core.Engine.EngineThread.Invoke(() =>
+        {
+            using var scope = torch.NewDisposeScope();
+            using var noGrad = torch.no_grad();
+            using var generator = new torch.Generator((ulong)seed);
+            return Core.ModelModule.generate(generator, count, Model).ToRows();
+        });
     }
 
     /// <summary>Saves the model as a safetensors file (architecture in its metadata); the file appears whole or not at all.</summary>
-    public void Save(string path) => Core.Checkpoint.save(path, Model);
+    public void Save(string path) => Core.Engine.EngineThread.Invoke(() => { Core.Checkpoint.save(path, Model); return 0; });
 
     /// <summary>Loads a model saved by <see cref="Save"/>.</summary>
     /// <exception cref="InvalidInputException">Not such a checkpoint, or its tensors do not match the architecture it claims.</exception>
-    public static VaeModel Load(string path) => InvalidInputException.Guard(() => new VaeModel(Core.Checkpoint.load(path)));
+    public static VaeModel Load(string path) => Core.Engine.EngineThread.Invoke(() => InvalidInputException.Guard(() => new VaeModel(Core.Checkpoint.load(path))));
 
-    private IReadOnlyList<float[]> Apply(IReadOnlyList<float[]> images, Func<torch.Tensor, torch.Tensor> f)
+    private IReadOnlyList<float[]> Apply(IReadOnlyList<float[]> images, Func<torch.Tensor, torch.Tensor> f) => Core.Engine.EngineThread.Invoke(() =>
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
         return f(images.ToTensor(Core.FashionMnist.Pixels)).ToRows();
-    }
+    });
 }
