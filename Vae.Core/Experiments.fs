@@ -512,7 +512,8 @@ let private runExperimentWith (m: Measuring) (hooks: RunHooks) (settings: RunSet
                 | BestOf other ->
                     let source = previous |> List.find (fun o -> o.Definition.Name = other)
                     let best = source.RepeatsOf source.Best.Spec.Name |> List.item (min repeat (source.Repeats.Length - 1))
-                    measure m analysis seed repeat spec best.Architecture best.Training best.TrainingSeconds (Some(other, best.Spec.Name))
+                    // The same model: its measurements (and samples) are the ones taken where it was trained.
+                    { best with Spec = spec; Repeat = repeat; ReusedFrom = Some(other, best.Spec.Name) }
                 | source ->
                     let architecture =
                         match source with

