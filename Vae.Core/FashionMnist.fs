@@ -102,9 +102,12 @@ let toSplit (imagesFile: string) (images: IdxArray) (labelsFile: string) (labels
         | Some i -> raise (DataFileException(labelsFile, $"label {labels.Data.[i]} at index {i} is outside 0–9"))
         | None ->
             Engine.ensureLoaded ()
+            // Every intermediate (and the view) disposed at once: each holds a copy of the file.
             use bytes = torch.tensor(images.Data, dtype = torch.ScalarType.Byte)
-            { Images = bytes.view(int64 n, int64 Pixels).to_type(torch.ScalarType.Float32).div_((255.0f).ToScalar())
-              Labels = torch.tensor(labels.Data, dtype = torch.ScalarType.Byte).to_type(torch.ScalarType.Int64) }
+            use rows = bytes.view(int64 n, int64 Pixels)
+            use labelBytes = torch.tensor(labels.Data, dtype = torch.ScalarType.Byte)
+            { Images = rows.to_type(torch.ScalarType.Float32).div_((255.0f).ToScalar())
+              Labels = labelBytes.to_type(torch.ScalarType.Int64) }
     | [ _; 28; 28 ], [ m ] -> raise (DataFileException(labelsFile, $"{m} labels, but {imagesFile} holds {images.Dimensions.Head} images"))
     | [ _; 28; 28 ], other -> raise (DataFileException(labelsFile, $"labels must have one dimension, the header declares {other}"))
     | other, _ -> raise (DataFileException(imagesFile, $"images must be n × 28 × 28, the header declares {other}"))
@@ -115,8 +118,14 @@ let private loadSplit dir (images: OfficialFile) (labels: OfficialFile) =
 /// Loads the official training and test sets from the first folder that holds them (see `locate`).
 let load (explicitDir: string option) : Dataset =
     let dir = locate explicitDir
-    { Train = loadSplit dir trainImages trainLabels
-      Test = loadSplit dir testImages testLabels }
+    let dataset =
+        { Train = loadSplit dir trainImages trainLabels
+          Test = loadSplit dir testImages testLabels }
+    // The compressed, decompressed and parsed copies of the files (about 200 MB of large arrays)
+    // are garbage now; an aggressive collection hands their memory back before training starts
+    // (measured: 210 MB less resident; a plain collection keeps it committed).
+    GC.Collect(2, GCCollectionMode.Aggressive, true, true)
+    dataset
 
 /// The images and labels at `indices` (an int64 tensor).
 let select (indices: torch.Tensor) (split: Split) : Split =

@@ -103,5 +103,13 @@ let pcaFit (components: int) (x: torch.Tensor) : torch.Tensor * torch.Tensor =
 /// `x` projected on fitted principal directions.
 let pcaProject (directions: torch.Tensor, mean: torch.Tensor) (x: torch.Tensor) : torch.Tensor =
     use _ = torch.no_grad ()
-    use centred = x - mean
-    centred.matmul(directions)
+    // Centred a chunk at a time: the whole training set centred at once is a 188 MB temporary.
+    let n = x.shape.[0]
+    let parts =
+        [| for start in 0L .. PcaChunk .. n - 1L ->
+               use chunk = x.narrow(0L, start, min PcaChunk (n - start))
+               use centred = chunk - mean
+               centred.matmul(directions) |]
+    let projected = torch.cat(parts, 0L)
+    for part in parts do part.Dispose()
+    projected
