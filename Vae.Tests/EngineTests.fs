@@ -58,4 +58,18 @@ let tests =
             Expect.isNone (Engine.VersionNeeds.weaken "libstdc++.so.6" "GLIBCXX_9.9.9" original) "no such need"
             Expect.throwsT<System.ArgumentException> (fun () -> Engine.VersionNeeds.read (Array.zeroCreate 100) |> ignore) "not ELF"
         }
+    
+        test "engine work posted from any thread runs on one thread, inline when posted from it, and its exception comes back as thrown" {
+            let engineThread () = Engine.EngineThread.Invoke(fun () -> System.Threading.Thread.CurrentThread.ManagedThreadId)
+            let fromHere = engineThread ()
+            let fromElsewhere = System.Threading.Tasks.Task.Run(fun () -> engineThread ()).Result
+            Expect.equal fromElsewhere fromHere "the same thread whoever asks"
+            Expect.notEqual fromHere System.Threading.Thread.CurrentThread.ManagedThreadId "not the caller's thread"
+            // Posting from the engine's thread runs at once (waiting for the queue would deadlock).
+            let nested = Engine.EngineThread.Invoke(fun () -> Engine.EngineThread.Invoke(fun () -> Engine.EngineThread.IsCurrent))
+            Expect.isTrue nested "nested work runs on the engine's thread"
+            Expect.throwsT<System.ArgumentException>
+                (fun () -> Engine.EngineThread.Invoke(fun () -> invalidArg "x" "bad" : int) |> ignore)
+                "the work's own exception type"
+        }
     ]
