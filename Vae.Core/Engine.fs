@@ -13,6 +13,8 @@ open System.Reflection
 open System.Runtime.InteropServices
 open System.Text
 open System.Text.RegularExpressions
+open System.Threading
+open System.Threading.Tasks
 open TorchSharp
 
 /// The engine could not be loaded; the message names the library and the reason.
@@ -197,32 +199,30 @@ let setThreads (threads: int) =
 /// 3.0–3.4 s. The façade runs all of its engine work here.
 [<AbstractClass; Sealed>]
 type EngineThread private () =
-    static let queue = new System.Collections.Concurrent.BlockingCollection<unit -> unit>()
+    static let queue = new Collections.Concurrent.BlockingCollection<unit -> unit>()
     static let thread =
         lazy (
-            let t =
-                System.Threading.Thread(
-                    (fun () -> for work in queue.GetConsumingEnumerable() do work ()),
-                    16 * 1024 * 1024,
-                    IsBackground = true,
-                    Name = "Vae engine")
+            // A main thread's stack (8 MB), so that work recurses here as deeply as it could there.
+            let t = Thread((fun () -> for work in queue.GetConsumingEnumerable() do work ()), 8 * 1024 * 1024)
+            t.IsBackground <- true
+            t.Name <- "Vae engine"
             t.Start()
             t)
 
     /// True on the engine's thread.
-    static member IsCurrent = thread.IsValueCreated && obj.ReferenceEquals(System.Threading.Thread.CurrentThread, thread.Value)
+    static member IsCurrent = thread.IsValueCreated && obj.ReferenceEquals(Thread.CurrentThread, thread.Value)
 
     /// Runs `work` on the engine's thread (at once if called from it), in the order posted; the
     /// task ends with its result or its exception.
-    static member Run(work: System.Func<'T>) : System.Threading.Tasks.Task<'T> =
+    static member Run(work: Func<'T>) : Task<'T> =
         if EngineThread.IsCurrent then
-            try System.Threading.Tasks.Task.FromResult(work.Invoke()) with e -> System.Threading.Tasks.Task.FromException<'T> e
+            try Task.FromResult(work.Invoke()) with e -> Task.FromException<'T> e
         else
-            let completion = System.Threading.Tasks.TaskCompletionSource<'T>(System.Threading.Tasks.TaskCreationOptions.RunContinuationsAsynchronously)
+            let completion = TaskCompletionSource<'T>(TaskCreationOptions.RunContinuationsAsynchronously)
             queue.Add(fun () ->
                 try completion.SetResult(work.Invoke()) with e -> completion.SetException e)
             thread.Force() |> ignore
             completion.Task
 
     /// Runs `work` on the engine's thread and waits for it; its exception is rethrown as it was.
-    static member Invoke(work: System.Func<'T>) : 'T = EngineThread.Run(work).GetAwaiter().GetResult()
+    static member Invoke(work: Func<'T>) : 'T = EngineThread.Run(work).GetAwaiter().GetResult()
