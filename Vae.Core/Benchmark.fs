@@ -96,7 +96,7 @@ let run (epochs: int) (onEpoch: int -> float -> unit) : BenchReport =
                 ([], nan, adam)
         adam.FirstMoment.Dispose()
         adam.SecondMoment.Dispose()
-        model.Parameters.Tensors |> List.iter (fun t -> t.Dispose())
+        model.Parameters.Tensors @ model.Parameters.GradientViews |> List.iter (fun t -> t.Dispose())
         model.Parameters.Values.Dispose()
         model.Parameters.Gradients.Dispose()
         let seconds = seconds |> List.rev |> Array.ofList

@@ -226,3 +226,6 @@ type EngineThread private () =
 
     /// Runs `work` on the engine's thread and waits for it; its exception is rethrown as it was.
     static member Invoke(work: Func<'T>) : 'T = EngineThread.Run(work).GetAwaiter().GetResult()
+
+    /// Runs `work`, which returns nothing, on the engine's thread and waits for it.
+    static member Invoke(work: Action) : unit = EngineThread.Invoke(Func<unit>(fun () -> work.Invoke()))

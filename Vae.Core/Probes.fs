@@ -70,6 +70,11 @@ let knnAccuracy (k: int) (trainX: torch.Tensor) (trainY: torch.Tensor) (testX: t
 [<Literal>]
 let private PcaChunk = 5000L
 
+/// Views of `x`'s rows, `PcaChunk` at a time.
+let private rowChunks (x: torch.Tensor) : torch.Tensor list =
+    let n = x.shape.[0]
+    [ for start in 0L .. PcaChunk .. n - 1L -> x.narrow(0L, start, min PcaChunk (n - start)) ]
+
 /// The first `components` principal directions of `x` ([d; components]), fitted by the
 /// eigendecomposition of its covariance (accumulated in float64, chunk by chunk), with the mean to
 /// centre by.
@@ -77,7 +82,7 @@ let pcaFit (components: int) (x: torch.Tensor) : torch.Tensor * torch.Tensor =
     use _ = torch.no_grad ()
     use scope = torch.NewDisposeScope()
     let n = x.shape.[0]
-    let chunks = [ 0L .. PcaChunk .. n - 1L ] |> List.map (fun start -> x.narrow(0L, start, min PcaChunk (n - start)))
+    let chunks = rowChunks x
     let float64 (chunk: torch.Tensor) = chunk.to_type(torch.ScalarType.Float64)
     let mean =
         chunks
@@ -104,10 +109,9 @@ let pcaFit (components: int) (x: torch.Tensor) : torch.Tensor * torch.Tensor =
 let pcaProject (directions: torch.Tensor, mean: torch.Tensor) (x: torch.Tensor) : torch.Tensor =
     use _ = torch.no_grad ()
     // Centred a chunk at a time: the whole training set centred at once is a 188 MB temporary.
-    let n = x.shape.[0]
     let parts =
-        [| for start in 0L .. PcaChunk .. n - 1L ->
-               use chunk = x.narrow(0L, start, min PcaChunk (n - start))
+        [| for chunk in rowChunks x ->
+               use chunk = chunk
                use centred = chunk - mean
                centred.matmul(directions) |]
     let projected = torch.cat(parts, 0L)

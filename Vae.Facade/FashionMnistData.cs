@@ -25,22 +25,16 @@ public sealed class FashionMnistData
         Core.Engine.EngineThread.Invoke(() => InvalidInputException.Guard(() => new FashionMnistData(Core.FashionMnist.load(directory.ToOption()))));
 
     /// <summary>Test images <paramref name="start"/> to <paramref name="start"/> + <paramref name="count"/> − 1, 784 values each.</summary>
-    public IReadOnlyList<float[]> TestImages(int start, int count)
+    public IReadOnlyList<float[]> TestImages(int start, int count) => Core.Engine.EngineThread.Invoke(() =>
     {
-        return Core.Engine.EngineThread.Invoke(() =>
-        {
-            using var images = Dataset.Test.Images.narrow(0, start, count);
-            return images.ToRows();
-        });
-    }
+        using var images = Dataset.Test.Images.narrow(0, start, count);
+        return images.ToRows();
+    });
 
     /// <summary>Labels (0–9) of test images <paramref name="start"/> to <paramref name="start"/> + <paramref name="count"/> − 1.</summary>
-    public IReadOnlyList<int> TestLabels(int start, int count)
+    public IReadOnlyList<int> TestLabels(int start, int count) => Core.Engine.EngineThread.Invoke(() =>
     {
-        return Core.Engine.EngineThread.Invoke(() =>
-        {
-            using var labels = Dataset.Test.Labels.narrow(0, start, count);
-            return labels.data<long>().ToArray().Select(l => (int)l).ToArray();
-        });
-    }
+        using var labels = Dataset.Test.Labels.narrow(0, start, count);
+        return labels.data<long>().ToArray().Select(l => (int)l).ToArray();
+    });
 }

@@ -106,7 +106,7 @@ public sealed class VaeModel
     }
 
     /// <summary>Saves the model as a safetensors file (architecture in its metadata); the file appears whole or not at all.</summary>
-    public void Save(string path) => Core.Engine.EngineThread.Invoke(() => { Core.Checkpoint.save(path, Model); return 0; });
+    public void Save(string path) => Core.Engine.EngineThread.Invoke(() => Core.Checkpoint.save(path, Model));
 
     /// <summary>Loads a model saved by <see cref="Save"/>.</summary>
     /// <exception cref="InvalidInputException">Not such a checkpoint, or its tensors do not match the architecture it claims.</exception>
