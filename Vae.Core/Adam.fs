@@ -42,9 +42,6 @@ let private stepWithTensors (adam: Adam) (t: float) (parameters: Parameters) =
     let denominator = adam.SecondMoment.sqrt().div_(root.ToScalar()).add_(adam.Epsilon.ToScalar())
     parameters.Values.addcdiv_(adam.FirstMoment, denominator, value = (-stepSize).ToScalar()) |> ignore
 
-/// The values of a contiguous float32 CPU tensor, in place (no copy).
-let private floats (tensor: torch.Tensor) : Span<float32> = MemoryMarshal.Cast<byte, float32> tensor.bytes
-
 /// The smallest normal float32. Moments below it are set to zero: a weight whose gradient is zero
 /// (a pixel that is 0 in the whole batch, a dead ReLU unit) sees its first moment decay by β₁ each
 /// step into the subnormal range, where arithmetic is several times slower (measured: 40 % of the
@@ -104,10 +101,10 @@ let private stepFloat32 (adam: Adam) (t: float) (parameters: Parameters) =
         { B1 = float32 adam.Beta1; C1 = float32 (1.0 - adam.Beta1)
           B2 = float32 adam.Beta2; C2 = float32 (1.0 - adam.Beta2)
           InverseRoot = float32 (1.0 / root); Epsilon = float32 adam.Epsilon; StepSize = float32 stepSize }
-    let theta = floats parameters.Values
-    let g = floats parameters.Gradients
-    let m = floats adam.FirstMoment
-    let v = floats adam.SecondMoment
+    let theta = float32Values parameters.Values
+    let g = float32Values parameters.Gradients
+    let m = float32Values adam.FirstMoment
+    let v = float32Values adam.SecondMoment
     let i = if Numerics.Vector.IsHardwareAccelerated then stepVectors k theta g m v else 0
     step1 k (theta.Slice i) (g.Slice i) (m.Slice i) (v.Slice i) |> ignore
 

@@ -1,6 +1,8 @@
 /// Layers as records of parameter tensors; a forward pass is a function of (parameters, input).
 module Vae.Core.Layers
 
+open System
+open System.Runtime.InteropServices
 open TorchSharp
 
 /// A fully connected layer: y = x Wᵀ + b, with `Weight` of shape [outputs; inputs].
@@ -73,3 +75,7 @@ let linear (layer: Linear) (x: torch.Tensor) : torch.Tensor = torch.nn.functiona
 /// A multilayer perceptron with a ReLU after every layer: a fold of the layers over the input.
 let mlp (layers: Linear list) (x: torch.Tensor) : torch.Tensor =
     layers |> List.fold (fun h layer -> torch.nn.functional.relu (linear layer h)) x
+
+/// The values of a contiguous float32 CPU tensor, in place (no copy): for the loops that are
+/// cheaper than a sequence of engine operations (Adam, the training gradient's element-wise steps).
+let float32Values (tensor: torch.Tensor) : Span<float32> = MemoryMarshal.Cast<byte, float32> tensor.bytes

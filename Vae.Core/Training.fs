@@ -68,8 +68,7 @@ type TrainingResult =
     member r.Best = r.History |> List.find (fun e -> e.Epoch = r.BestEpoch)
 
 /// Trains on `train` for one epoch, in a permutation drawn from `shuffle`; returns the optimizer
-/// state and the mean training reconstruction and KL per image. Losses are accumulated on the
-/// device and read once, so no step waits for the host.
+/// state and the mean training reconstruction and KL per image.
 let trainEpoch
     (hooks: TrainingHooks)
     (epoch: int)
@@ -83,12 +82,10 @@ let trainEpoch
     let n = train.Count
     let batches = (n + options.BatchSize - 1) / options.BatchSize
     use order = torch.randperm (int64 n, generator = shuffle)
-    use reconstructionSum = torch.zeros ([| 1L |], dtype = torch.ScalarType.Float64)
-    use klSum = torch.zeros ([| 1L |], dtype = torch.ScalarType.Float64)
-    let adam =
+    let adam, reconstruction, kl =
         Seq.init batches id
         |> Seq.fold
-            (fun adam b ->
+            (fun (adam, reconstruction, kl) b ->
                 hooks.Cancellation.ThrowIfCancellationRequested()
                 use scope = torch.NewDisposeScope()
                 let start = b * options.BatchSize
@@ -98,13 +95,10 @@ let trainEpoch
                 // gradient overwrites the buffer, so there is nothing to zero.
                 let loss = Gradients.lossAndGradient noise model x
                 let adam = Adam.step adam model.Parameters
-                (use _ = torch.no_grad ()
-                 reconstructionSum.add_(loss.Reconstruction) |> ignore
-                 klSum.add_(loss.Kl) |> ignore)
                 hooks.OnBatch epoch (b + 1) batches
-                adam)
-            adam
-    adam, reconstructionSum.item<float>() / float n, klSum.item<float>() / float n
+                adam, reconstruction + loss.Reconstruction, kl + loss.Kl)
+            (adam, 0.0, 0.0)
+    adam, reconstruction / float n, kl / float n
 
 /// Trains `model` on `train`, validating on `validation` after every epoch; stops at
 /// `MaxEpochs` or when the validation loss has not improved for `Patience` epochs, and restores
