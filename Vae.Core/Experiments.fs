@@ -295,11 +295,13 @@ type RunSettings =
       /// Replaces every experiment's training seed.
       Seed: int64 option
       /// Replaces every experiment's number of repeats.
-      Repeats: int option }
+      Repeats: int option
+      /// Models trained at once (see `run`); None: `defaultLanes ()`.
+      Lanes: int option }
 
 module RunSettings =
     /// No overrides.
-    let none = { Quick = false; Epochs = None; Seed = None; Repeats = None }
+    let none = { Quick = false; Epochs = None; Seed = None; Repeats = None; Lanes = None }
 
 /// Quick runs train on this many images, validate on this many, for at most two epochs.
 [<Literal>]
@@ -397,13 +399,6 @@ type ExperimentOutcome =
     /// The model with the lowest mean best-epoch validation loss.
     member o.Best = o.Models |> List.minBy (fun m -> o.MeanValidationLoss m.Spec.Name)
 
-/// The best VAE of an earlier outcome, for architectureOf.
-let private bestVae (previous: ExperimentOutcome list) (experiment: string) (referrer: string) =
-    let outcome = previous |> List.find (fun o -> o.Definition.Name = experiment)
-    match outcome.Models |> List.filter (fun m -> m.Architecture.Kind = Vae) with
-    | [] -> raise (DefinitionException(referrer, "", $"architectureOf \"{experiment}\": that experiment has no VAE"))
-    | vaes -> vaes |> List.minBy (fun m -> outcome.MeanValidationLoss m.Spec.Name)
-
 /// Progress callbacks of a run.
 type RunHooks =
     { /// (experiment, model, repeat, model index within the repeat, model count) before a model trains.
@@ -489,55 +484,25 @@ let private measure (m: Measuring) (analysis: AnalysisSettings) (seed: int64) re
       TraversalDimensions = traversed
       Latent2d = kept (Analysis.principalComponents 2 codes) }
 
-/// Trains and measures every model of `experiment` in every repeat (repeat r trains with seed
-/// + r), after the experiments in `previous`.
-let private runExperimentWith (m: Measuring) (hooks: RunHooks) (settings: RunSettings) (previous: ExperimentOutcome list) (experiment: ExperimentDefinition) : ExperimentOutcome =
-    let options = effectiveTraining settings experiment
-    let analysis = effectiveAnalysis settings experiment
-    let started = DateTime.UtcNow
-    // The split copies the images (about 190 MB); it is freed when the experiment ends.
-    let fullTrain, fullValidation = trainValidationSplit experiment.Data.SplitSeed experiment.Data.ValidationSize m.Data.Train
-    use _ = { new IDisposable with member _.Dispose() = for t in [ fullTrain.Images; fullTrain.Labels; fullValidation.Images; fullValidation.Labels ] do t.Dispose() }
-    let train, validation =
-        if settings.Quick then take QuickTrainingImages fullTrain, take QuickValidationImages fullValidation else fullTrain, fullValidation
-    let count = experiment.Models.Length
-    let runRepeat repeat =
-        let seed = options.Seed + int64 repeat
-        let repeatOptions = { options with Seed = seed }
-        experiment.Models
-        |> List.mapi (fun i spec ->
-            hooks.OnModelStart experiment.Name spec.Name repeat i count
-            let outcome =
-                match spec.Source with
-                | BestOf other ->
-                    let source = previous |> List.find (fun o -> o.Definition.Name = other)
-                    let best = source.RepeatsOf source.Best.Spec.Name |> List.item (min repeat (source.Repeats.Length - 1))
-                    // The same model: its measurements (and samples) are the ones taken where it was trained.
-                    { best with Spec = spec; Repeat = repeat; ReusedFrom = Some(other, best.Spec.Name) }
-                | source ->
-                    let architecture =
-                        match source with
-                        | Widths(kind, hidden, latent) -> Architecture.create kind hidden latent
-                        | ArchitectureOf(kind, other) ->
-                            let best = bestVae previous other experiment.Name
-                            Architecture.create kind best.Architecture.Hidden best.Architecture.Latent
-                        | BestOf _ -> failwith "unreachable"
-                    let clock = Stopwatch.StartNew()
-                    let result = Training.train (hooks.Training experiment.Name spec.Name repeat) repeatOptions train validation (Model.create seed architecture)
-                    measure m analysis seed repeat spec architecture result clock.Elapsed.TotalSeconds None
-            hooks.OnModelDone experiment.Name outcome
-            outcome)
-    { Definition = experiment
-      Training = options
-      Analysis = analysis
-      StartedUtc = started
-      Originals = m.Originals
-      InterpolationEnds = m.InterpolationEnds
-      TestLabels = m.Data.Test.Labels
-      Repeats = List.init (effectiveRepeats settings experiment) runRepeat }
+/// Where a model of a run is: experiment (index in the run), repeat, model (index in the experiment).
+type private Slot = { Experiment: int; Repeat: int; Model: int }
 
-/// Runs experiments in order (as `plan` gives them), each seeing the outcomes before it.
+/// Models trained at once by `run` unless the settings say otherwise: 2 when libtorch has at
+/// least 2 threads (each model then gets half of them), else 1.
+let defaultLanes () =
+    Engine.ensureLoaded ()
+    if torch.get_num_threads () >= 2 then 2 else 1
+
+/// Trains and measures every model of every experiment in every repeat (repeat r trains with
+/// seed + r), several models at once (`settings.Lanes`, see `Engine.Lanes`; one model is measured
+/// at a time): a model that takes another experiment's best architecture trains once every model
+/// of that experiment has trained. Each model trains and is measured on one lane with its share of
+/// the threads, so its numbers do not depend on which lane took it or when. Outcomes are in
+/// definition order, each experiment seeing those before it.
 let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: ExperimentDefinition list) : ExperimentOutcome list =
+    let experiments = Array.ofList experiments
+    let indexOf name = experiments |> Array.findIndex (fun e -> e.Name = name)
+    let repeatsOf ei = effectiveRepeats settings experiments.[ei]
     let probeTrain = if settings.Quick then take QuickProbeImages data.Train else data.Train
     let probeTest = data.Test
     let originals = Analysis.oneImagePerClass 9 data.Test
@@ -547,20 +512,16 @@ let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: 
         lazy (
             let directions, mean = Probes.pcaFit FashionMnist.Pixels probeTrain.Images
             directions.DetachFromDisposeScope(), mean.DetachFromDisposeScope())
-    let pcaScores = Collections.Generic.Dictionary<int, float * float>()
+    let pcaScores = Collections.Concurrent.ConcurrentDictionary<int, Lazy<float * float>>()
     let pca latent =
-        match pcaScores.TryGetValue latent with
-        | true, scores -> scores
-        | _ ->
+        let score () =
             let directions, mean = pcaFit.Value
             let leading = directions.narrow(1L, 0L, int64 latent), mean
             use trainX = Probes.pcaProject leading probeTrain.Images
             use testX = Probes.pcaProject leading probeTest.Images
-            let scores =
-                Probes.linearAccuracy trainX probeTrain.Labels testX probeTest.Labels,
-                Probes.knnAccuracy 5 trainX probeTrain.Labels testX probeTest.Labels
-            pcaScores[latent] <- scores
-            scores
+            Probes.linearAccuracy trainX probeTrain.Labels testX probeTest.Labels,
+            Probes.knnAccuracy 5 trainX probeTrain.Labels testX probeTest.Labels
+        pcaScores.GetOrAdd(latent, fun _ -> lazy (score ())).Value
     let measuring =
         { Data = data
           ProbeTrain = probeTrain
@@ -572,4 +533,148 @@ let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: 
             fun generated ->
                 let directions, mean = pcaFit.Value
                 Analysis.frechetDistance (directions.narrow(1L, 0L, int64 Analysis.FrechetComponents), mean) data.Test.Images generated }
-    experiments |> List.fold (fun previous e -> previous @ [ runExperimentWith measuring hooks settings previous e ]) []
+    // One split per split setting (each copies about 190 MB of images), freed when the run ends.
+    let splits =
+        experiments
+        |> Array.map (fun e -> e.Data)
+        |> Array.distinct
+        |> Array.map (fun d -> d, trainValidationSplit d.SplitSeed d.ValidationSize data.Train)
+        |> dict
+    use _ =
+        { new IDisposable with
+            member _.Dispose() =
+                for (t, v) in splits.Values do
+                    for x in [ t.Images; t.Labels; v.Images; v.Labels ] do x.Dispose() }
+    let splitOf (e: ExperimentDefinition) =
+        let train, validation = splits.[e.Data]
+        if settings.Quick then take QuickTrainingImages train, take QuickValidationImages validation else train, validation
+    let slots =
+        [ for ei in 0 .. experiments.Length - 1 do
+              for r in 0 .. repeatsOf ei - 1 do
+                  for i in 0 .. experiments.[ei].Models.Length - 1 -> { Experiment = ei; Repeat = r; Model = i } ]
+    let specOf slot = experiments.[slot.Experiment].Models.[slot.Model]
+    let isTrained slot =
+        match (specOf slot).Source with
+        | BestOf _ -> false
+        | _ -> true
+    // Written by the lanes, each slot once, read after the lanes that wrote it have finished.
+    let trained = Collections.Concurrent.ConcurrentDictionary<Slot, Architecture * TrainingResult * float>()
+    let measured = Collections.Concurrent.ConcurrentDictionary<Slot, ModelOutcome>()
+    let runStarted = DateTime.UtcNow
+    let startedAt = Collections.Concurrent.ConcurrentDictionary<int, DateTime>()
+    // A slot's architecture and training; a bestOf slot's are its source's best model's.
+    let rec trainingOf slot : Architecture * TrainingResult =
+        match (specOf slot).Source with
+        | BestOf other ->
+            let oi = indexOf other
+            trainingOf { Experiment = oi; Repeat = min slot.Repeat (repeatsOf oi - 1); Model = bestOf oi (fun _ -> true) }
+        | _ ->
+            let architecture, result, _ = trained.[slot]
+            architecture, result
+    // The model of experiment `ei` (among those `keep` accepts) with the lowest mean best
+    // validation loss over repeats; the first of equals.
+    and bestOf ei (keep: Architecture -> bool) : int =
+        let candidates =
+            experiments.[ei].Models
+            |> List.indexed
+            |> List.filter (fun (i, _) -> keep (fst (trainingOf { Experiment = ei; Repeat = 0; Model = i })))
+        let meanLoss i =
+            List.init (repeatsOf ei) (fun r -> (snd (trainingOf { Experiment = ei; Repeat = r; Model = i })).Best.ValidationLoss) |> List.average
+        match candidates with
+        | [] -> -1
+        | _ -> candidates |> List.minBy (fun (i, _) -> meanLoss i) |> fst
+    let architectureOf slot =
+        let experiment = experiments.[slot.Experiment]
+        match (specOf slot).Source with
+        | Widths(kind, hidden, latent) -> Architecture.create kind hidden latent
+        | ArchitectureOf(kind, other) ->
+            let oi = indexOf other
+            match bestOf oi (fun a -> a.Kind = Vae) with
+            | -1 -> raise (DefinitionException(experiment.Name, "", $"architectureOf \"{other}\": that experiment has no VAE"))
+            | best ->
+                let a = fst (trainingOf { Experiment = oi; Repeat = 0; Model = best })
+                Architecture.create kind a.Hidden a.Latent
+        | BestOf _ -> invalidOp "a bestOf model is not trained"
+    let train slot () =
+        let experiment = experiments.[slot.Experiment]
+        let spec = specOf slot
+        startedAt.TryAdd(slot.Experiment, DateTime.UtcNow) |> ignore
+        hooks.OnModelStart experiment.Name spec.Name slot.Repeat slot.Model experiment.Models.Length
+        let architecture = architectureOf slot
+        let options = { effectiveTraining settings experiment with Seed = (effectiveTraining settings experiment).Seed + int64 slot.Repeat }
+        let trainSplit, validationSplit = splitOf experiment
+        let clock = Stopwatch.StartNew()
+        let result = Training.train (hooks.Training experiment.Name spec.Name slot.Repeat) options trainSplit validationSplit (Model.create options.Seed architecture)
+        trained.[slot] <- (architecture, result, clock.Elapsed.TotalSeconds)
+    let measureSlot slot () =
+        let experiment = experiments.[slot.Experiment]
+        let architecture, result, seconds = trained.[slot]
+        let seed = (effectiveTraining settings experiment).Seed + int64 slot.Repeat
+        let outcome = measure measuring (effectiveAnalysis settings experiment) seed slot.Repeat (specOf slot) architecture result seconds None
+        measured.[slot] <- outcome
+        hooks.OnModelDone experiment.Name outcome
+    // The experiments a training waits for: another experiment's best architecture needs that
+    // experiment's (and, through bestOf, its sources') trainings.
+    let rec upstream ei =
+        experiments.[ei].Models
+        |> List.collect (fun m ->
+            match m.Source with
+            | ArchitectureOf(_, other)
+            | BestOf other -> let oi = indexOf other in oi :: upstream oi
+            | Widths _ -> [])
+    let waitsFor slot =
+        match (specOf slot).Source with
+        | ArchitectureOf(_, other) -> let oi = indexOf other in set (oi :: upstream oi)
+        | _ -> Set.empty
+    let waitedFor = slots |> List.map waitsFor |> Set.unionMany
+    // Each model's training, then its measurement. A free lane takes the first job that is ready,
+    // so a trained model is measured before another starts training, and the order is: trainings
+    // others wait for, then those that waited (started as soon as they can, so that none is left
+    // to train alone at the end), then the rest, each group in definition order. Measuring holds
+    // the most memory (thousands of generated images, the probes' distances): one model is
+    // measured at a time, while the other lane trains.
+    let trainedSlots =
+        slots
+        |> List.filter isTrained
+        |> List.sortBy (fun slot ->
+            if waitedFor.Contains slot.Experiment then 0
+            elif not (waitsFor slot).IsEmpty then 1
+            else 2)
+    let trainJob = trainedSlots |> List.mapi (fun j slot -> slot, 2 * j) |> dict
+    let jobs: Engine.LaneJob list =
+        [ for slot in trainedSlots do
+              let needed = waitsFor slot
+              let after = trainedSlots |> List.filter (fun s -> needed.Contains s.Experiment) |> List.map (fun s -> trainJob.[s])
+              { Engine.LaneJob.After = after; Exclusive = false; Work = train slot }
+              { Engine.LaneJob.After = [ trainJob.[slot] ]; Exclusive = true; Work = measureSlot slot } ]
+    Engine.Lanes.run (settings.Lanes |> Option.defaultWith defaultLanes) jobs
+    // Outcomes in definition order; a bestOf model is its source's outcome, measured there.
+    experiments
+    |> Array.indexed
+    |> Array.fold
+        (fun (previous: ExperimentOutcome list) (ei, experiment) ->
+            let outcomeOf slot =
+                match (specOf slot).Source with
+                | BestOf other ->
+                    let spec = specOf slot
+                    hooks.OnModelStart experiment.Name spec.Name slot.Repeat slot.Model experiment.Models.Length
+                    let source = previous |> List.find (fun o -> o.Definition.Name = other)
+                    let best = source.RepeatsOf source.Best.Spec.Name |> List.item (min slot.Repeat (source.Repeats.Length - 1))
+                    // The same model: its measurements (and samples) are the ones taken where it was trained.
+                    let outcome = { best with Spec = spec; Repeat = slot.Repeat; ReusedFrom = Some(other, best.Spec.Name) }
+                    hooks.OnModelDone experiment.Name outcome
+                    outcome
+                | _ -> measured.[slot]
+            let outcome =
+                { Definition = experiment
+                  Training = effectiveTraining settings experiment
+                  Analysis = effectiveAnalysis settings experiment
+                  StartedUtc = match startedAt.TryGetValue ei with | true, t -> t | _ -> runStarted
+                  Originals = originals
+                  InterpolationEnds = measuring.InterpolationEnds
+                  TestLabels = data.Test.Labels
+                  Repeats =
+                    List.init (repeatsOf ei) (fun r ->
+                        List.init experiment.Models.Length (fun i -> outcomeOf { Experiment = ei; Repeat = r; Model = i })) }
+            previous @ [ outcome ])
+        []

@@ -55,9 +55,15 @@ internal static class ProgressDisplay
             Console.WriteLine($"{p.Experiment}/{p.Model} repeat {p.Repeat + 1} ({p.ModelIndex + 1}/{p.ModelCount}) epoch {e.Epoch}/{p.MaxEpochs}: train {e.TrainLoss:F2} (KL {e.TrainKl:F2}), validation {e.ValLoss:F2} (KL {e.ValKl:F2}), {e.Seconds:F1} s");
     }
 
-    /// <summary>Calls back synchronously on the training thread (Progress&lt;T&gt; would queue thousands of batch reports).</summary>
+    /// <summary>Calls back synchronously on the training thread (Progress&lt;T&gt; would queue thousands of batch
+    /// reports), one report at a time: models train on several threads at once.</summary>
     private sealed class Reporter(Action<RunProgress> report) : IProgress<RunProgress>
     {
-        public void Report(RunProgress value) => report(value);
+        private readonly Lock gate = new();
+
+        public void Report(RunProgress value)
+        {
+            lock (gate) report(value);
+        }
     }
 }

@@ -16,13 +16,14 @@ internal static class RunCommand
         var data = new Option<string?>("--data") { Description = "Folder holding the four Fashion-MNIST files (default: $FASHION_MNIST_DIR, the repository's data/fashion-mnist, /usr/share/datasets/fashion-mnist)." };
         var quick = new Option<bool>("--quick") { Description = "Smoke test: train on 2,048 images for at most two epochs, measure on small subsets." };
         var repeats = new Option<int?>("--repeats") { Description = "Replace every experiment's number of repeats (each repeat trains with its own seed)." };
+        var lanes = new Option<int?>("--lanes") { Description = "Models trained at once, each on its share of libtorch's threads (default: 2 when there are at least 2 threads, else 1)." };
         var command = new Command("run", "Train every model of an experiment definition; write checkpoints, plots, results.json, report.md and report.html.")
         {
-            definition, output, epochs, seed, data, quick, repeats,
+            definition, output, epochs, seed, data, quick, repeats, lanes,
         };
         command.SetAction(async (parsed, cancellationToken) =>
         {
-            var options = new RunOptions(parsed.GetValue(output), parsed.GetValue(epochs), parsed.GetValue(seed), parsed.GetValue(data), parsed.GetValue(quick), parsed.GetValue(repeats));
+            var options = new RunOptions(parsed.GetValue(output), parsed.GetValue(epochs), parsed.GetValue(seed), parsed.GetValue(data), parsed.GetValue(quick), parsed.GetValue(repeats), parsed.GetValue(lanes));
             var clock = Stopwatch.StartNew();
             try
             {

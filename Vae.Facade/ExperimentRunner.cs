@@ -13,7 +13,8 @@ namespace Vae.Facade;
 /// <param name="DataDirectory">Where the Fashion-MNIST files are (default: searched as <see cref="FashionMnistData.Load"/> does).</param>
 /// <param name="Quick">Train on 2,048 images (512 for validation) for at most two epochs, and measure on small subsets: a smoke test.</param>
 /// <param name="Repeats">Replaces every experiment's number of repeats.</param>
-public sealed record RunOptions(string? OutputFolder = null, int? Epochs = null, long? Seed = null, string? DataDirectory = null, bool Quick = false, int? Repeats = null);
+/// <param name="Lanes">Models trained at once, each on its share of libtorch's threads (default: 2 when there are at least 2 threads, else 1). A model's numbers depend on its seed and on the threads it got, so runs with the same lanes and threads reproduce each other.</param>
+public sealed record RunOptions(string? OutputFolder = null, int? Epochs = null, long? Seed = null, string? DataDirectory = null, bool Quick = false, int? Repeats = null, int? Lanes = null);
 
 /// <summary>Where a run is.</summary>
 /// <param name="Experiment">The experiment running.</param>
@@ -58,13 +59,14 @@ public static class ExperimentRunner
         if (options.Epochs is < 1) throw new InvalidInputException($"--epochs: must be at least 1, was {options.Epochs}");
         if (options.Seed is < 0) throw new InvalidInputException($"--seed: must be at least 0, was {options.Seed}");
         if (options.Repeats is < 1 or > 100) throw new InvalidInputException($"--repeats: must be between 1 and 100, was {options.Repeats}");
+        if (options.Lanes is < 1 or > 64) throw new InvalidInputException($"--lanes: must be between 1 and 64, was {options.Lanes}");
         var plan = ExperimentPlan.Load(nameOrPath);
         var started = DateTime.UtcNow;
         var folder = Path.GetFullPath(options.OutputFolder ?? DefaultOutputFolder(plan.Name, started));
         var staging = Stage(folder);
         try
         {
-            var settings = new RunSettings(options.Quick, options.Epochs.ToOption(), options.Seed.ToOption(), options.Repeats.ToOption());
+            var settings = new RunSettings(options.Quick, options.Epochs.ToOption(), options.Seed.ToOption(), options.Repeats.ToOption(), options.Lanes.ToOption());
             // All engine work on the engine's one thread (see Core.Engine.EngineThread).
             var result = await Core.Engine.EngineThread.Run(() =>
             {
@@ -115,14 +117,16 @@ public static class ExperimentRunner
             var e = plan.Core.Select((d, i) => (d, i)).First(p => p.d.Name == experiment);
             return sizes.Take(e.i).Sum() + repeat * e.d.Models.Length + model;
         }
-        var current = new Dictionary<string, (int Repeat, int Model)>();
-        var lastEpoch = new Dictionary<(string, string, int), EpochReport>();
+        int IndexOf(string experiment, int repeat, string model) =>
+            Index(experiment, repeat, plan.Core.First(e => e.Name == experiment).Models.Select(m => m.Name).ToList().IndexOf(model));
+        // Models train on several lanes at once (Core.Engine.Lanes): these callbacks come from any of them.
+        var lastEpoch = new System.Collections.Concurrent.ConcurrentDictionary<(string, string, int), EpochReport>();
         var hooks = new RunHooks(
-            FuncConvert.FromAction<string, string, int, int, int>((experiment, _, repeat, index, _) => current[experiment] = (repeat, index)),
+            FuncConvert.FromAction<string, string, int, int, int>((_, _, _, _, _) => { }),
             FuncConvert.FromFunc<string, string, int, Training.TrainingHooks>((experiment, model, repeat) =>
             {
                 var maxEpochs = effectiveTraining(settings, plan.Core.First(e => e.Name == experiment)).MaxEpochs;
-                var index = Index(experiment, repeat, current[experiment].Model);
+                var index = IndexOf(experiment, repeat, model);
                 RunProgress At(int epoch, int batch, int batches) => new(
                     experiment, model, repeat, index, modelCount, epoch, maxEpochs, batch, batches, lastEpoch.GetValueOrDefault((experiment, model, repeat)), false);
                 return new Training.TrainingHooks(
@@ -138,7 +142,7 @@ public static class ExperimentRunner
                     cancellationToken);
             }),
             FuncConvert.FromAction<string, ModelOutcome>((experiment, outcome) =>
-                progress?.Report(new RunProgress(experiment, outcome.Spec.Name, outcome.Repeat, Index(experiment, outcome.Repeat, current[experiment].Model), modelCount,
+                progress?.Report(new RunProgress(experiment, outcome.Spec.Name, outcome.Repeat, IndexOf(experiment, outcome.Repeat, outcome.Spec.Name), modelCount,
                     outcome.Training.History.Length, outcome.Training.History.Length, 0, 0, outcome.Training.Best.ToFacade(), true))));
         return run(hooks, settings, data.Dataset, plan.Core.ToFSharpList()).ToArray();
     }

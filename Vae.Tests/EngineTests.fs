@@ -72,4 +72,61 @@ let tests =
                 (fun () -> Engine.EngineThread.Invoke(fun () -> invalidArg "x" "bad" : int) |> ignore)
                 "the work's own exception type"
         }
+    
+        test "lanes run jobs at once, each with its share of threads, after the jobs they wait for" {
+            let threads = torch.get_num_threads ()
+            Engine.setThreads 2
+            try
+                // Jobs 0 and 1 each wait until both have started: they finish only if two lanes run them at once.
+                use bothStarted = new System.Threading.CountdownEvent(2)
+                let log = System.Collections.Concurrent.ConcurrentQueue<string>()
+                let meeting name () =
+                    bothStarted.Signal() |> ignore
+                    if not (bothStarted.Wait(System.TimeSpan.FromSeconds 30.0)) then failwith $"{name} ran alone"
+                    log.Enqueue $"{name} {torch.get_num_threads ()}"
+                let after name () = (let before = String.concat "," log in log.Enqueue $"{name} after {before}")
+                Engine.Lanes.run 2 [ { After = []; Exclusive = false; Work = meeting "a" }; { After = []; Exclusive = false; Work = meeting "b" }; { After = [ 0; 1 ]; Exclusive = false; Work = after "c" } ]
+                let entries = List.ofSeq log
+                Expect.equal (entries |> List.take 2 |> List.sort) [ "a 1"; "b 1" ] "both ran at once, on one thread each"
+                Expect.stringStarts entries.[2] "c after" "c ran after a and b"
+                Expect.equal (torch.get_num_threads ()) 2 "the caller's threads are restored"
+            finally Engine.setThreads threads
+        }
+
+        test "the first failing job stops the lanes and its exception comes back as thrown" {
+            let ran = System.Collections.Concurrent.ConcurrentBag<int>()
+            let job i () =
+                ran.Add i
+                if i = 1 then invalidArg "x" "job 1 failed"
+            let jobs = [ for i in 0 .. 5 -> { Engine.LaneJob.After = (if i = 0 then [] else [ i - 1 ]); Engine.LaneJob.Exclusive = false; Engine.LaneJob.Work = job i } ]
+            Expect.throwsT<System.ArgumentException> (fun () -> Engine.Lanes.run 2 jobs) "the job's own exception type"
+            Expect.equal (ran |> Seq.sort |> List.ofSeq) [ 0; 1 ] "nothing after the failure started"
+            Expect.throwsT<System.ArgumentException> (fun () -> Engine.Lanes.run 2 [ { After = [ 0 ]; Exclusive = false; Work = ignore } ]) "a job cannot wait for itself"
+        }
+    
+        test "exclusive jobs run one at a time, beside jobs that are not" {
+            let threads = torch.get_num_threads ()
+            Engine.setThreads 2
+            try
+                use met = new System.Threading.CountdownEvent(2)
+                let mutable inside = 0
+                let overlaps = System.Collections.Concurrent.ConcurrentBag<string>()
+                let exclusive name (meet: bool) () =
+                    if System.Threading.Interlocked.Increment &inside > 1 then overlaps.Add name
+                    if meet then
+                        met.Signal() |> ignore
+                        if not (met.Wait(System.TimeSpan.FromSeconds 30.0)) then failwith $"{name} ran alone"
+                    System.Threading.Thread.Sleep 50
+                    System.Threading.Interlocked.Decrement &inside |> ignore
+                let plain () =
+                    met.Signal() |> ignore
+                    if not (met.Wait(System.TimeSpan.FromSeconds 30.0)) then failwith "the plain job ran alone"
+                Engine.Lanes.run 2
+                    [ { After = []; Exclusive = true; Work = exclusive "x" true }
+                      { After = []; Exclusive = true; Work = exclusive "y" false }
+                      { After = []; Exclusive = false; Work = plain }
+                      { After = []; Exclusive = true; Work = exclusive "z" false } ]
+                Expect.isEmpty overlaps "no exclusive job started while another ran"
+            finally Engine.setThreads threads
+        }
     ]

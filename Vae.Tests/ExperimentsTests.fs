@@ -1,5 +1,6 @@
 module Vae.Tests.ExperimentsTests
 
+open System
 open System.IO
 open Expecto
 open Vae.Core
@@ -108,5 +109,42 @@ let tests =
             let e = experiments.Head
             Expect.equal (effectiveTraining { RunSettings.none with Epochs = Some 4; Seed = Some 9L } e |> fun t -> t.MaxEpochs, t.Seed) (4, 9L) "overrides"
             Expect.equal (effectiveTraining { RunSettings.none with Quick = true } e).MaxEpochs 2 "quick"
+        }
+    
+        test "models trained two at once give exactly the numbers they give one at a time, in definition order" {
+            // task3 takes task1's best architecture (a dependency between lanes) and its best model
+            // (a bestOf). Both runs give every model one libtorch thread, so the numbers must agree
+            // to the bit; only the lanes differ.
+            let _, experiments = plan "task3"
+            let settings = { RunSettings.none with Quick = true; Repeats = Some 2 }
+            let threads = TorchSharp.torch.get_num_threads ()
+            let starts = Collections.Concurrent.ConcurrentBag<string * int>()
+            let hooks = { RunHooks.none with OnModelStart = fun e m _ _ _ -> starts.Add($"{e}/{m}", Threading.Thread.CurrentThread.ManagedThreadId) }
+            let run lanes =
+                starts.Clear()
+                let outcomes = run hooks { settings with Lanes = Some lanes } dataset.Value experiments
+                outcomes, starts |> Seq.filter (fun (m, _) -> m <> "task3/vae") |> Seq.map snd |> Seq.distinct |> Seq.length
+            let oneAtATime, _ =
+                Engine.setThreads 1
+                try run 1 finally Engine.setThreads threads
+            Engine.setThreads 2
+            let twoAtOnce, threadsUsed = try run 2 finally Engine.setThreads threads
+            Expect.equal threadsUsed 2 "the models trained on two threads"
+            Expect.equal (twoAtOnce |> List.map _.Definition.Name) [ "task1"; "task3" ] "experiments in definition order"
+            for a, b in List.zip oneAtATime twoAtOnce do
+                for ra, rb in List.zip a.Repeats b.Repeats do
+                    Expect.equal (rb |> List.map (fun m -> m.Spec.Name, m.Repeat)) (ra |> List.map (fun m -> m.Spec.Name, m.Repeat)) "models in definition order"
+                    for ma, mb in List.zip ra rb do
+                        let name = $"{a.Definition.Name}/{ma.Spec.Name} repeat {ma.Repeat}"
+                        let losses (m: ModelOutcome) = m.Training.History |> List.map (fun e -> e.TrainReconstruction, e.TrainKl, e.ValidationReconstruction, e.ValidationKl)
+                        Expect.equal (losses mb) (losses ma) $"{name}: every epoch's losses"
+                        Expect.equal mb.Training.BestEpoch ma.Training.BestEpoch $"{name}: best epoch"
+                        Expect.equal (mb.Test, mb.IwaeNll, mb.Probe, mb.GenerationDistance, mb.ActiveUnits) (ma.Test, ma.IwaeNll, ma.Probe, ma.GenerationDistance, ma.ActiveUnits) $"{name}: measurements"
+                        Expect.isTrue (same mb.Generated ma.Generated && same mb.Reconstructions ma.Reconstructions) $"{name}: pictures"
+                        Expect.equal mb.ReusedFrom ma.ReusedFrom $"{name}: reuse"
+            let task1, task3 = List.head twoAtOnce, List.last twoAtOnce
+            Expect.equal (task3.Models |> List.map _.ReusedFrom) [ Some("task1", task1.Best.Spec.Name); None ] "task3's VAE is task1's best"
+            let widths (a: Architecture) = a.Hidden, a.Latent
+            Expect.equal (widths task3.Models.[1].Architecture) (widths task1.Best.Architecture) "the autoencoder has task1's best architecture"
         }
     ]
