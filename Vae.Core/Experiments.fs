@@ -427,9 +427,8 @@ type private Measuring =
       /// Fréchet distance of generated images to the test images.
       Frechet: torch.Tensor -> float }
 
-let private probeScores (m: Measuring) (model: Model) =
-    use trainCodes = Analysis.codes model m.ProbeTrain
-    use testCodes = Analysis.codes model m.ProbeTest
+/// The probes' scores of a model from its codes of the probes' training and test images.
+let private probeScores (m: Measuring) (model: Model) (trainCodes: torch.Tensor) (testCodes: torch.Tensor) =
     let pcaLinear, pcaKnn = m.Pca model.Architecture.Latent
     { Linear = Probes.linearAccuracy trainCodes m.ProbeTrain.Labels testCodes m.ProbeTest.Labels
       Knn = Probes.knnAccuracy 5 trainCodes m.ProbeTrain.Labels testCodes m.ProbeTest.Labels
@@ -441,7 +440,7 @@ let private probeScores (m: Measuring) (model: Model) =
 let GeneratedForDistance = 5000
 
 /// Test-set measurements, samples and codes of a trained model.
-let private measure (m: Measuring) (analysis: AnalysisSettings) (seed: int64) repeat spec architecture (training: TrainingResult) seconds reusedFrom =
+let private measure (m: Measuring) (seed: int64) repeat spec architecture (training: TrainingResult) seconds reusedFrom =
     let model = training.Model
     let test = m.Data.Test
     use _ = torch.no_grad ()
@@ -464,10 +463,8 @@ let private measure (m: Measuring) (analysis: AnalysisSettings) (seed: int64) re
       Repeat = repeat
       Training = training
       Test = Evaluation.evaluate (seed + 3L) model test
-      IwaeNll =
-        match architecture.Kind with
-        | Vae -> Some(Likelihood.iwaeNll (seed + 5L) analysis.IwaeSamples model (test.Images.narrow(0L, 0L, int64 (min analysis.IwaeImages test.Count))))
-        | Autoencoder -> None
+      // Estimated apart (`likelihood`): it takes longest and needs little memory.
+      IwaeNll = None
       TrainingSeconds = seconds
       ReusedFrom = reusedFrom
       GenerationDistance = m.Frechet many
@@ -475,7 +472,7 @@ let private measure (m: Measuring) (analysis: AnalysisSettings) (seed: int64) re
       CodeVariance = variance
       ActiveUnits = Analysis.activeUnits variance
       KlPerDimension = Analysis.klPerDimension model test
-      Probe = probeScores m model
+      Probe = probeScores m model trainCodes codes
       Generated = kept generated
       GeneratedFitted = kept generatedFitted
       Reconstructions = kept (Model.reconstruct model m.Originals)
@@ -492,6 +489,15 @@ type private Slot = { Experiment: int; Repeat: int; Model: int }
 let defaultLanes () =
     Engine.ensureLoaded ()
     if torch.get_num_threads () >= 2 then 2 else 1
+
+/// The IWAE estimate of a VAE's negative log-likelihood on the first test images (None for an
+/// autoencoder): `measure`'s `IwaeNll`.
+let private likelihood (m: Measuring) (analysis: AnalysisSettings) (seed: int64) (model: Model) =
+    match model.Architecture.Kind with
+    | Vae ->
+        let test = m.Data.Test
+        Some(Likelihood.iwaeNll (seed + 5L) analysis.IwaeSamples model (test.Images.narrow(0L, 0L, int64 (min analysis.IwaeImages test.Count))))
+    | Autoencoder -> None
 
 /// Trains and measures every model of every experiment in every repeat (repeat r trains with
 /// seed + r), several models at once (`settings.Lanes`, see `Engine.Lanes`; one model is measured
@@ -606,13 +612,28 @@ let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: 
         let clock = Stopwatch.StartNew()
         let result = Training.train (hooks.Training experiment.Name spec.Name slot.Repeat) options trainSplit validationSplit (Model.create options.Seed architecture)
         trained.[slot] <- (architecture, result, clock.Elapsed.TotalSeconds)
+    // A model is measured by two jobs: `measure` and the IWAE estimate (`likelihood`); the
+    // second to finish puts the outcome together and reports the model done.
+    let likelihoods = Collections.Concurrent.ConcurrentDictionary<Slot, float option>()
+    let complete slot =
+        lock measured (fun () ->
+            match measured.TryGetValue slot, likelihoods.TryGetValue slot with
+            | (true, outcome), (true, iwae) -> Some { outcome with IwaeNll = iwae }
+            | _ -> None)
+        |> Option.iter (fun outcome ->
+            measured.[slot] <- outcome
+            hooks.OnModelDone experiments.[slot.Experiment].Name outcome)
+    let seedOf slot = (effectiveTraining settings experiments.[slot.Experiment]).Seed + int64 slot.Repeat
     let measureSlot slot () =
-        let experiment = experiments.[slot.Experiment]
         let architecture, result, seconds = trained.[slot]
-        let seed = (effectiveTraining settings experiment).Seed + int64 slot.Repeat
-        let outcome = measure measuring (effectiveAnalysis settings experiment) seed slot.Repeat (specOf slot) architecture result seconds None
-        measured.[slot] <- outcome
-        hooks.OnModelDone experiment.Name outcome
+        let outcome = measure measuring (seedOf slot) slot.Repeat (specOf slot) architecture result seconds None
+        lock measured (fun () -> measured.[slot] <- outcome)
+        complete slot
+    let likelihoodSlot slot () =
+        let _, result, _ = trained.[slot]
+        let iwae = likelihood measuring (effectiveAnalysis settings experiments.[slot.Experiment]) (seedOf slot) result.Model
+        lock measured (fun () -> likelihoods.[slot] <- iwae)
+        complete slot
     // The experiments a training waits for: another experiment's best architecture needs that
     // experiment's (and, through bestOf, its sources') trainings.
     let rec upstream ei =
@@ -627,12 +648,14 @@ let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: 
         | ArchitectureOf(_, other) -> let oi = indexOf other in set (oi :: upstream oi)
         | _ -> Set.empty
     let waitedFor = slots |> List.map waitsFor |> Set.unionMany
-    // Each model's training, then its measurement. A free lane takes the first job that is ready,
-    // so a trained model is measured before another starts training, and the order is: trainings
-    // others wait for, then those that waited (started as soon as they can, so that none is left
-    // to train alone at the end), then the rest, each group in definition order. Measuring holds
-    // the most memory (thousands of generated images, the probes' distances): one model is
-    // measured at a time, while the other lane trains.
+    // Each model's training, then its measurement and its IWAE estimate. A free lane takes the
+    // first job that is ready, so a trained model is measured before another starts training, and
+    // the order is: trainings others wait for, then those that waited (started as soon as they
+    // can, so that none is left to train alone at the end), then the rest, each group in
+    // definition order. Measuring holds the most memory (thousands of generated images, the
+    // probes' distances): one model is measured at a time, beside a training or an IWAE estimate
+    // (which takes longest: 14 s for a five-layer VAE on one thread, mostly decoding a million
+    // samples).
     let trainedSlots =
         slots
         |> List.filter isTrained
@@ -640,13 +663,14 @@ let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: 
             if waitedFor.Contains slot.Experiment then 0
             elif not (waitsFor slot).IsEmpty then 1
             else 2)
-    let trainJob = trainedSlots |> List.mapi (fun j slot -> slot, 2 * j) |> dict
+    let trainJob = trainedSlots |> List.mapi (fun j slot -> slot, 3 * j) |> dict
     let jobs: Engine.LaneJob list =
         [ for slot in trainedSlots do
               let needed = waitsFor slot
               let after = trainedSlots |> List.filter (fun s -> needed.Contains s.Experiment) |> List.map (fun s -> trainJob.[s])
               { Engine.LaneJob.After = after; Exclusive = false; Work = train slot }
-              { Engine.LaneJob.After = [ trainJob.[slot] ]; Exclusive = true; Work = measureSlot slot } ]
+              { Engine.LaneJob.After = [ trainJob.[slot] ]; Exclusive = true; Work = measureSlot slot }
+              { Engine.LaneJob.After = [ trainJob.[slot] ]; Exclusive = false; Work = likelihoodSlot slot } ]
     Engine.Lanes.run (settings.Lanes |> Option.defaultWith defaultLanes) jobs
     // Outcomes in definition order; a bestOf model is its source's outcome, measured there.
     experiments

@@ -6,101 +6,11 @@
 module Vae.Core.Gradients
 
 open System
-open System.Numerics
-open System.Runtime.InteropServices
 open TorchSharp
 open Vae.Core.Layers
 
 /// A batch's loss terms summed over its images.
 type BatchLoss = { Reconstruction: float; Kl: float }
-
-/// The element-wise steps of a float32 training step as loops over the tensors' memory. Between
-/// its matrix products a step of the five-layer VAE made about 40 small engine operations (the
-/// latent sample and KL, binary cross-entropy and its derivative, the ReLU masks), each a call
-/// through the engine's dispatcher and a new tensor for a few thousand values. Measured on 2 cores,
-/// best of 12 interleaved blocks of 150 steps: 3.34 → 2.84 ms per step (ReLU masks, cross-entropy
-/// and the latent block each about 0.2 ms).
-module Float32Kernels =
-    let private vectors (values: Span<float32>) = MemoryMarshal.Cast<float32, Vector<float32>> values
-
-    /// ∂L/∂(pre-activation) of a ReLU from ∂L/∂(output), in place: zero where `output` (the ReLU's
-    /// output, same shape) is not positive.
-    let reluBackward (gradient: torch.Tensor) (output: torch.Tensor) =
-        let d = float32Values gradient
-        let y = float32Values output
-        let dv = vectors d
-        let yv = vectors y
-        for k in 0 .. dv.Length - 1 do
-            dv.[k] <- Vector.ConditionalSelect(Vector.GreaterThan(yv.[k], Vector<float32>.Zero), dv.[k], Vector<float32>.Zero)
-        for k in dv.Length * Vector<float32>.Count .. d.Length - 1 do
-            if y.[k] <= 0.0f then d.[k] <- 0.0f
-
-    /// Binary cross-entropy of `x` under Bernoulli `logits` (same shape), summed, and its
-    /// derivative σ(l) − x written into `gradient`. With e = exp(−|l|): BCE = max(l, 0) + log(1 + e)
-    /// − x·l and σ(l) = (l ≥ 0 ? 1 : e) / (1 + e), so exp never overflows.
-    let binaryCrossEntropy (logits: torch.Tensor) (x: torch.Tensor) (gradient: torch.Tensor) : float =
-        let l = float32Values logits
-        let xs = float32Values x
-        let d = float32Values gradient
-        let lv = vectors l
-        let xv = vectors xs
-        let dv = vectors d
-        let one = Vector<float32>.One
-        let mutable sum = Vector<float32>.Zero
-        let mutable total = 0.0
-        for k in 0 .. lv.Length - 1 do
-            let li = lv.[k]
-            let e = Vector.Exp(-(Vector.Abs li))
-            sum <- sum + (Vector.Max(li, Vector<float32>.Zero) + Vector.Log(one + e) - xv.[k] * li)
-            dv.[k] <- Vector.ConditionalSelect(Vector.GreaterThanOrEqual(li, Vector<float32>.Zero), one, e) / (one + e) - xv.[k]
-            // Partial sums in float64 every 64 vectors keep float32 rounding out of a 50,000-term sum.
-            if k % 64 = 63 then
-                total <- total + float (Vector.Sum sum)
-                sum <- Vector<float32>.Zero
-        total <- total + float (Vector.Sum sum)
-        for k in lv.Length * Vector<float32>.Count .. l.Length - 1 do
-            let e = MathF.Exp(-(abs l.[k]))
-            total <- total + float (max l.[k] 0.0f + MathF.Log(1.0f + e) - xs.[k] * l.[k])
-            d.[k] <- (if l.[k] >= 0.0f then 1.0f else e) / (1.0f + e) - xs.[k]
-        total
-
-    /// The reparameterised sample from the head's output ([n; 2d]: μ then log σ² per row) and
-    /// noise ε ([n; d]): writes z = μ + σ ⊙ ε, σ ⊙ ε and σ² (each [n; d]) and returns the summed
-    /// KL = −½ Σ (1 + log σ² − μ² − σ²).
-    let sample (head: torch.Tensor) (epsilon: torch.Tensor) (z: torch.Tensor) (noise: torch.Tensor) (variance: torch.Tensor) : float =
-        let h = float32Values head
-        let e = float32Values epsilon
-        let zs = float32Values z
-        let ns = float32Values noise
-        let vs = float32Values variance
-        let d = int z.shape.[1]
-        let mutable kl = 0.0
-        for r in 0 .. int z.shape.[0] - 1 do
-            let mutable row = 0.0f
-            for j in 0 .. d - 1 do
-                let mean, logVariance = h.[2 * d * r + j], h.[2 * d * r + d + j]
-                let k = d * r + j
-                ns.[k] <- MathF.Exp(0.5f * logVariance) * e.[k]
-                vs.[k] <- MathF.Exp logVariance
-                zs.[k] <- mean + ns.[k]
-                row <- row + (1.0f + logVariance - mean * mean - vs.[k])
-            kl <- kl + float row
-        -0.5 * kl
-
-    /// ∂L/∂(head output) from ∂L/∂z, written into `gradient` ([n; 2d]): ∂/∂μ = ∂L/∂z + μ and
-    /// ∂/∂log σ² = ½ (∂L/∂z ⊙ σ ⊙ ε + σ² − 1), the KL's derivatives included.
-    let sampleBackward (head: torch.Tensor) (dz: torch.Tensor) (noise: torch.Tensor) (variance: torch.Tensor) (gradient: torch.Tensor) =
-        let h = float32Values head
-        let g = float32Values gradient
-        let dzs = float32Values dz
-        let ns = float32Values noise
-        let vs = float32Values variance
-        let d = int dz.shape.[1]
-        for r in 0 .. int dz.shape.[0] - 1 do
-            for j in 0 .. d - 1 do
-                let k = d * r + j
-                g.[2 * d * r + j] <- dzs.[k] + h.[2 * d * r + j]
-                g.[2 * d * r + d + j] <- 0.5f * (dzs.[k] * ns.[k] + vs.[k] - 1.0f)
 
 /// The element-wise steps of one training step: engine operations for any type, or the float32
 /// loops.
@@ -132,18 +42,18 @@ let private engineSteps (latent: int64) =
             mean + noise, kl.to_type(torch.ScalarType.Float64).item<float>(), headGradientOf }
 
 let private float32Steps =
-    { ReluBackward = fun d output -> Float32Kernels.reluBackward d output; d
+    { ReluBackward = fun d output -> Kernels.reluBackward d output; d
       Reconstruction =
         fun logits x ->
             let gradient = torch.empty_like logits
-            Float32Kernels.binaryCrossEntropy logits x gradient, gradient
+            Kernels.binaryCrossEntropy logits x gradient, gradient
       Sample =
         fun head epsilon ->
             let z, noise, variance = torch.empty_like epsilon, torch.empty_like epsilon, torch.empty_like epsilon
-            let kl = Float32Kernels.sample head epsilon z noise variance
+            let kl = Kernels.sample head epsilon z noise variance
             let headGradientOf dz =
                 let gradient = torch.empty_like head
-                Float32Kernels.sampleBackward head dz noise variance gradient
+                Kernels.sampleBackward head dz noise variance gradient
                 gradient
             z, kl, headGradientOf }
 
@@ -177,7 +87,7 @@ let private backpropagate (steps: Steps) (ones: torch.Tensor) (wantInput: bool) 
 /// One stochastic pass over batch `x` ([n; 784]) with z's noise from `generator` (drawn exactly as
 /// `Model.sample` draws it): returns the batch's summed reconstruction and KL and writes the
 /// gradient of their sum with respect to every parameter into `model.Parameters.Gradients`.
-/// float32 models on the CPU take the element-wise steps as loops (`Float32Kernels`), others as
+/// float32 models on the CPU take the element-wise steps as loops (`Kernels`), others as
 /// engine operations. Temporaries belong to the caller's dispose scope.
 let lossAndGradient (generator: torch.Generator) (model: Model) (x: torch.Tensor) : BatchLoss =
     use _ = torch.no_grad ()

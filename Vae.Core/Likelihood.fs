@@ -17,10 +17,18 @@ let private logWeights (generator: torch.Generator) (k: int) (model: Model) (x: 
         let n, d = mean.shape.[0], mean.shape.[1]
         let epsilon = torch.randn([| int64 k; n; d |], dtype = mean.dtype, generator = generator)
         let z = mean.unsqueeze(0L) + (logVariance * 0.5).exp().unsqueeze(0L) * epsilon
-        let logits = (Model.decodeLogits model (z.view(-1L, d))).view(int64 k, n, -1L)
+        let logits = Model.decodeLogits model (z.view(-1L, d))
         // log p(x | z) = Σ x·l − softplus(l): the same BCE as Losses.reconstruction, without
         // copying x k times (it broadcasts).
-        let logLikelihood = (logits * x.unsqueeze(0L)).sum(2L) - torch.nn.functional.softplus(logits).sum(2L)
+        let logLikelihood =
+            if logits.dtype = torch.ScalarType.Float32 && x.dtype = torch.ScalarType.Float32 && logits.device_type = DeviceType.CPU then
+                let x = x.contiguous()
+                let result = torch.empty([| logits.shape.[0] |], dtype = logits.dtype)
+                Kernels.bernoulliLogLikelihood logits x result
+                result.view(int64 k, n)
+            else
+                let logits = logits.view(int64 k, n, -1L)
+                (logits * x.unsqueeze(0L)).sum(2L) - torch.nn.functional.softplus(logits).sum(2L)
         // Both Gaussians' normalising constants cancel except for σ: log N(z; 0, I) − log N(z; μ, σ²).
         let logPrior = (z.square() * -0.5).sum(2L)
         let logPosterior = ((epsilon.square() + logVariance.unsqueeze(0L)) * -0.5).sum(2L)

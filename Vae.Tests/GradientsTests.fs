@@ -76,7 +76,7 @@ let tests =
             use l = torch.tensor logits
             use x = torch.tensor targets
             use gradient = torch.empty_like l
-            let sum = Gradients.Float32Kernels.binaryCrossEntropy l x gradient
+            let sum = Kernels.binaryCrossEntropy l x gradient
             let bce (l: float) (x: float) = max l 0.0 + log (1.0 + exp (-(abs l))) - x * l
             let expected = Array.map2 (fun l x -> bce (float l) (float x)) logits targets |> Array.sum
             Expect.floatClose { absolute = 0.0; relative = 1e-6 } sum expected "summed cross-entropy"
@@ -94,7 +94,23 @@ let tests =
             use output = (torch.randn ([| 13L; 7L |], generator = generator)).relu_()
             use d = torch.randn ([| 13L; 7L |], generator = generator)
             use expected = d * output.gt ((0.0).ToScalar())
-            Gradients.Float32Kernels.reluBackward d output
+            Kernels.reluBackward d output
             Expect.isTrue (Vae.Tests.Shared.same d expected) "91 values, the scalar tail included"
+        }
+    
+        test "the float32 log-likelihood loop scores each row against image i mod n, as the engine's formula does" {
+            for pixels in [ 784L; 37L ] do
+                use generator = new torch.Generator(9UL)
+                use logits = (torch.randn ([| 12L; pixels |], generator = generator)).mul_((8.0).ToScalar())
+                use x = torch.rand ([| 4L; pixels |], generator = generator)
+                use result = torch.empty ([| 12L |])
+                Kernels.bernoulliLogLikelihood logits x result
+                // In float64: row i of the logits against image i mod 4.
+                use l64 = logits.to_type(float64).view(3L, 4L, pixels)
+                use x64 = x.to_type float64
+                use expected = ((l64 * x64.unsqueeze 0L).sum(2L) - torch.nn.functional.softplus(l64).sum(2L)).view(12L)
+                use difference = (result.to_type float64 - expected).abs().max()
+                use scale = expected.abs().max()
+                Expect.isLessThan (difference.item<float>()) (1e-6 * scale.item<float>()) $"{pixels} pixels: largest difference"
         }
     ]
