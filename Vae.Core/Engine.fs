@@ -241,6 +241,11 @@ type LaneJob = { After: int list; Exclusive: bool; Work: unit -> unit }
 /// threads 2.9 s per epoch; two models at once on 1 thread each 4.2–4.5 s per epoch each, i.e.
 /// 2.1–2.3 s per model-epoch.
 module Lanes =
+    /// libtorch threads each of `lanes` lanes gets: max 1 (threads / lanes).
+    let threadsPerLane (lanes: int) =
+        ensureLoaded ()
+        max 1 (torch.get_num_threads () / lanes)
+
     /// Runs `jobs` on `lanes` threads (the caller's and lanes − 1 new ones), each thread with
     /// max 1 (threads / lanes) of libtorch's `threads` intra-op threads; every job runs on one
     /// thread with that count whichever lane takes it, so its numbers do not depend on the order.
@@ -257,7 +262,7 @@ module Lanes =
                 if a < 0 || a >= i then invalidArg (nameof jobs) $"job {i} waits for job {a}: only earlier jobs can be waited for")
         ensureLoaded ()
         let threads = torch.get_num_threads ()
-        let perLane = max 1 (threads / lanes)
+        let perLane = threadsPerLane lanes
         let gate = obj ()
         let started = Array.zeroCreate jobs.Length
         let finished = Array.zeroCreate jobs.Length

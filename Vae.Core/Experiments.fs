@@ -499,6 +499,9 @@ let private likelihood (m: Measuring) (analysis: AnalysisSettings) (seed: int64)
         Some(Likelihood.iwaeNll (seed + 5L) analysis.IwaeSamples model (test.Images.narrow(0L, 0L, int64 (min analysis.IwaeImages test.Count))))
     | Autoencoder -> None
 
+/// The lanes a run under `settings` trains on.
+let effectiveLanes (settings: RunSettings) = settings.Lanes |> Option.defaultWith defaultLanes
+
 /// Trains and measures every model of every experiment in every repeat (repeat r trains with
 /// seed + r), several models at once (`settings.Lanes`, see `Engine.Lanes`; one model is measured
 /// at a time): a model that takes another experiment's best architecture trains once every model
@@ -601,13 +604,14 @@ let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: 
                 let a = fst (trainingOf { Experiment = oi; Repeat = 0; Model = best })
                 Architecture.create kind a.Hidden a.Latent
         | BestOf _ -> invalidOp "a bestOf model is not trained"
+    let seedOf slot = (effectiveTraining settings experiments.[slot.Experiment]).Seed + int64 slot.Repeat
     let train slot () =
         let experiment = experiments.[slot.Experiment]
         let spec = specOf slot
         startedAt.TryAdd(slot.Experiment, DateTime.UtcNow) |> ignore
         hooks.OnModelStart experiment.Name spec.Name slot.Repeat slot.Model experiment.Models.Length
         let architecture = architectureOf slot
-        let options = { effectiveTraining settings experiment with Seed = (effectiveTraining settings experiment).Seed + int64 slot.Repeat }
+        let options = { effectiveTraining settings experiment with Seed = seedOf slot }
         let trainSplit, validationSplit = splitOf experiment
         let clock = Stopwatch.StartNew()
         let result = Training.train (hooks.Training experiment.Name spec.Name slot.Repeat) options trainSplit validationSplit (Model.create options.Seed architecture)
@@ -623,7 +627,6 @@ let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: 
         |> Option.iter (fun outcome ->
             measured.[slot] <- outcome
             hooks.OnModelDone experiments.[slot.Experiment].Name outcome)
-    let seedOf slot = (effectiveTraining settings experiments.[slot.Experiment]).Seed + int64 slot.Repeat
     let measureSlot slot () =
         let architecture, result, seconds = trained.[slot]
         let outcome = measure measuring (seedOf slot) slot.Repeat (specOf slot) architecture result seconds None
@@ -671,7 +674,7 @@ let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: 
               { Engine.LaneJob.After = after; Exclusive = false; Work = train slot }
               { Engine.LaneJob.After = [ trainJob.[slot] ]; Exclusive = true; Work = measureSlot slot }
               { Engine.LaneJob.After = [ trainJob.[slot] ]; Exclusive = false; Work = likelihoodSlot slot } ]
-    Engine.Lanes.run (settings.Lanes |> Option.defaultWith defaultLanes) jobs
+    Engine.Lanes.run (effectiveLanes settings) jobs
     // Outcomes in definition order; a bestOf model is its source's outcome, measured there.
     experiments
     |> Array.indexed

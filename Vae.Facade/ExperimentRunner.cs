@@ -74,7 +74,8 @@ public static class ExperimentRunner
                 var data = FashionMnistData.Load(options.DataDirectory);
                 var outcomes = Run(plan, settings, data, progress, cancellationToken);
                 SaveCheckpoints(outcomes, staging);
-                return new RunResult(plan.Name, started, options.Quick, outcomes.Select(ToResult).ToArray());
+                var lanes = effectiveLanes(settings);
+                return new RunResult(plan.Name, started, options.Quick, outcomes.Select(ToResult).ToArray(), lanes, Core.Engine.Lanes.threadsPerLane(lanes));
             });
             await Report.WriteAsync(result, staging, cancellationToken);
             if (Directory.Exists(folder)) Directory.Delete(folder);

@@ -204,4 +204,6 @@ public sealed record ExperimentResult(
 /// <param name="StartedUtc">When the run began.</param>
 /// <param name="Quick">True when trained on a small subset for a smoke test.</param>
 /// <param name="Experiments">The experiments, in the order they ran.</param>
-public sealed record RunResult(string Run, DateTime StartedUtc, bool Quick, IReadOnlyList<ExperimentResult> Experiments);
+/// <param name="Lanes">Models trained at once.</param>
+/// <param name="ThreadsPerModel">libtorch threads each model trained and was measured with (its numbers depend on them).</param>
+public sealed record RunResult(string Run, DateTime StartedUtc, bool Quick, IReadOnlyList<ExperimentResult> Experiments, int Lanes = 1, int ThreadsPerModel = 1);

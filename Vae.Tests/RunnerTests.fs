@@ -89,6 +89,10 @@ let tests =
             Expect.contains [ "baseline"; "five-layer" ] ((property e "best").GetString()) "best is one of them"
             use root = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, RunLayout.Results)))
             Expect.isTrue ((property root.RootElement "quick").GetBoolean()) "the run says it was quick"
+            let lanes, threads = (property root.RootElement "lanes").GetInt32(), (property root.RootElement "threadsPerModel").GetInt32()
+            Expect.isTrue (lanes >= 1 && threads >= 1) $"lanes {lanes}, threads per model {threads}"
+            let report = File.ReadAllText(Path.Combine(folder, RunLayout.ReportMarkdown))
+            Expect.stringContains report (if lanes > 1 then $"Models trained {lanes} at a time" else "Models trained one at a time") "the report says how models shared the machine"
         }
 
         test "report.html shows its charts in headless Chromium, offline, with no script errors" {
@@ -181,6 +185,8 @@ let tests =
             let folder = Path.Combine(temporaryDirectory (), "out")
             refused "--epochs: must be at least 1, was 0" (runner [ "run"; "task1"; "--epochs"; "0"; "--out"; folder ]) folder
             refused "abc" (runner [ "run"; "task1"; "--epochs"; "abc"; "--out"; folder ]) folder
+            refused "--repeats: must be between 1 and 100, was 0" (runner [ "run"; "task1"; "--repeats"; "0"; "--out"; folder ]) folder
+            refused "--lanes: must be between 1 and 64, was 0" (runner [ "run"; "task1"; "--lanes"; "0"; "--out"; folder ]) folder
             refused "error:" (runner [ "run" ]) folder
         }
     ]

@@ -21,7 +21,10 @@ internal static class ReportContent
             ]));
         blocks.Add(new Paragraph(
             $"Run started {Utc(run.StartedUtc)}. {Plural(run.Experiments.Count, "experiment")}: "
-            + string.Join(", ", run.Experiments.Select(e => $"{e.Experiment} ({Plural(e.Models.Count, "model")})")) + "."));
+            + string.Join(", ", run.Experiments.Select(e => $"{e.Experiment} ({Plural(e.Models.Count, "model")})")) + ". "
+            + (run.Lanes > 1
+                ? $"Models trained {run.Lanes} at a time, each on {Plural(run.ThreadsPerModel, "thread")}; a training time is wall-clock time beside whatever trained or was measured at the same time."
+                : $"Models trained one at a time, on {Plural(run.ThreadsPerModel, "thread")}.")));
         blocks.Add(new Paragraph(
             "Losses are in nats per image: the reconstruction is the binary cross-entropy summed over the 784 pixels, the KL term "
             + "(VAEs only) is the KL divergence of the encoder's posterior from N(0, I), and the loss is their sum. Training and "
