@@ -237,9 +237,10 @@ type LaneJob = { After: int list; Exclusive: bool; Work: unit -> unit }
 /// Independent pieces of work (models to train and measure) on several threads at once, each with
 /// a share of libtorch's threads. One model's training cannot keep two cores busy: between its
 /// matrix products come small element-wise operations, the optimizer and dispatch, which run on
-/// one thread while the other waits. Measured on 2 cores with the five-layer VAE: one model on 2
-/// threads 2.9 s per epoch; two models at once on 1 thread each 4.2–4.5 s per epoch each, i.e.
-/// 2.1–2.3 s per model-epoch.
+/// one thread while the other waits. Measured on 2 cores with the five-layer VAE (60,000 images):
+/// one model on 2 threads 2.7–3.1 s per epoch; two models at once on 1 thread each 4.0–4.4 s per
+/// epoch each, i.e. 2.0–2.2 s per model-epoch. Each lane's share keeps the OpenMP threads at the
+/// core count (see EngineThread for what happens beyond it).
 module Lanes =
     /// libtorch threads each of `lanes` lanes gets: max 1 (threads / lanes).
     let threadsPerLane (lanes: int) =
