@@ -45,7 +45,8 @@ public static class ExperimentRunner
 
     /// <summary>Validates the definition, data and output folder, then trains and writes everything.
     /// Nothing is left behind on failure or cancellation: the run is written aside and moved into
-    /// place when complete.</summary>
+    /// place when complete. <paramref name="progress"/> is called synchronously from the threads that
+    /// train, several models at once (see <see cref="RunOptions.Lanes"/>): it must be thread-safe.</summary>
     /// <returns>The results, and the folder written.</returns>
     /// <exception cref="InvalidInputException">Bad input (definition, data, options, output folder); nothing was written.</exception>
     /// <exception cref="OperationCanceledException">Cancelled; nothing was left behind.</exception>
