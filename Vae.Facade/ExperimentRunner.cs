@@ -68,7 +68,8 @@ public static class ExperimentRunner
         try
         {
             var settings = new RunSettings(options.Quick, options.Epochs.ToOption(), options.Seed.ToOption(), options.Repeats.ToOption(), options.Lanes.ToOption());
-            // All engine work on the engine's one thread (see Core.Engine.EngineThread).
+            // Engine work on the engine's thread (see Core.Engine.EngineThread); the run trains on it and on a
+            // second lane, each with its share of the threads (Core.Engine.Lanes).
             var result = await Core.Engine.EngineThread.Run(() =>
             {
                 cancellationToken.ThrowIfCancellationRequested();
