@@ -5,7 +5,6 @@
 /// or accumulating into it.
 module Vae.Core.Gradients
 
-open System
 open TorchSharp
 open Vae.Core.Layers
 
