@@ -92,9 +92,7 @@ let lossAndGradient (generator: torch.Generator) (model: Model) (x: torch.Tensor
     use _ = torch.no_grad ()
     let latent = int64 model.Architecture.Latent
     let steps, x =
-        if model.Parameters.Values.dtype = torch.ScalarType.Float32 && x.dtype = torch.ScalarType.Float32
-           && model.Parameters.Values.device_type = DeviceType.CPU && x.device_type = DeviceType.CPU then
-            float32Steps, x.contiguous()
+        if Kernels.apply [ model.Parameters.Values; x ] then float32Steps, x.contiguous()
         else engineSteps latent, x
     let gradients = linears model.Parameters.GradientViews
     let depth = model.Architecture.Hidden.Length

@@ -21,7 +21,7 @@ let private logWeights (generator: torch.Generator) (k: int) (model: Model) (x: 
         // log p(x | z) = Σ x·l − softplus(l): the same BCE as Losses.reconstruction, without
         // copying x k times (it broadcasts).
         let logLikelihood =
-            if logits.dtype = torch.ScalarType.Float32 && x.dtype = torch.ScalarType.Float32 && logits.device_type = DeviceType.CPU then
+            if Kernels.apply [ logits; x ] then
                 let x = x.contiguous()
                 let result = torch.empty([| logits.shape.[0] |], dtype = logits.dtype)
                 Kernels.bernoulliLogLikelihood logits x result
