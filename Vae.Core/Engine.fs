@@ -201,17 +201,28 @@ let setThreads (threads: int) =
 [<AbstractClass; Sealed>]
 type EngineThread private () =
     static let queue = new Collections.Concurrent.BlockingCollection<unit -> unit>()
+    /// Set by the engine's thread itself before it takes its first piece of work. A `Lazy`'s
+    /// IsValueCreated is not enough: the thread starts inside the factory and can run its first
+    /// job before the value is published, and that job, asking IsCurrent, queued work behind
+    /// itself and waited forever (seen with one core, or both busy, at start-up).
+    [<ThreadStatic; DefaultValue>]
+    static val mutable private onEngine: bool
     static let thread =
         lazy (
             // A main thread's stack (8 MB), so that work recurses here as deeply as it could there.
-            let t = Thread((fun () -> for work in queue.GetConsumingEnumerable() do work ()), 8 * 1024 * 1024)
+            let t =
+                Thread(
+                    (fun () ->
+                        EngineThread.onEngine <- true
+                        for work in queue.GetConsumingEnumerable() do work ()),
+                    8 * 1024 * 1024)
             t.IsBackground <- true
             t.Name <- "Vae engine"
             t.Start()
             t)
 
     /// True on the engine's thread.
-    static member IsCurrent = thread.IsValueCreated && obj.ReferenceEquals(Thread.CurrentThread, thread.Value)
+    static member IsCurrent = EngineThread.onEngine
 
     /// Runs `work` on the engine's thread (at once if called from it), in the order posted; the
     /// task ends with its result or its exception.
