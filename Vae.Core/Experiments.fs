@@ -373,6 +373,14 @@ type ModelOutcome =
       /// The test set's codes on their first two principal components ([10000; 2]).
       Latent2d: torch.Tensor }
 
+/// A model whose training diverged (a NaN or infinite loss) in at least one repeat: it is not
+/// measured and never best. Its repeats that did not diverge are listed too, trained but unmeasured.
+type DivergedOutcome =
+    { Spec: ModelSpec
+      Architecture: Architecture
+      /// Every repeat's training, in repeat order (0-based repeat, result).
+      Trainings: (int * TrainingResult) list }
+
 /// An experiment's outcome: every repeat of every model, and the best by mean validation loss.
 type ExperimentOutcome =
     { Definition: ExperimentDefinition
@@ -384,8 +392,10 @@ type ExperimentOutcome =
       /// The two test images interpolated between (a T-shirt/top and a sneaker).
       InterpolationEnds: torch.Tensor
       TestLabels: torch.Tensor
-      /// Per repeat, every model in definition order.
-      Repeats: ModelOutcome list list }
+      /// Per repeat, every model that did not diverge, in definition order.
+      Repeats: ModelOutcome list list
+      /// The models that diverged in some repeat, in definition order.
+      Diverged: DivergedOutcome list }
 
     /// The first repeat's models: the pictures are drawn from them.
     member o.Models = List.head o.Repeats
@@ -396,8 +406,11 @@ type ExperimentOutcome =
     /// Mean over repeats of a model's best validation loss.
     member o.MeanValidationLoss(name: string) = o.RepeatsOf name |> List.averageBy (fun m -> m.Training.Best.ValidationLoss)
 
-    /// The model with the lowest mean best-epoch validation loss.
-    member o.Best = o.Models |> List.minBy (fun m -> o.MeanValidationLoss m.Spec.Name)
+    /// The model with the lowest mean best-epoch validation loss; None when every model diverged.
+    member o.Best =
+        match o.Models with
+        | [] -> None
+        | models -> Some(models |> List.minBy (fun m -> o.MeanValidationLoss m.Spec.Name))
 
 /// Progress callbacks of a run.
 type RunHooks =
@@ -406,14 +419,20 @@ type RunHooks =
       /// Training hooks for (experiment, model, repeat).
       Training: string -> string -> int -> TrainingHooks
       /// After a model is trained and measured.
-      OnModelDone: string -> ModelOutcome -> unit }
+      OnModelDone: string -> ModelOutcome -> unit
+      /// (experiment, model, repeat, training) after a model's training diverged: it is not measured.
+      OnModelDiverged: string -> ModelSpec -> int -> TrainingResult -> unit
+      /// Stops the run: training checks it every batch, measurement between its steps.
+      Cancellation: Threading.CancellationToken }
 
 module RunHooks =
     /// No callbacks.
     let none =
         { OnModelStart = (fun _ _ _ _ _ -> ())
           Training = (fun _ _ _ -> TrainingHooks.none)
-          OnModelDone = (fun _ _ -> ()) }
+          OnModelDone = (fun _ _ -> ())
+          OnModelDiverged = (fun _ _ _ _ -> ())
+          Cancellation = Threading.CancellationToken.None }
 
 /// What measuring needs besides the model: the data, the fixed test images, and the PCA yardstick
 /// per code size (computed once per run).
@@ -425,7 +444,9 @@ type private Measuring =
       InterpolationEnds: torch.Tensor
       Pca: int -> float * float
       /// Fréchet distance of generated images to the test images.
-      Frechet: torch.Tensor -> float }
+      Frechet: torch.Tensor -> float
+      /// Checked between the measurements' steps (each takes at most a few seconds).
+      Cancellation: Threading.CancellationToken }
 
 /// The probes' scores of a model from its codes of the probes' training and test images.
 let private probeScores (m: Measuring) (model: Model) (trainCodes: torch.Tensor) (testCodes: torch.Tensor) =
@@ -448,16 +469,25 @@ let private measure (m: Measuring) (seed: int64) repeat spec architecture (train
     // the collector does not see the engine's memory, and the run's peak memory grew with it.
     use scope = torch.NewDisposeScope()
     use generator = new torch.Generator(uint64 seed + 7UL)
+    let step () = m.Cancellation.ThrowIfCancellationRequested()
     let generated = Model.generate generator 9 model
     use many = Model.generate generator GeneratedForDistance model
+    step ()
     use trainCodes = Analysis.codes model m.ProbeTrain
     let fitted = Analysis.fitGaussian trainCodes
     let generatedFitted = Analysis.generateFitted generator 9 fitted model
     use manyFitted = Analysis.generateFitted generator GeneratedForDistance fitted model
+    step ()
     use codes = Analysis.codes model test
     let variance = Analysis.codeVariance model test
     let traversed = variance |> Array.indexed |> Array.sortByDescending snd |> Array.truncate 2 |> Array.map fst |> List.ofArray
     let kept (t: torch.Tensor) = t.MoveToOuterDisposeScope()
+    step ()
+    let generationDistance = m.Frechet many
+    let fittedGenerationDistance = m.Frechet manyFitted
+    step ()
+    let probe = probeScores m model trainCodes codes
+    step ()
     { Spec = spec
       Architecture = architecture
       Repeat = repeat
@@ -467,12 +497,12 @@ let private measure (m: Measuring) (seed: int64) repeat spec architecture (train
       IwaeNll = None
       TrainingSeconds = seconds
       ReusedFrom = reusedFrom
-      GenerationDistance = m.Frechet many
-      FittedGenerationDistance = m.Frechet manyFitted
+      GenerationDistance = generationDistance
+      FittedGenerationDistance = fittedGenerationDistance
       CodeVariance = variance
       ActiveUnits = Analysis.activeUnits variance
       KlPerDimension = Analysis.klPerDimension model test
-      Probe = probeScores m model trainCodes codes
+      Probe = probe
       Generated = kept generated
       GeneratedFitted = kept generatedFitted
       Reconstructions = kept (Model.reconstruct model m.Originals)
@@ -496,7 +526,7 @@ let private likelihood (m: Measuring) (analysis: AnalysisSettings) (seed: int64)
     match model.Architecture.Kind with
     | Vae ->
         let test = m.Data.Test
-        Some(Likelihood.iwaeNll (seed + 5L) analysis.IwaeSamples model (test.Images.narrow(0L, 0L, int64 (min analysis.IwaeImages test.Count))))
+        Some(Likelihood.iwaeNllCancellable m.Cancellation (seed + 5L) analysis.IwaeSamples model (test.Images.narrow(0L, 0L, int64 (min analysis.IwaeImages test.Count))))
     | Autoencoder -> None
 
 /// The lanes a run under `settings` trains on.
@@ -541,7 +571,8 @@ let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: 
           Frechet =
             fun generated ->
                 let directions, mean = pcaFit.Value
-                Analysis.frechetDistance (directions.narrow(1L, 0L, int64 Analysis.FrechetComponents), mean) data.Test.Images generated }
+                Analysis.frechetDistance (directions.narrow(1L, 0L, int64 Analysis.FrechetComponents), mean) data.Test.Images generated
+          Cancellation = hooks.Cancellation }
     // One split per split setting (each copies about 190 MB of images), freed when the run ends.
     let splits =
         experiments
@@ -571,24 +602,32 @@ let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: 
     let measured = Collections.Concurrent.ConcurrentDictionary<Slot, ModelOutcome>()
     let runStarted = DateTime.UtcNow
     let startedAt = Collections.Concurrent.ConcurrentDictionary<int, DateTime>()
-    // A slot's architecture and training; a bestOf slot's are its source's best model's.
-    let rec trainingOf slot : Architecture * TrainingResult =
+    // A slot's architecture and training; a bestOf slot's are its source's best model's (None when
+    // every model there diverged).
+    let rec trainingOf slot : (Architecture * TrainingResult) option =
         match (specOf slot).Source with
         | BestOf other ->
             let oi = indexOf other
-            trainingOf { Experiment = oi; Repeat = min slot.Repeat (repeatsOf oi - 1); Model = bestOf oi (fun _ -> true) }
+            match bestOf oi (fun _ -> true) with
+            | -1 -> None
+            | best -> trainingOf { Experiment = oi; Repeat = min slot.Repeat (repeatsOf oi - 1); Model = best }
         | _ ->
             let architecture, result, _ = trained.[slot]
-            architecture, result
-    // The model of experiment `ei` (among those `keep` accepts) with the lowest mean best
-    // validation loss over repeats; the first of equals.
+            Some(architecture, result)
+    // The model of experiment `ei` (among those `keep` accepts, and never one that diverged in any
+    // repeat) with the lowest mean best validation loss over repeats; the first of equals; -1 if none.
     and bestOf ei (keep: Architecture -> bool) : int =
+        let healthy i =
+            List.init (repeatsOf ei) (fun r -> trainingOf { Experiment = ei; Repeat = r; Model = i })
+            |> List.forall (function
+                | Some(_, t) -> not t.Diverged
+                | None -> false)
         let candidates =
             experiments.[ei].Models
             |> List.indexed
-            |> List.filter (fun (i, _) -> keep (fst (trainingOf { Experiment = ei; Repeat = 0; Model = i })))
+            |> List.filter (fun (i, _) -> healthy i && keep (fst (trainingOf { Experiment = ei; Repeat = 0; Model = i }).Value))
         let meanLoss i =
-            List.init (repeatsOf ei) (fun r -> (snd (trainingOf { Experiment = ei; Repeat = r; Model = i })).Best.ValidationLoss) |> List.average
+            List.init (repeatsOf ei) (fun r -> (snd (trainingOf { Experiment = ei; Repeat = r; Model = i }).Value).Best.ValidationLoss) |> List.average
         match candidates with
         | [] -> -1
         | _ -> candidates |> List.minBy (fun (i, _) -> meanLoss i) |> fst
@@ -599,9 +638,10 @@ let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: 
         | ArchitectureOf(kind, other) ->
             let oi = indexOf other
             match bestOf oi (fun a -> a.Kind = Vae) with
-            | -1 -> raise (DefinitionException(experiment.Name, "", $"architectureOf \"{other}\": that experiment has no VAE"))
+            | -1 ->
+                raise (DefinitionException(experiment.Name, "", $"architectureOf \"{other}\": that experiment has no VAE that trained without diverging"))
             | best ->
-                let a = fst (trainingOf { Experiment = oi; Repeat = 0; Model = best })
+                let a = fst (trainingOf { Experiment = oi; Repeat = 0; Model = best }).Value
                 Architecture.create kind a.Hidden a.Latent
         | BestOf _ -> invalidOp "a bestOf model is not trained"
     let seedOf slot = (effectiveTraining settings experiments.[slot.Experiment]).Seed + int64 slot.Repeat
@@ -627,16 +667,20 @@ let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: 
         |> Option.iter (fun outcome ->
             measured.[slot] <- outcome
             hooks.OnModelDone experiments.[slot.Experiment].Name outcome)
+    // A model whose training diverged is not measured (its weights are not a model's to judge).
     let measureSlot slot () =
         let architecture, result, seconds = trained.[slot]
-        let outcome = measure measuring (seedOf slot) slot.Repeat (specOf slot) architecture result seconds None
-        lock measured (fun () -> measured.[slot] <- outcome)
-        complete slot
+        if result.Diverged then hooks.OnModelDiverged experiments.[slot.Experiment].Name (specOf slot) slot.Repeat result
+        else
+            let outcome = measure measuring (seedOf slot) slot.Repeat (specOf slot) architecture result seconds None
+            lock measured (fun () -> measured.[slot] <- outcome)
+            complete slot
     let likelihoodSlot slot () =
         let _, result, _ = trained.[slot]
-        let iwae = likelihood measuring (effectiveAnalysis settings experiments.[slot.Experiment]) (seedOf slot) result.Model
-        lock measured (fun () -> likelihoods.[slot] <- iwae)
-        complete slot
+        if not result.Diverged then
+            let iwae = likelihood measuring (effectiveAnalysis settings experiments.[slot.Experiment]) (seedOf slot) result.Model
+            lock measured (fun () -> likelihoods.[slot] <- iwae)
+            complete slot
     // The experiments a training waits for: another experiment's best architecture needs that
     // experiment's (and, through bestOf, its sources') trainings.
     let rec upstream ei =
@@ -680,17 +724,27 @@ let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: 
     |> Array.indexed
     |> Array.fold
         (fun (previous: ExperimentOutcome list) (ei, experiment) ->
+            let slotsOf i = List.init (repeatsOf ei) (fun r -> { Experiment = ei; Repeat = r; Model = i })
+            let divergedModel i =
+                match experiment.Models.[i].Source with
+                | BestOf _ -> false
+                | _ -> slotsOf i |> List.exists (fun slot -> let _, t, _ = trained.[slot] in t.Diverged)
+            let healthy, diverged = List.init experiment.Models.Length id |> List.partition (divergedModel >> not)
             let outcomeOf slot =
                 match (specOf slot).Source with
                 | BestOf other ->
                     let spec = specOf slot
                     hooks.OnModelStart experiment.Name spec.Name slot.Repeat slot.Model experiment.Models.Length
                     let source = previous |> List.find (fun o -> o.Definition.Name = other)
-                    let best = source.RepeatsOf source.Best.Spec.Name |> List.item (min slot.Repeat (source.Repeats.Length - 1))
-                    // The same model: its measurements (and samples) are the ones taken where it was trained.
-                    let outcome = { best with Spec = spec; Repeat = slot.Repeat; ReusedFrom = Some(other, best.Spec.Name) }
-                    hooks.OnModelDone experiment.Name outcome
-                    outcome
+                    match source.Best with
+                    | None ->
+                        raise (DefinitionException(experiment.Name, "", $"bestOf \"{other}\": every model of that experiment diverged"))
+                    | Some sourceBest ->
+                        let best = source.RepeatsOf sourceBest.Spec.Name |> List.item (min slot.Repeat (source.Repeats.Length - 1))
+                        // The same model: its measurements (and samples) are the ones taken where it was trained.
+                        let outcome = { best with Spec = spec; Repeat = slot.Repeat; ReusedFrom = Some(other, best.Spec.Name) }
+                        hooks.OnModelDone experiment.Name outcome
+                        outcome
                 | _ -> measured.[slot]
             let outcome =
                 { Definition = experiment
@@ -700,8 +754,13 @@ let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: 
                   Originals = originals
                   InterpolationEnds = measuring.InterpolationEnds
                   TestLabels = data.Test.Labels
-                  Repeats =
-                    List.init (repeatsOf ei) (fun r ->
-                        List.init experiment.Models.Length (fun i -> outcomeOf { Experiment = ei; Repeat = r; Model = i })) }
+                  Repeats = List.init (repeatsOf ei) (fun r -> healthy |> List.map (fun i -> outcomeOf { Experiment = ei; Repeat = r; Model = i }))
+                  Diverged =
+                    diverged
+                    |> List.map (fun i ->
+                        let trainings = slotsOf i |> List.map (fun slot -> let a, t, _ = trained.[slot] in slot.Repeat, a, t)
+                        { Spec = experiment.Models.[i]
+                          Architecture = (let _, a, _ = trainings.Head in a)
+                          Trainings = trainings |> List.map (fun (r, _, t) -> r, t) }) }
             previous @ [ outcome ])
         []

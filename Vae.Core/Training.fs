@@ -62,13 +62,22 @@ module TrainingHooks =
 type TrainingResult =
     { Model: Model
       History: EpochRecord list
-      BestEpoch: int }
+      /// The epoch with the lowest validation loss (0 when the first epoch diverged).
+      BestEpoch: int
+      /// The epoch whose training or validation loss was NaN or infinite, when one was: training
+      /// stopped there (the divergence guard), and the model holds the weights of `BestEpoch`, if any.
+      DivergedAt: int option }
 
     /// The record of the best epoch.
     member r.Best = r.History |> List.find (fun e -> e.Epoch = r.BestEpoch)
 
+    /// True when training stopped at a NaN or infinite loss.
+    member r.Diverged = r.DivergedAt.IsSome
+
 /// Trains on `train` for one epoch, in a permutation drawn from `shuffle`; returns the optimizer
-/// state and the mean training reconstruction and KL per image.
+/// state and the mean training reconstruction and KL per image. A batch whose loss is NaN or
+/// infinite ends the epoch there (the divergence guard: nothing after it can recover), and the means
+/// returned are then not finite.
 let trainEpoch
     (hooks: TrainingHooks)
     (epoch: int)
@@ -82,22 +91,23 @@ let trainEpoch
     let n = train.Count
     let batches = (n + options.BatchSize - 1) / options.BatchSize
     use order = torch.randperm (int64 n, generator = shuffle)
-    let adam, reconstruction, kl =
-        Seq.init batches id
-        |> Seq.fold
-            (fun (adam, reconstruction, kl) b ->
-                hooks.Cancellation.ThrowIfCancellationRequested()
-                use scope = torch.NewDisposeScope()
-                let start = b * options.BatchSize
-                let indices = order.narrow(0L, int64 start, int64 (min options.BatchSize (n - start)))
-                let x = train.Images.index_select(0L, indices)
-                // Summed over the batch, as the seed study and PyTorch's VAE example do; the
-                // gradient overwrites the buffer, so there is nothing to zero.
-                let loss = Gradients.lossAndGradient noise model x
-                let adam = Adam.step adam model.Parameters
-                hooks.OnBatch epoch (b + 1) batches
-                adam, reconstruction + loss.Reconstruction, kl + loss.Kl)
-            (adam, 0.0, 0.0)
+    let rec loop b (adam: Adam.Adam) reconstruction kl =
+        if b = batches || not (Double.IsFinite(reconstruction + kl)) then adam, reconstruction, kl
+        else
+            hooks.Cancellation.ThrowIfCancellationRequested()
+            use scope = torch.NewDisposeScope()
+            let start = b * options.BatchSize
+            let indices = order.narrow(0L, int64 start, int64 (min options.BatchSize (n - start)))
+            let x = train.Images.index_select(0L, indices)
+            // Summed over the batch, as the seed study and PyTorch's VAE example do; the
+            // gradient overwrites the buffer, so there is nothing to zero.
+            let loss = Gradients.lossAndGradient noise model x
+            let finite = Double.IsFinite(loss.Reconstruction + loss.Kl)
+            // No step on a non-finite gradient: the weights stay those before this batch.
+            let adam = if finite then Adam.step adam model.Parameters else adam
+            hooks.OnBatch epoch (b + 1) batches
+            loop (b + 1) adam (reconstruction + loss.Reconstruction) (kl + loss.Kl)
+    let adam, reconstruction, kl = loop 0 adam 0.0 0.0
     adam, reconstruction / float n, kl / float n
 
 /// Trains `model` on `train`, validating on `validation` after every epoch; stops at
@@ -117,12 +127,16 @@ let train (hooks: TrainingHooks) (options: TrainingOptions) (train: Split) (vali
             match options.Patience with
             | Some p -> epoch - bestEpoch <= p
             | None -> true
-        if epoch > options.MaxEpochs || not patienceLeft then List.rev history, bestEpoch
+        if epoch > options.MaxEpochs || not patienceLeft then List.rev history, bestEpoch, None
         else
             let clock = Stopwatch.StartNew()
             let adam, trainReconstruction, trainKl = trainEpoch hooks epoch options shuffle noise adam model train
-            // A fixed seed: every epoch is validated with the same noise.
-            let v = Evaluation.evaluate (options.Seed + 2L) model validation
+            let trainFinite = Double.IsFinite(trainReconstruction + trainKl)
+            // A fixed seed: every epoch is validated with the same noise. A diverged epoch is not
+            // validated: its weights are those of the batch before the first non-finite loss.
+            let v =
+                if trainFinite then Evaluation.evaluate (options.Seed + 2L) model validation
+                else { Evaluation.Evaluation.Reconstruction = nan; Kl = nan; Loss = nan; Count = 0 }
             let record =
                 { Epoch = epoch
                   TrainReconstruction = trainReconstruction
@@ -131,13 +145,14 @@ let train (hooks: TrainingHooks) (options: TrainingOptions) (train: Split) (vali
                   ValidationKl = v.Kl
                   Seconds = clock.Elapsed.TotalSeconds }
             hooks.OnEpoch record
-            if bestEpoch = 0 || v.Loss < bestLoss then
+            if not (trainFinite && Double.IsFinite v.Loss) then List.rev (record :: history), bestEpoch, Some epoch
+            elif bestEpoch = 0 || v.Loss < bestLoss then
                 (use _ = torch.no_grad () in best.copy_(model.Parameters.Values) |> ignore)
                 loop (epoch + 1) adam (record :: history) epoch v.Loss
             else loop (epoch + 1) adam (record :: history) bestEpoch bestLoss
     let adam = Adam.create options.LearningRate model.Parameters
-    let history, bestEpoch = loop 1 adam [] 0 infinity
-    (use _ = torch.no_grad () in model.Parameters.Values.copy_(best) |> ignore)
+    let history, bestEpoch, divergedAt = loop 1 adam [] 0 infinity
+    if bestEpoch > 0 then (use _ = torch.no_grad () in model.Parameters.Values.copy_(best) |> ignore)
     adam.FirstMoment.Dispose()
     adam.SecondMoment.Dispose()
-    { Model = model; History = history; BestEpoch = bestEpoch }
+    { Model = model; History = history; BestEpoch = bestEpoch; DivergedAt = divergedAt }

@@ -14,22 +14,14 @@ internal static class BenchCommand
         command.SetAction(async (parsed, cancellationToken) =>
         {
             var jsonPath = parsed.GetValue(json);
-            try
-            {
-                if (jsonPath is not null) CheckWritable(jsonPath);
-                var result = await TrainingBenchmark.RunAsync(
-                    parsed.GetValue(epochs),
-                    new Reporter(p => Console.WriteLine($"epoch {p.Epoch}: {p.Seconds:F2} s")),
-                    cancellationToken);
-                Print(result);
-                if (jsonPath is not null) File.WriteAllText(jsonPath, result.ToJson());
-                return ExitCodes.Success;
-            }
-            catch (InvalidInputException e)
-            {
-                Console.Error.WriteLine($"error: {e.Message}");
-                return ExitCodes.BadInput;
-            }
+            if (jsonPath is not null) CheckWritable(jsonPath);
+            var result = await TrainingBenchmark.RunAsync(
+                parsed.GetValue(epochs),
+                new Reporter(p => Console.WriteLine($"epoch {p.Epoch}: {p.Seconds:F2} s")),
+                cancellationToken);
+            Print(result);
+            if (jsonPath is not null) File.WriteAllText(jsonPath, result.ToJson());
+            return ExitCodes.Success;
         });
         return command;
     }

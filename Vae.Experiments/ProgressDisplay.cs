@@ -42,14 +42,16 @@ internal static class ProgressDisplay
     private static string Describe(RunProgress p)
     {
         var name = $"[bold]{p.Experiment}/{p.Model}[/] repeat {p.Repeat + 1} ({p.ModelIndex + 1}/{p.ModelCount})";
-        var state = p.Finished ? $"done, best epoch {p.LastEpoch?.Epoch}" : $"epoch {p.Epoch}/{p.MaxEpochs}";
-        var losses = p.LastEpoch is { } e ? $" · val {e.ValLoss:F1} (KL {e.ValKl:F1})" : "";
+        var state = p.Diverged ? $"[red]diverged in epoch {p.Epoch}[/]" : p.Finished ? $"done, best epoch {p.LastEpoch?.Epoch}" : $"epoch {p.Epoch}/{p.MaxEpochs}";
+        var losses = p.LastEpoch is { } e && !p.Diverged ? $" · val {e.ValLoss:F1} (KL {e.ValKl:F1})" : "";
         return $"{name} {state}{losses}";
     }
 
     private static void Lines(RunProgress p)
     {
-        if (p.Finished)
+        if (p.Diverged)
+            Console.WriteLine($"{p.Experiment}/{p.Model} repeat {p.Repeat + 1}: diverged in epoch {p.Epoch} (a NaN or infinite loss); not measured");
+        else if (p.Finished)
             Console.WriteLine($"{p.Experiment}/{p.Model} repeat {p.Repeat + 1}: done, best epoch {p.LastEpoch?.Epoch}, validation loss {p.LastEpoch?.ValLoss:F2}");
         else if (p.Batches == 0 && p.LastEpoch is { } e)
             Console.WriteLine($"{p.Experiment}/{p.Model} repeat {p.Repeat + 1} ({p.ModelIndex + 1}/{p.ModelCount}) epoch {e.Epoch}/{p.MaxEpochs}: train {e.TrainLoss:F2} (KL {e.TrainKl:F2}), validation {e.ValLoss:F2} (KL {e.ValKl:F2}), {e.Seconds:F1} s");

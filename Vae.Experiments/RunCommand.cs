@@ -25,23 +25,10 @@ internal static class RunCommand
         {
             var options = new RunOptions(parsed.GetValue(output), parsed.GetValue(epochs), parsed.GetValue(seed), parsed.GetValue(data), parsed.GetValue(quick), parsed.GetValue(repeats), parsed.GetValue(lanes));
             var clock = Stopwatch.StartNew();
-            try
-            {
-                var (result, folder) = await ProgressDisplay.RunAsync(
-                    progress => ExperimentRunner.RunAsync(parsed.GetValue(definition)!, options, progress, cancellationToken));
-                Summary.Print(result, folder, clock.Elapsed);
-                return ExitCodes.Success;
-            }
-            catch (InvalidInputException e)
-            {
-                Console.Error.WriteLine($"error: {e.Message}");
-                return ExitCodes.BadInput;
-            }
-            catch (OperationCanceledException)
-            {
-                Console.Error.WriteLine("cancelled: nothing was written");
-                return ExitCodes.Cancelled;
-            }
+            var (result, folder) = await ProgressDisplay.RunAsync(
+                progress => ExperimentRunner.RunAsync(parsed.GetValue(definition)!, options, progress, cancellationToken));
+            Summary.Print(result, folder, clock.Elapsed);
+            return Summary.AllDiverged(result) ? ExitCodes.AllDiverged : ExitCodes.Success;
         });
         return command;
     }

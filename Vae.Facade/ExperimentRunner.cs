@@ -27,10 +27,11 @@ public sealed record RunOptions(string? OutputFolder = null, int? Epochs = null,
 /// <param name="Batch">Batches done in this epoch.</param>
 /// <param name="Batches">Batches per epoch.</param>
 /// <param name="LastEpoch">The last finished epoch of this model, if any.</param>
-/// <param name="Finished">True once the model is trained and measured.</param>
+/// <param name="Finished">True once the model is trained and measured, or has diverged.</param>
+/// <param name="Diverged">True when its training stopped at a NaN or infinite loss: it is not measured and never best.</param>
 public sealed record RunProgress(
     string Experiment, string Model, int Repeat, int ModelIndex, int ModelCount,
-    int Epoch, int MaxEpochs, int Batch, int Batches, EpochReport? LastEpoch, bool Finished);
+    int Epoch, int MaxEpochs, int Batch, int Batches, EpochReport? LastEpoch, bool Finished, bool Diverged = false);
 
 /// <summary>Runs experiment definitions: trains every model, measures it on the test set, and writes
 /// the run folder (checkpoints, plots, results.json, report.md, report.html).</summary>
@@ -61,52 +62,82 @@ public static class ExperimentRunner
         if (options.Seed is < 0) throw new InvalidInputException($"--seed: must be at least 0, was {options.Seed}");
         if (options.Repeats is < 1 or > 100) throw new InvalidInputException($"--repeats: must be between 1 and 100, was {options.Repeats}");
         if (options.Lanes is < 1 or > 64) throw new InvalidInputException($"--lanes: must be between 1 and 64, was {options.Lanes}");
+        if (options.OutputFolder is { } output && string.IsNullOrWhiteSpace(output)) throw new InvalidInputException("--out: must not be empty");
+        if (options.DataDirectory is { } dataFolder && string.IsNullOrWhiteSpace(dataFolder)) throw new InvalidInputException("--data: must not be empty");
         var plan = ExperimentPlan.Load(nameOrPath);
         var started = DateTime.UtcNow;
         var folder = Path.GetFullPath(options.OutputFolder ?? DefaultOutputFolder(plan.Name, started));
-        var staging = Stage(folder);
+        var settings = new RunSettings(options.Quick, options.Epochs.ToOption(), options.Seed.ToOption(), options.Repeats.ToOption(), options.Lanes.ToOption());
+        // Everything that can be refused is checked before anything is written: the definition, the
+        // output folder, the data.
+        InvalidInputException.Guard(() => { RunFolder.check(folder); return 0; });
+        var data = await Core.Engine.EngineThread.Run(() => FashionMnistData.Load(options.DataDirectory));
+        cancellationToken.ThrowIfCancellationRequested();
+        using var claim = InvalidInputException.Guard(() => RunFolder.claim(folder, EstimatedBytes(plan, settings)));
         try
         {
-            var settings = new RunSettings(options.Quick, options.Epochs.ToOption(), options.Seed.ToOption(), options.Repeats.ToOption(), options.Lanes.ToOption());
             // Engine work on the engine's thread (see Core.Engine.EngineThread); the run trains on it and on a
             // second lane, each with its share of the threads (Core.Engine.Lanes).
             var result = await Core.Engine.EngineThread.Run(() =>
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var data = FashionMnistData.Load(options.DataDirectory);
                 var outcomes = Run(plan, settings, data, progress, cancellationToken);
-                SaveCheckpoints(outcomes, staging);
+                Writing(folder, () => SaveCheckpoints(outcomes, claim.Staging));
                 var lanes = effectiveLanes(settings);
                 return new RunResult(plan.Name, started, options.Quick, outcomes.Select(ToResult).ToArray(), lanes, Core.Engine.Lanes.threadsPerLane(lanes));
             });
-            await Report.WriteAsync(result, staging, cancellationToken);
-            if (Directory.Exists(folder)) Directory.Delete(folder);
-            Directory.Move(staging, folder);
+            await Writing(folder, () => Report.WriteAsync(result, claim.Staging, cancellationToken));
+            InvalidInputException.Guard(() => { RunFolder.publish(claim); return 0; });
             return (result, folder);
         }
-        catch
+        catch (DefinitionException e)
         {
-            Directory.Delete(staging, recursive: true);
-            throw;
+            // A reference that cannot be resolved once its experiment has trained (every VAE it could take diverged).
+            throw new InvalidInputException(e.Message, e);
         }
     }
 
-    /// <summary>Checks that <paramref name="folder"/> can be written and creates the staging folder beside it.</summary>
-    private static string Stage(string folder)
+    /// <summary>Bytes a run of <paramref name="plan"/> may write: every trained model's checkpoint and pictures
+    /// (about 1 MB), each experiment's charts and the report (plotly.js alone is 4.6 MB). A model whose
+    /// architecture comes from another experiment counts as the plan's largest.</summary>
+    private static long EstimatedBytes(ExperimentPlan plan, RunSettings settings)
     {
-        if (File.Exists(folder) || (Directory.Exists(folder) && Directory.EnumerateFileSystemEntries(folder).Any()))
-            throw new InvalidInputException($"output folder {folder} already exists and is not empty");
-        var staging = Path.Combine(Path.GetDirectoryName(folder)!, $".{Path.GetFileName(folder)}.incomplete-{Environment.ProcessId}");
+        const long PerModel = 1 << 20, PerExperiment = 2 << 20, Report = 16 << 20;
+        long ParametersOf(ModelSource source) => source is ModelSource.Widths w ? ArchitectureModule.parameterCount(ArchitectureModule.create(w.kind, w.hidden, w.latent)) : 0;
+        var largest = plan.Core.SelectMany(e => e.Models).Select(m => ParametersOf(m.Source)).DefaultIfEmpty(0).Max();
+        return Report + plan.Core.Sum(e => PerExperiment + effectiveRepeats(settings, e) * e.Models.Sum(m => m.Source switch
+        {
+            ModelSource.BestOf => 0,
+            ModelSource.Widths => PerModel + 4 * ParametersOf(m.Source),
+            _ => PerModel + 4 * largest,
+        }));
+    }
+
+    /// <summary>Runs <paramref name="write"/>, which writes into the run folder, turning a failed write (a full
+    /// disk, a folder made read-only, a quota) into one line naming the output folder.</summary>
+    private static T Writing<T>(string folder, Func<T> write)
+    {
         try
         {
-            Directory.CreateDirectory(staging);
-            File.WriteAllText(Path.Combine(staging, ".probe"), "");
-            File.Delete(Path.Combine(staging, ".probe"));
-            return staging;
+            return write();
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new InvalidInputException($"output folder {folder} cannot be written: {e.Message}", e);
+            throw new InvalidInputException($"output folder {folder} could not be written: {e.Message}", e);
+        }
+    }
+
+    private static void Writing(string folder, Action write) => Writing(folder, () => { write(); return 0; });
+
+    private static async Task Writing(string folder, Func<Task> write)
+    {
+        try
+        {
+            await write();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidInputException($"output folder {folder} could not be written: {e.Message}", e);
         }
     }
 
@@ -146,7 +177,11 @@ public static class ExperimentRunner
             }),
             FuncConvert.FromAction<string, ModelOutcome>((experiment, outcome) =>
                 progress?.Report(new RunProgress(experiment, outcome.Spec.Name, outcome.Repeat, IndexOf(experiment, outcome.Repeat, outcome.Spec.Name), modelCount,
-                    outcome.Training.History.Length, outcome.Training.History.Length, 0, 0, outcome.Training.Best.ToFacade(), true))));
+                    outcome.Training.History.Length, outcome.Training.History.Length, 0, 0, outcome.Training.Best.ToFacade(), true))),
+            FuncConvert.FromAction<string, Core.Experiments.ModelSpec, int, Training.TrainingResult>((experiment, spec, repeat, training) =>
+                progress?.Report(new RunProgress(experiment, spec.Name, repeat, IndexOf(experiment, repeat, spec.Name), modelCount,
+                    training.History.Length, training.History.Length, 0, 0, training.History.Last().ToFacade(), true, Diverged: true))),
+            cancellationToken);
         return run(hooks, settings, data.Dataset, plan.Core.ToFSharpList()).ToArray();
     }
 
@@ -224,8 +259,18 @@ public static class ExperimentRunner
             };
         }).ToArray();
         return new ExperimentResult(
-            name, o.Definition.Description, o.StartedUtc, o.Training.Seed, models, o.Best.Spec.Name, RunLayout.ExperimentImages(name),
-            o.Repeats.Length, Verdicts(models), o.Analysis.IwaeSamples, o.Analysis.IwaeImages);
+            name, o.Definition.Description, o.StartedUtc, o.Training.Seed, models, o.Best?.Value.Spec.Name, RunLayout.ExperimentImages(name),
+            o.Repeats.Length, Verdicts(models), o.Analysis.IwaeSamples, o.Analysis.IwaeImages)
+        {
+            Diverged = o.Diverged.Select(d => new DivergedModel(
+                d.Spec.Name,
+                d.Architecture.Kind.ToFacade(),
+                d.Architecture.Hidden.ToArray(),
+                d.Architecture.Latent,
+                ArchitectureModule.parameterCount(d.Architecture),
+                d.Trainings.Select(t => new DivergedRepeat(
+                    t.Item1, o.Training.Seed + t.Item1, t.Item2.DivergedAt?.Value, t.Item2.History.Select(e => e.ToFacade()).ToArray())).ToArray())).ToArray(),
+        };
     }
 
     private static MetricSummary Summarise(IEnumerable<double> values)

@@ -28,5 +28,6 @@ public sealed class InvalidInputException : Exception
     internal static bool IsInputError(Exception e) => e is Core.Idx.DataFileException
         or Core.Checkpoint.CheckpointException
         or Core.Experiments.DefinitionException
+        or Core.RunFolder.RunFolderException
         or ArgumentException;
 }

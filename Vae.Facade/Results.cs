@@ -180,7 +180,7 @@ public sealed record ModelResult(
 /// <param name="StartedUtc">When training of the experiment began.</param>
 /// <param name="Seed">The training seed.</param>
 /// <param name="Models">Every model, in definition order.</param>
-/// <param name="Best">Name of the model with the lowest best validation loss.</param>
+/// <param name="Best">Name of the model with the lowest best validation loss; null when every model diverged.</param>
 /// <param name="Images">The experiment's pictures.</param>
 /// <param name="Repeats">How many times each model was trained, each with its own seed (seed + repeat).</param>
 /// <param name="Verdicts">Per metric, the best model and whether its lead is beyond the noise of the repeats.</param>
@@ -192,12 +192,34 @@ public sealed record ExperimentResult(
     DateTime StartedUtc,
     long Seed,
     IReadOnlyList<ModelResult> Models,
-    string Best,
+    string? Best,
     ExperimentImages Images,
     int Repeats,
     IReadOnlyList<MetricVerdict> Verdicts,
     int IwaeSamples,
-    int IwaeImages);
+    int IwaeImages)
+{
+    /// <summary>Models whose training diverged (a NaN or infinite loss) in some repeat: not in <see cref="Models"/>,
+    /// not measured, never best.</summary>
+    public IReadOnlyList<DivergedModel> Diverged { get; init; } = [];
+}
+
+/// <summary>One repeat of a model that diverged.</summary>
+/// <param name="Repeat">0-based repeat.</param>
+/// <param name="Seed">Its training seed.</param>
+/// <param name="DivergedAtEpoch">The epoch whose training or validation loss was NaN or infinite (training stopped
+/// there), or null for a repeat that trained without diverging.</param>
+/// <param name="Epochs">Every epoch trained; a loss that was not finite is written as null in results.json.</param>
+public sealed record DivergedRepeat(int Repeat, long Seed, int? DivergedAtEpoch, IReadOnlyList<EpochReport> Epochs);
+
+/// <summary>A model whose training diverged in at least one repeat.</summary>
+/// <param name="Name">Its name in the experiment.</param>
+/// <param name="Kind">VAE or autoencoder.</param>
+/// <param name="Hidden">Encoder hidden widths.</param>
+/// <param name="Latent">Size of the code z.</param>
+/// <param name="Parameters">Number of trainable values.</param>
+/// <param name="Repeats">Every repeat, diverged or not.</param>
+public sealed record DivergedModel(string Name, ModelKind Kind, IReadOnlyList<int> Hidden, int Latent, long Parameters, IReadOnlyList<DivergedRepeat> Repeats);
 
 /// <summary>A whole run: one or more experiments written into one folder.</summary>
 /// <param name="Run">The name given to the run (the experiment or study run).</param>

@@ -44,9 +44,12 @@ public static class Report
                 await Draw(() => LatentWalkPng.WriteTraversal(model, At(model.Images.Traversal)), cancellationToken);
                 await Draw(() => KlPerDimensionPng.Write(model, At(model.Images.KlPerDim)), cancellationToken);
             }
-            await Draw(() => LatentSpacePng.Write(experiment, At(experiment.Images.LatentSpace)), cancellationToken);
-            await Draw(() => BestValidationLossPng.Write(experiment, At(experiment.Images.BestValidationLoss)), cancellationToken);
-            await Draw(() => ValidationCurvesPng.Write(experiment, At(experiment.Images.ValidationCurves)), cancellationToken);
+            if (experiment.Models.Count > 0)
+            {
+                await Draw(() => LatentSpacePng.Write(experiment, At(experiment.Images.LatentSpace)), cancellationToken);
+                await Draw(() => BestValidationLossPng.Write(experiment, At(experiment.Images.BestValidationLoss)), cancellationToken);
+                await Draw(() => ValidationCurvesPng.Write(experiment, At(experiment.Images.ValidationCurves)), cancellationToken);
+            }
             await WriteText(At(RunLayout.ExperimentResults(experiment.Experiment)), ResultsJson.Serialize(experiment), cancellationToken);
         }
         await WriteText(At(RunLayout.Results), ResultsJson.Serialize(run), cancellationToken);

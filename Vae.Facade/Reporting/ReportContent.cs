@@ -21,7 +21,8 @@ internal static class ReportContent
             ]));
         blocks.Add(new Paragraph(
             $"Run started {Utc(run.StartedUtc)}. {Plural(run.Experiments.Count, "experiment")}: "
-            + string.Join(", ", run.Experiments.Select(e => $"{e.Experiment} ({Plural(e.Models.Count, "model")})")) + ". "
+            + string.Join(", ", run.Experiments.Select(e =>
+                $"{e.Experiment} ({Plural(e.Models.Count + e.Diverged.Count, "model")}{(e.Diverged.Count > 0 ? $", {e.Diverged.Count} diverged" : "")})")) + ". "
             + (run.Lanes > 1
                 ? $"Models trained {run.Lanes} at a time, each on {Plural(run.ThreadsPerModel, "thread")}; a training time is wall-clock time beside whatever trained or was measured at the same time."
                 : $"Models trained one at a time, on {Plural(run.ThreadsPerModel, "thread")}.")));
@@ -52,16 +53,36 @@ internal static class ReportContent
         return blocks;
     }
 
+    private static IReadOnlyList<Span> Diverged(DivergedModel model) =>
+    [
+        new Span(model.Name, Strong: true),
+        $" ({(model.Kind == ModelKind.Vae ? "VAE" : "AE")} {string.Join("-", new[] { RunChecks.Pixels }.Concat(model.Hidden).Append(model.Latent))}): "
+        + string.Join("; ", model.Repeats.Select(r => r.DivergedAtEpoch is { } epoch
+            ? $"repeat {r.Repeat + 1} (seed {r.Seed.ToString(CultureInfo.InvariantCulture)}) diverged in epoch {epoch}"
+            : $"repeat {r.Repeat + 1} trained {Plural(r.Epochs.Count, "epoch")} without diverging")) + ".",
+    ];
+
     private static IEnumerable<Block> Experiment(ExperimentResult experiment, Func<string> nextChartId)
     {
         var name = experiment.Experiment;
         var anchor = Anchor(name);
         var repeated = Findings.Repeated(experiment);
         yield return new Heading(2, string.IsNullOrWhiteSpace(experiment.Description) ? name : $"{name}: {experiment.Description}", anchor);
-        var seeds = experiment.Models[0].Repeats.Select(r => r.Seed.ToString(CultureInfo.InvariantCulture)).ToList();
+        var seeds = Enumerable.Range(0, experiment.Repeats).Select(r => (experiment.Seed + r).ToString(CultureInfo.InvariantCulture)).ToList();
         yield return new Paragraph(
             $"Started {Utc(experiment.StartedUtc)}, seed {experiment.Seed.ToString(CultureInfo.InvariantCulture)}, {Plural(experiment.Models.Count, "model")}, "
             + (experiment.Repeats > 1 ? $"{experiment.Repeats} repeats (seeds {string.Join(", ", seeds)})." : "1 repeat."));
+        if (experiment.Diverged.Count > 0)
+        {
+            yield return new Callout(
+            [
+                new Span(experiment.Models.Count == 0 ? "Every model diverged." : $"{Plural(experiment.Diverged.Count, "model")} diverged.", Strong: true),
+                " A model diverges when a training or validation loss becomes NaN or infinite; its training stops at that epoch, it is "
+                + "not measured, and it is never named best. Lower the learning rate, or check the data.",
+            ]);
+            yield return new BulletList(experiment.Diverged.Select(Diverged).ToList());
+        }
+        if (experiment.Models.Count == 0) yield break;
 
         yield return new Heading(3, "Results", $"{anchor}-results");
         yield return new Paragraph("Losses in nats per image; training and validation at each model's best epoch, test with the best epoch's weights."

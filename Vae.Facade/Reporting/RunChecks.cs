@@ -17,7 +17,7 @@ internal static class RunChecks
         {
             var where = $"experiment '{experiment.Experiment}'";
             RequireSafeSegment(experiment.Experiment, where);
-            Require(experiment.Models.Count > 0, $"{where} has no models");
+            Require(experiment.Models.Count > 0 || experiment.Diverged.Count > 0, $"{where} has no models");
             Require(Unique(experiment.Models.Select(m => m.Name)), $"{where} has two models with the same name");
             RequireRelative(experiment.Images.LatentSpace, where, "Images.LatentSpace");
             RequireRelative(experiment.Images.BestValidationLoss, where, "Images.BestValidationLoss");
