@@ -143,8 +143,8 @@ let tests =
                         Expect.isTrue (same mb.Generated ma.Generated && same mb.Reconstructions ma.Reconstructions) $"{name}: pictures"
                         Expect.equal mb.ReusedFrom ma.ReusedFrom $"{name}: reuse"
             let task1, task3 = List.head twoAtOnce, List.last twoAtOnce
-            Expect.equal (task3.Models |> List.map _.ReusedFrom) [ Some("task1", task1.Best.Spec.Name); None ] "task3's VAE is task1's best"
+            Expect.equal (task3.Models |> List.map _.ReusedFrom) [ Some("task1", task1.Best.Value.Spec.Name); None ] "task3's VAE is task1's best"
             let widths (a: Architecture) = a.Hidden, a.Latent
-            Expect.equal (widths task3.Models.[1].Architecture) (widths task1.Best.Architecture) "the autoencoder has task1's best architecture"
+            Expect.equal (widths task3.Models.[1].Architecture) (widths task1.Best.Value.Architecture) "the autoencoder has task1's best architecture"
         }
     ]

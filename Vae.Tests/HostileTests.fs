@@ -1,0 +1,263 @@
+/// The catalogue of hostile and unlucky conditions found against the runner (issue 10): each case runs
+/// the real runner process and checks its exit code, its first line on stderr and what is on disk.
+module Vae.Tests.HostileTests
+
+open System
+open System.Collections.Concurrent
+open System.Diagnostics
+open System.IO
+open System.Text.Json
+open Expecto
+open Vae.Tests.Shared
+
+/// A runner process, its output lines collected as they come.
+type private Running =
+    { Process: Process
+      Output: ConcurrentQueue<string>
+      Error: ConcurrentQueue<string> }
+
+type private Outcome =
+    { ExitCode: int
+      Output: string list
+      Error: string list }
+
+    member o.FirstError = o.Error |> List.tryHead |> Option.defaultValue ""
+
+/// Starts `dotnet Vae.Experiments.dll arguments`, behind `prefix` (e.g. taskset) when given.
+let private start (prefix: string list) (arguments: string list) : Running =
+    let runner = [ "dotnet"; Path.Combine(AppContext.BaseDirectory, "Vae.Experiments.dll") ]
+    let command = prefix @ runner @ arguments
+    let info = ProcessStartInfo(List.head command, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = Environment.CurrentDirectory)
+    for a in List.tail command do info.ArgumentList.Add a
+    let p = new Process(StartInfo = info)
+    let output, error = ConcurrentQueue<string>(), ConcurrentQueue<string>()
+    p.OutputDataReceived.Add(fun e -> if not (isNull e.Data) then output.Enqueue e.Data)
+    p.ErrorDataReceived.Add(fun e -> if not (isNull e.Data) then error.Enqueue e.Data)
+    p.Start() |> ignore
+    p.BeginOutputReadLine()
+    p.BeginErrorReadLine()
+    { Process = p; Output = output; Error = error }
+
+/// Waits for the process (a hang fails the test: the process is killed after `minutes`).
+let private finish (minutes: float) (r: Running) : Outcome =
+    let exited = r.Process.WaitForExit(TimeSpan.FromMinutes minutes)
+    if not exited then r.Process.Kill true
+    r.Process.WaitForExit()
+    Expect.isTrue exited $"the runner finished within {minutes} min (it hung; output: {String.Join(Environment.NewLine, r.Output)})"
+    { ExitCode = r.Process.ExitCode; Output = List.ofSeq r.Output; Error = List.ofSeq r.Error }
+
+let private run (arguments: string list) = start [] arguments |> finish 5.0
+
+/// Waits until a line of the output satisfies `predicate`.
+let private waitForLine (minutes: float) (predicate: string -> bool) (r: Running) =
+    let clock = Stopwatch.StartNew()
+    while not (r.Output |> Seq.exists predicate) && not r.Process.HasExited && clock.Elapsed < TimeSpan.FromMinutes minutes do
+        Threading.Thread.Sleep 50
+    Expect.isTrue (r.Output |> Seq.exists predicate) $"the expected line appeared (output: {String.Join(Environment.NewLine, r.Output)}; stderr: {String.Join(Environment.NewLine, r.Error)})"
+
+let private signal (name: string) (p: Process) =
+    use kill = Process.Start("kill", [ $"-{name}"; string p.Id ])
+    kill.WaitForExit()
+
+/// Exit code 2, one line on stderr that contains `expected`, and no stack trace.
+let private refused (expected: string) (o: Outcome) =
+    Expect.equal o.ExitCode 2 $"exit code 2 (stderr: {String.Join(Environment.NewLine, o.Error)})"
+    Expect.hasLength o.Error 1 $"one line on stderr: {String.Join(Environment.NewLine, o.Error)}"
+    Expect.stringContains o.FirstError expected "the line names the problem"
+
+/// What a folder holds, names only, hidden entries included.
+let private entries (dir: string) =
+    if Directory.Exists dir then Directory.GetFileSystemEntries dir |> Array.map Path.GetFileName |> Array.sort |> List.ofArray else []
+
+let private noStaging (dir: string) =
+    Expect.isEmpty (entries dir |> List.filter (fun e -> e.Contains "incomplete")) $"no staging folder left in {dir}"
+
+/// A definition file in `dir`.
+let private definition (dir: string) (name: string) (learningRate: string) (epochs: int) (models: string) =
+    let path = Path.Combine(dir, name + ".json")
+    File.WriteAllText(
+        path,
+        $"""{{ "name": "{name}", "data": {{ "validationSize": 5000, "splitSeed": 42 }},
+              "training": {{ "maxEpochs": {epochs}, "batchSize": 64, "learningRate": {learningRate}, "seed": 1 }},
+              "models": {models} }}""")
+    path
+
+let private oneVae = """[ { "name": "a", "kind": "vae", "hidden": [ 400 ], "latent": 20 } ]"""
+
+/// Busy-loop processes on every core for `seconds` (the machine busy while the runner starts).
+let private busyCores (seconds: int) =
+    [ for _ in 1 .. Environment.ProcessorCount ->
+          Process.Start("timeout", [ string seconds; "sh"; "-c"; "while :; do :; done" ]) ]
+
+/// A tmpfs of `megabytes` mounted on a new folder, or None when this process may not mount.
+let private tmpfs (megabytes: int) =
+    let dir = temporaryDirectory ()
+    use mount = Process.Start(ProcessStartInfo("mount", [ "-t"; "tmpfs"; "-o"; $"size={megabytes}m"; "tmpfs"; dir ], RedirectStandardError = true))
+    mount.WaitForExit()
+    if mount.ExitCode = 0 then Some dir else None
+
+let private unmount (dir: string) =
+    use p = Process.Start("umount", [ dir ])
+    p.WaitForExit()
+
+let private results (folder: string) = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "results.json")))
+
+[<Tests>]
+let tests =
+    testSequenced <| testList "Hostile" [
+        // Bad: hangs, crashes, data in the wrong place, silently wrong results.
+        test "1. run starts and finishes on one CPU (taskset -c 0), where it used to deadlock" {
+            for attempt in 1 .. 2 do
+                let folder = Path.Combine(temporaryDirectory (), "out")
+                let o = start [ "taskset"; "-c"; "0" ] [ "run"; "task1"; "--quick"; "--epochs"; "1"; "--out"; folder ] |> finish 4.0
+                Expect.equal o.ExitCode 0 $"attempt {attempt}: exit code 0 (stderr: {o.FirstError})"
+                Expect.isTrue (File.Exists(Path.Combine(folder, "results.json"))) "the run is complete"
+        }
+
+        test "1. run starts and finishes while every core is busy" {
+            let folder = Path.Combine(temporaryDirectory (), "out")
+            let busy = busyCores 5
+            let o = run [ "run"; "task1"; "--quick"; "--epochs"; "1"; "--out"; folder ]
+            for p in busy do p.Kill(); p.Dispose()
+            Expect.equal o.ExitCode 0 $"exit code 0 (stderr: {o.FirstError})"
+        }
+
+        test "1. two runs into the same --out at once: one completes, the other is refused at once" {
+            let dir = temporaryDirectory ()
+            let folder = Path.Combine(dir, "out")
+            let first = start [] [ "run"; "task1"; "--quick"; "--epochs"; "1"; "--out"; folder ]
+            first |> waitForLine 2.0 (fun l -> l.Contains "epoch 1/1")
+            let second = run [ "run"; "task1"; "--quick"; "--epochs"; "1"; "--out"; folder ]
+            refused $"output folder {folder} is in use by another run" second
+            let first = finish 4.0 first
+            Expect.equal first.ExitCode 0 $"the first run completes (stderr: {first.FirstError})"
+            Expect.isTrue (File.Exists(Path.Combine(folder, "results.json"))) "its folder is complete"
+            noStaging dir
+        }
+
+        test "2. Ctrl-C during training, measurement or report writing stops cleanly: exit 130, nothing left" {
+            let dir = temporaryDirectory ()
+            let full = definition dir "measured" "0.001" 1 oneVae
+            let phases =
+                [ "training", [ "run"; "task1"; "--quick"; "--epochs"; "2" ], (fun (l: string) -> l.Contains "epoch 1/2"), 0
+                  // A full-size measurement (IWAE with 1,000 samples on 1,000 images) takes many seconds.
+                  "measurement", [ "run"; full ], (fun l -> l.Contains "epoch 1/1"), 1500
+                  "report writing", [ "run"; "task1"; "--quick"; "--epochs"; "1"; "--lanes"; "1" ], (fun l -> l.Contains "five-layer repeat 1: done"), 0 ]
+            for phase, arguments, marker, delay in phases do
+                let folder = Path.Combine(dir, $"out-{phase.Replace(' ', '-')}")
+                let r = start [] (arguments @ [ "--out"; folder ])
+                r |> waitForLine 3.0 marker
+                Threading.Thread.Sleep delay
+                signal "INT" r.Process
+                let o = finish 2.0 r
+                if phase = "report writing" && o.ExitCode = 0 then
+                    // The report may be written before the signal arrives: then the run is whole.
+                    Expect.isTrue (File.Exists(Path.Combine(folder, "report.html"))) "a run that finished is complete"
+                else
+                    Expect.equal o.ExitCode 130 $"{phase}: exit code 130 (stderr: {String.Join(Environment.NewLine, o.Error)})"
+                    Expect.equal (List.last o.Error) "cancelled: nothing was written" $"{phase}: says so"
+                    Expect.isFalse (Directory.Exists folder) $"{phase}: no output folder"
+                noStaging dir
+        }
+
+        test "3. a symbolic link planted beside --out is neither followed nor removed, and --out itself may not be a link" {
+            let dir = temporaryDirectory ()
+            let victim = temporaryDirectory ()
+            let folder = Path.Combine(dir, "out")
+            // The names the staging folder had before (pid-based) and one of today's shape.
+            for name in [ for pid in 1 .. 50 -> $".out.incomplete-{pid}" ] @ [ ".out.incomplete-0000000000000000" ] do
+                File.CreateSymbolicLink(Path.Combine(dir, name), victim) |> ignore
+            let o = run [ "run"; "task1"; "--quick"; "--epochs"; "1"; "--out"; folder ]
+            Expect.equal o.ExitCode 0 $"the run completes (stderr: {o.FirstError})"
+            Expect.isEmpty (entries victim) "nothing was written through a link"
+            Expect.equal (entries dir |> List.filter (fun e -> e.Contains "incomplete") |> List.length) 51 "the links are left alone"
+            let link = Path.Combine(dir, "link")
+            Directory.CreateSymbolicLink(link, victim) |> ignore
+            refused $"output folder {link} is a symbolic link" (run [ "run"; "task1"; "--quick"; "--out"; link ])
+            Expect.isEmpty (entries victim) "nothing written there either"
+        }
+
+        test "4. a diverging model is marked diverged, never best; the run exits 3 when every model diverged" {
+            let dir = temporaryDirectory ()
+            let folder = Path.Combine(dir, "out")
+            let o = run [ "run"; definition dir "unstable" "1e6" 2 oneVae; "--quick"; "--out"; folder ]
+            Expect.equal o.ExitCode 3 $"exit code 3 (stderr: {String.Join(Environment.NewLine, o.Error)})"
+            Expect.stringContains o.FirstError "warning: unstable/a repeat 1 diverged in epoch 1" "a warning on stderr"
+            let text = File.ReadAllText(Path.Combine(folder, "results.json"))
+            Expect.isFalse (text.Contains "NaN" || text.Contains "Infinity") "no NaN or Infinity in results.json"
+            use r = results folder
+            let e = r.RootElement.GetProperty("experiments").[0]
+            Expect.equal (e.GetProperty("best").ValueKind) JsonValueKind.Null "no best model"
+            Expect.equal (e.GetProperty("models").GetArrayLength()) 0 "no measured model"
+            Expect.equal (e.GetProperty("diverged").[0].GetProperty("repeats").[0].GetProperty("divergedAtEpoch").GetInt32()) 1 "diverged in epoch 1"
+            Expect.stringContains (File.ReadAllText(Path.Combine(folder, "report.md"))) "Every model diverged." "the report says so"
+        }
+
+        test "4. the rest of a run goes on past a diverging model, and the run exits 0" {
+            let dir = temporaryDirectory ()
+            definition dir "unstable" "1e6" 1 oneVae |> ignore
+            definition dir "stable" "0.001" 1 oneVae |> ignore
+            let study = Path.Combine(dir, "both.json")
+            File.WriteAllText(study, """{ "name": "both", "experiments": [ "unstable", "stable" ] }""")
+            let folder = Path.Combine(dir, "out")
+            let o = run [ "run"; study; "--quick"; "--out"; folder ]
+            Expect.equal o.ExitCode 0 $"exit code 0 (stderr: {String.Join(Environment.NewLine, o.Error)})"
+            Expect.stringContains o.FirstError "warning: unstable/a repeat 1 diverged" "warned"
+            Expect.isTrue (o.Output |> List.exists (fun l -> l.StartsWith "stable: best a")) "the stable experiment has a best model"
+            Expect.isTrue (o.Output |> List.exists (fun l -> l = "unstable: every model diverged")) "the unstable one has none"
+            Expect.isTrue (File.Exists(Path.Combine(folder, "stable", "a", "model.safetensors"))) "the stable model's checkpoint"
+        }
+
+        // Poor: stack traces, unclear messages, leftovers.
+        test "--out \"\", --data \"\", an unknown command and no command: one clear line, exit 2" {
+            refused "--out: must not be empty" (run [ "run"; "task1"; "--out"; "" ])
+            refused "--data: must not be empty" (run [ "run"; "task1"; "--data"; "" ])
+            refused "unknown command 'trian' (commands: run, list, bench)" (run [ "trian"; "task1" ])
+            refused "no command given" (run [])
+        }
+
+        test "a full disk is refused before training, and the folders a refused run made are removed" {
+            match tmpfs 2 with
+            | None -> skiptest "needs root and mount(8) for a small tmpfs"
+            | Some disk ->
+                try
+                    let folder = Path.Combine(disk, "a", "b", "out")
+                    refused $"output folder {folder} has" (run [ "run"; "task1"; "--quick"; "--out"; folder ])
+                    Expect.isEmpty (entries disk) "no parent folders left behind"
+                finally unmount disk
+        }
+
+        test "a disk that fills up during the run: one line naming the output folder, exit 2, nothing left" {
+            match tmpfs 40 with
+            | None -> skiptest "needs root and mount(8) for a small tmpfs"
+            | Some disk ->
+                try
+                    let folder = Path.Combine(disk, "out")
+                    let r = start [] [ "run"; "task1"; "--quick"; "--epochs"; "1"; "--out"; folder ]
+                    r |> waitForLine 3.0 (fun l -> l.Contains "epoch 1/1")
+                    // Another program takes the space.
+                    let filler = Path.Combine(disk, "filler")
+                    let fill () =
+                        try File.WriteAllBytes(filler, Array.zeroCreate (40 * 1024 * 1024)) with :? IOException -> ()
+                    fill ()
+                    let o = finish 3.0 r
+                    refused $"output folder {folder} could not be written" o
+                    Expect.stringContains o.FirstError "No space left on device" "says why"
+                    Expect.equal (entries disk) [ "filler" ] "nothing of the run left"
+                finally unmount disk
+        }
+
+        test "kill -9 leaves a staging folder; the next run into the same --out removes it" {
+            let dir = temporaryDirectory ()
+            let folder = Path.Combine(dir, "out")
+            let r = start [] [ "run"; "task1"; "--quick"; "--out"; folder ]
+            r |> waitForLine 2.0 (fun l -> l.Contains "epoch 1/")
+            signal "KILL" r.Process
+            r.Process.WaitForExit()
+            Expect.isNonEmpty (entries dir |> List.filter (fun e -> e.Contains "incomplete")) "the killed run left its staging folder"
+            let o = run [ "run"; "task1"; "--quick"; "--epochs"; "1"; "--out"; folder ]
+            Expect.equal o.ExitCode 0 $"the rerun completes (stderr: {o.FirstError})"
+            noStaging dir
+            Expect.equal (entries dir) [ "out" ] "only the run is left"
+        }
+    ]
