@@ -166,7 +166,7 @@ let claim (folder: string) (neededBytes: int64) : Claim =
             match makeDirectory dir 0o777u with
             | Ok() -> created.Add dir
             | Error error when error = Native.EEXIST -> ()
-            | Error error -> fail $"cannot be created: {dir}: {describe error}"
+            | Error error -> fail (if dir = folder then $"cannot be created ({describe error})" else $"cannot be created: {dir}: {describe error}")
         let folderLock =
             match tryLock folder with
             | Ok l -> l

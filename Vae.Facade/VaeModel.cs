@@ -5,11 +5,16 @@ namespace Vae.Facade;
 
 /// <summary>What training left: every epoch, and the best one (whose weights the model now holds).</summary>
 /// <param name="Epochs">Every epoch trained.</param>
-/// <param name="BestEpoch">The epoch with the lowest validation loss.</param>
-public sealed record TrainingReport(IReadOnlyList<EpochReport> Epochs, int BestEpoch)
+/// <param name="BestEpoch">The epoch with the lowest validation loss (0 when the first epoch diverged).</param>
+/// <param name="DivergedAtEpoch">The epoch whose training or validation loss was NaN or infinite, where training
+/// stopped; null when training did not diverge.</param>
+public sealed record TrainingReport(IReadOnlyList<EpochReport> Epochs, int BestEpoch, int? DivergedAtEpoch = null)
 {
-    /// <summary>The record of the best epoch.</summary>
-    public EpochReport Best => Epochs.First(e => e.Epoch == BestEpoch);
+    /// <summary>The record of the best epoch; null when the first epoch diverged.</summary>
+    public EpochReport? Best => Epochs.FirstOrDefault(e => e.Epoch == BestEpoch);
+
+    /// <summary>True when training stopped at a NaN or infinite loss.</summary>
+    public bool Diverged => DivergedAtEpoch is not null;
 }
 
 /// <summary>Which images to evaluate on.</summary>
@@ -47,7 +52,8 @@ public sealed class VaeModel
 
     /// <summary>Trains on the training set less <paramref name="validationSize"/> images (split by
     /// <paramref name="splitSeed"/>), validating after each epoch; early stopping as the settings say;
-    /// the best epoch's weights are kept. Progress is reported after every epoch.</summary>
+    /// the best epoch's weights are kept. Progress is reported after every epoch. A NaN or infinite loss stops
+    /// training at that epoch (see <see cref="TrainingReport.DivergedAtEpoch"/>).</summary>
     /// <exception cref="OperationCanceledException">Cancelled; the model keeps the weights it had reached.</exception>
     public Task<TrainingReport> TrainAsync(
         FashionMnistData data,
@@ -70,7 +76,7 @@ public sealed class VaeModel
                 cancellationToken);
             var result = Core.Training.train(hooks, options, split.Item1, split.Item2, Model);
             Model = result.Model;
-            return new TrainingReport(result.History.Select(e => e.ToFacade()).ToArray(), result.BestEpoch);
+            return new TrainingReport(result.History.Select(e => e.ToFacade()).ToArray(), result.BestEpoch, result.DivergedAt?.Value);
         });
     }
 
