@@ -25,13 +25,14 @@ type Split =
 /// The official training and test sets.
 type Dataset = { Train: Split; Test: Split }
 
-/// An official file: its name and the SHA-256 of its decompressed content.
-type OfficialFile = { Name: string; Sha256: string }
+/// An official file: its name, and the size and SHA-256 of its decompressed content. The size is
+/// the most the reader inflates before giving up, so a gzip bomb in the file's place costs no more.
+type OfficialFile = { Name: string; DecompressedSize: int; Sha256: string }
 
-let trainImages = { Name = "train-images-idx3-ubyte.gz"; Sha256 = "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888" }
-let trainLabels = { Name = "train-labels-idx1-ubyte.gz"; Sha256 = "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9" }
-let testImages = { Name = "t10k-images-idx3-ubyte.gz"; Sha256 = "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b" }
-let testLabels = { Name = "t10k-labels-idx1-ubyte.gz"; Sha256 = "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34" }
+let trainImages = { Name = "train-images-idx3-ubyte.gz"; DecompressedSize = 47040016; Sha256 = "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888" }
+let trainLabels = { Name = "train-labels-idx1-ubyte.gz"; DecompressedSize = 60008; Sha256 = "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9" }
+let testImages = { Name = "t10k-images-idx3-ubyte.gz"; DecompressedSize = 7840016; Sha256 = "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b" }
+let testLabels = { Name = "t10k-labels-idx1-ubyte.gz"; DecompressedSize = 10008; Sha256 = "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34" }
 let officialFiles = [ trainImages; trainLabels; testImages; testLabels ]
 
 /// The variable that names a data folder.
@@ -80,13 +81,11 @@ let locate (explicitDir: string option) : string =
 
 let private sha256Hex (bytes: byte[]) = Convert.ToHexStringLower(SHA256.HashData bytes)
 
-/// Reads one official file of `dir`, checks the SHA-256 of its decompressed content, and parses it.
+/// Reads one official file of `dir` (no more than the official file's size decompressed), checks
+/// the SHA-256 of its decompressed content, and parses it.
 let readOfficial (dir: string) (file: OfficialFile) : IdxArray =
     let path = Path.Combine(dir, file.Name)
-    let bytes =
-        try File.ReadAllBytes path
-        with :? IOException | :? UnauthorizedAccessException as e -> raise (DataFileException(path, $"cannot be read ({e.Message})"))
-    let content = decompress path bytes
+    let content = readContent file.DecompressedSize path
     let actual = sha256Hex content
     if actual <> file.Sha256 then
         // Parse first: a structural fault is the more useful message when there is one.

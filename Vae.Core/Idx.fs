@@ -24,23 +24,39 @@ let UnsignedByte = 0x08uy
 
 let private isGzip (bytes: byte[]) = bytes.Length >= 2 && bytes.[0] = 0x1Fuy && bytes.[1] = 0x8Buy
 
-/// The decompressed content of `bytes` (gzip or raw) read from `file`.
-let decompress (file: string) (bytes: byte[]) : byte[] =
+/// The most bytes `read` accepts from one file, raw or decompressed: 1 GiB is twenty times the
+/// largest Fashion-MNIST file (47 MB), so any data set of that kind fits, yet a gzip bomb stops
+/// there instead of at OutOfMemoryException; and a gzip file of that much content, its overhead
+/// included, still fits one byte array (at most 2 GiB).
+[<Literal>]
+let DefaultLimit = 1073741824
+
+/// Deflate's largest expansion (a 258-byte match coded in about two bits): no honest gzip stream
+/// inflates by more, so a trailer that claims more is not believed when sizing a buffer.
+[<Literal>]
+let private MaxDeflateRatio = 1032L
+
+/// The decompressed content of `bytes` (gzip or raw) read from `file`; refused, without inflating
+/// the rest, as soon as it exceeds `limit` bytes.
+let decompress (file: string) (limit: int) (bytes: byte[]) : byte[] =
+    let fail problem = raise (DataFileException(file, problem))
     if isGzip bytes then
-        try
-            use input = new GZipStream(new MemoryStream(bytes), CompressionMode.Decompress)
-            use output = new MemoryStream()
-            input.CopyTo output
-            output.ToArray()
-        with :? InvalidDataException | :? EndOfStreamException as e ->
-            raise (DataFileException(file, $"corrupt gzip stream ({e.Message})"))
-        |> fun content ->
-            // .NET's GZipStream stops quietly at a truncated stream; the trailer's ISIZE (length
-            // mod 2³²) of a whole file tells.
-            let declared = BitConverter.ToUInt32(bytes, bytes.Length - 4)
+        // The trailer's ISIZE (the length mod 2³²) only sizes the first buffer: it can lie.
+        let declared = if bytes.Length >= 18 then BitConverter.ToUInt32(bytes, bytes.Length - 4) else 0u
+        let content =
+            try
+                use input = new GZipStream(new MemoryStream(bytes), CompressionMode.Decompress)
+                InputFile.readAtMost limit (min (int64 declared) (MaxDeflateRatio * int64 bytes.Length)) input
+            with :? InvalidDataException | :? EndOfStreamException as e ->
+                fail $"corrupt gzip stream ({e.Message})"
+        match content with
+        | None -> fail $"decompresses to more than {limit} bytes, the most it may hold (a gzip bomb or the wrong file)"
+        | Some content ->
+            // .NET's GZipStream stops quietly at a truncated stream; the trailer's ISIZE of a whole file tells.
             if bytes.Length < 18 || declared <> uint32 content.LongLength then
-                raise (DataFileException(file, $"corrupt or truncated gzip stream ({content.LongLength} bytes decompressed, the trailer declares {declared})"))
+                fail $"corrupt or truncated gzip stream ({content.LongLength} bytes decompressed, the trailer declares {declared})"
             content
+    elif bytes.Length > limit then fail $"is {bytes.Length} bytes, more than the {limit} it may hold"
     else bytes
 
 /// Parses decompressed IDX content; `file` only names the source in errors.
@@ -56,10 +72,13 @@ let parse (file: string) (content: byte[]) : IdxArray =
     if content.Length < header then fail $"truncated header: {rank} dimensions need {header} bytes, the file has {content.Length}"
     let dimensions = List.init rank (fun i -> BinaryPrimitives.ReadInt32BigEndian(ReadOnlySpan(content, 4 + 4 * i, 4)))
     if dimensions |> List.exists (fun d -> d < 0) then fail $"negative dimension in {dimensions}"
-    let expected = dimensions |> List.fold (fun n d -> n * int64 d) 1L
-    let actual = int64 (content.Length - header)
-    if actual < expected then fail $"truncated: {actual} data bytes, the header's dimensions {dimensions} need {expected}"
-    if actual > expected then fail $"{actual - expected} trailing bytes after the data"
+    // A bigint, because 255 dimensions of up to 2³¹ − 1 overflow any machine integer.
+    let expected = dimensions |> List.fold (fun n d -> n * bigint d) 1I
+    let actual = content.Length - header
+    if expected > bigint Array.MaxLength then
+        fail $"the header's dimensions {dimensions} describe {expected} data bytes, more than any file this reader accepts; the file has {actual}"
+    if bigint actual < expected then fail $"truncated: {actual} data bytes, the header's dimensions {dimensions} need {expected}"
+    if bigint actual > expected then fail $"{bigint actual - expected} trailing bytes after the data"
     { Dimensions = dimensions; Data = content.[header..] }
 
 /// Serialises an IDX array of unsigned bytes (raw, not compressed).
@@ -77,9 +96,37 @@ let gzip (bytes: byte[]) : byte[] =
      input.Write(bytes, 0, bytes.Length))
     output.ToArray()
 
-/// Reads and parses an IDX file, gzip-compressed or raw.
-let read (path: string) : IdxArray =
+/// The longest gzip file whose content is at most `limit` bytes: deflate's stored blocks add 5
+/// bytes per 65,535, the gzip header and trailer 18, and 64 KiB is room for the optional name and
+/// comment fields.
+let private gzipCeiling (limit: int) =
+    int (min (int64 limit + (int64 limit / 65535L + 1L) * 5L + 18L + 65536L) (int64 Array.MaxLength - 1L))
+
+/// The decompressed content of the file at `path`, refused if it is more than `limit` bytes. Only
+/// a regular file is opened, and no more of it is read than such content can take: a file too
+/// long is refused by its length before it is read.
+let readContent (limit: int) (path: string) : byte[] =
+    let fail problem = raise (DataFileException(path, problem))
+    use stream =
+        match InputFile.openRead path with
+        | Ok stream -> stream
+        | Error problem -> fail problem
     let bytes =
-        try File.ReadAllBytes path
-        with :? IOException | :? UnauthorizedAccessException as e -> raise (DataFileException(path, $"cannot be read ({e.Message})"))
-    parse path (decompress path bytes)
+        try
+            let length = stream.Length
+            let magic = Array.zeroCreate<byte> 2
+            let gzip = isGzip magic.[.. stream.ReadAtLeast(magic, 2, false) - 1]
+            stream.Position <- 0L
+            let most = if gzip then gzipCeiling limit else limit
+            if length > int64 most then
+                fail (
+                    if gzip then $"is {length} bytes, more than a gzip file of at most {limit} bytes can be"
+                    else $"is {length} bytes, more than the {limit} it may hold")
+            match InputFile.readAtMost most length stream with
+            | Some bytes -> bytes
+            | None -> fail $"grew to more than {most} bytes while being read"
+        with :? IOException | :? UnauthorizedAccessException as e -> fail $"cannot be read ({e.Message})"
+    decompress path limit bytes
+
+/// Reads and parses an IDX file, gzip-compressed or raw, of at most `DefaultLimit` bytes.
+let read (path: string) : IdxArray = parse path (readContent DefaultLimit path)

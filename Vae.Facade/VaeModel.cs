@@ -115,7 +115,8 @@ public sealed class VaeModel
     public void Save(string path) => Core.Engine.EngineThread.Invoke(() => Core.Checkpoint.save(path, Model));
 
     /// <summary>Loads a model saved by <see cref="Save"/>.</summary>
-    /// <exception cref="InvalidInputException">Not such a checkpoint, or its tensors do not match the architecture it claims.</exception>
+    /// <exception cref="InvalidInputException">Not a regular file, not such a checkpoint, its tensors do not match the
+    /// architecture it claims, or they hold NaN or infinite values; the message is one line naming the field.</exception>
     public static VaeModel Load(string path) => Core.Engine.EngineThread.Invoke(() => InvalidInputException.Guard(() => new VaeModel(Core.Checkpoint.load(path))));
 
     private IReadOnlyList<float[]> Apply(IReadOnlyList<float[]> images, Func<torch.Tensor, torch.Tensor> f) => Core.Engine.EngineThread.Invoke(() =>

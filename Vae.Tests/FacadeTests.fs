@@ -36,4 +36,21 @@ let tests =
                           if types |> List.exists mentions then yield $"{t.Name}.{m.Name}" ]
             Expect.isEmpty offenders "public members that expose F# or core types"
         }
+    
+        test "VaeModel.Load refuses each hostile checkpoint with InvalidInputException and one line" {
+            let dir = temporaryDirectory ()
+            let cases =
+                [ for i, (name, bytes, problem) in List.indexed Vae.Tests.CheckpointTests.hostileCheckpoints.Value do
+                      let path = Path.Combine(dir, $"hostile-{i}.safetensors")
+                      File.WriteAllBytes(path, bytes)
+                      name, path, $"{path}: {problem}"
+                  "/dev/zero", "/dev/zero", "/dev/zero: is not a regular file (a character device)" ]
+            for name, path, expected in cases do
+                let e = Expect.throwsC (fun () -> Vae.Facade.VaeModel.Load path |> ignore) id
+                match e with
+                | :? Vae.Facade.InvalidInputException ->
+                    Expect.equal e.Message expected name
+                    Expect.isFalse (e.Message.Contains '\n') $"{name}: one line"
+                | other -> failtest $"{name}: {other.GetType().Name} instead of InvalidInputException: {other.Message}"
+        }
     ]

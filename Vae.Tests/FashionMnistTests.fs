@@ -40,6 +40,17 @@ let tests =
                 readOfficial dir file |> ignore // raises on a checksum mismatch
         }
 
+        test "each official file's recorded size is its decompressed size, and one byte less refuses it" {
+            let dir = (repositoryDirectory Environment.CurrentDirectory |> Option.orElse (repositoryDirectory AppContext.BaseDirectory)).Value
+            for file in officialFiles do
+                let path = Path.Combine(dir, file.Name)
+                Expect.equal (Idx.readContent file.DecompressedSize path).Length file.DecompressedSize file.Name
+                Expect.equal
+                    (messageOf<Idx.DataFileException> (fun () -> Idx.readContent (file.DecompressedSize - 1) path |> ignore))
+                    $"{path}: decompresses to more than {file.DecompressedSize - 1} bytes, the most it may hold (a gzip bomb or the wrong file)"
+                    file.Name
+        }
+
         test "the split is deterministic, disjoint and of the asked sizes" {
             let train = dataset.Value.Train
             let t1, v1 = trainValidationSplit 7L 5000 train
