@@ -247,6 +247,34 @@ let tests =
                 finally unmount disk
         }
 
+        test "data that would exhaust memory or never end is refused in one line: a gzip bomb, an overflowing IDX header, /dev/zero" {
+            let source = Vae.Core.FashionMnist.locate None
+            let cases =
+                [ "a gzip bomb (128 MB of zeros in 0.1 MB, as the training images)",
+                  Vae.Core.FashionMnist.trainImages,
+                  (fun (file: string) ->
+                      use output = File.Create file
+                      use zip = new Compression.GZipStream(output, Compression.CompressionLevel.Optimal)
+                      let zeros = Array.zeroCreate<byte> (1024 * 1024)
+                      for _ in 1 .. 128 do zip.Write(zeros, 0, zeros.Length)),
+                  "decompresses to more than 47040016 bytes"
+                  "an overflowing IDX header",
+                  Vae.Core.FashionMnist.testLabels,
+                  (fun file -> File.WriteAllBytes(file, Vae.Core.Idx.gzip [| 0uy; 0uy; 8uy; 3uy; 127uy; 255uy; 255uy; 255uy; 127uy; 255uy; 255uy; 255uy; 127uy; 255uy; 255uy; 255uy |])),
+                  "describe 9903520300447984150353281023 data bytes"
+                  "/dev/zero", Vae.Core.FashionMnist.testLabels, (fun file -> File.Delete file; File.CreateSymbolicLink(file, "/dev/zero") |> ignore),
+                  "is not a regular file (a character device)" ]
+            for name, (file: Vae.Core.FashionMnist.OfficialFile), spoil, expected in cases do
+                let dir = temporaryDirectory ()
+                for f in Vae.Core.FashionMnist.officialFiles do File.Copy(Path.Combine(source, f.Name), Path.Combine(dir, f.Name))
+                spoil (Path.Combine(dir, file.Name))
+                let folder = Path.Combine(dir, "out")
+                let clock = Stopwatch.StartNew()
+                refused expected (run [ "run"; "task1"; "--quick"; "--data"; dir; "--out"; folder ])
+                Expect.isLessThan clock.Elapsed.TotalSeconds 60.0 $"{name}: refused without reading it all"
+                Expect.isFalse (Directory.Exists folder) $"{name}: no output folder"
+        }
+
         test "kill -9 leaves a staging folder; the next run into the same --out removes it" {
             let dir = temporaryDirectory ()
             let folder = Path.Combine(dir, "out")
