@@ -11,10 +11,40 @@ open TorchSharp
 open Vae.Core.FashionMnist
 open Vae.Core.Training
 
+/// `text` with the characters `alsoEscaped` accepts, control characters, and Unicode's line and
+/// paragraph separators written as JSON escapes (\n, \", \u0007).
+let private escapeWith (alsoEscaped: char -> bool) (text: string) =
+    let needs (c: char) = Char.IsControl c || c = '\u2028' || c = '\u2029' || alsoEscaped c
+    let escape (c: char) =
+        match c with
+        | '\n' -> "\\n"
+        | '\r' -> "\\r"
+        | '\t' -> "\\t"
+        | '"' -> "\\\""
+        | '\\' -> "\\\\"
+        | c -> $"\\u{int c:x4}"
+    if Seq.exists needs text then String.Concat(text |> Seq.map (fun c -> if needs c then escape c else string c)) else text
+
+/// `text` on one line, its control characters written as JSON escapes: messages quote file names
+/// and values from users, and a newline among them split a message in two.
+let oneLine (text: string) = escapeWith (fun _ -> false) text
+
+/// Characters of a user's value shown in a message; the rest is cut (a name may be 1 MB long).
+[<Literal>]
+let private QuotedLength = 80
+
+/// A user's value in a message: in quotes, escaped as a JSON string would be (a quote, a backslash
+/// or a newline inside is not mistaken for the message's own), cut after `QuotedLength` characters.
+let quote (value: string) =
+    let cut = if value.Length > QuotedLength && Char.IsHighSurrogate value.[QuotedLength - 1] then QuotedLength - 1 else QuotedLength
+    let shown = if value.Length > cut then value.Substring(0, cut) + "…" else value
+    "\"" + escapeWith (fun c -> c = '"' || c = '\\') shown + "\""
+
 /// A definition is invalid; the message names the file, the JSON path and the rule broken, e.g.
-/// "experiments/task2.json: models[2].latent: must be at least 1".
+/// "experiments/task2.json: models[2].latent: must be at least 1". It is one line (`oneLine`): the
+/// file comes from the command line, and a rule may quote raw JSON.
 type DefinitionException(file: string, path: string, rule: string) =
-    inherit Exception(if String.IsNullOrEmpty path then $"{file}: {rule}" else $"{file}: {path}: {rule}")
+    inherit Exception(oneLine (if String.IsNullOrEmpty path then $"{file}: {rule}" else $"{file}: {path}: {rule}"))
     /// The definition file.
     member _.File = file
     /// The JSON path of the offending value ("" for the whole file).
@@ -80,6 +110,64 @@ type Definition =
 /// Names: lower-case letters, digits and dashes (they become folder names).
 let private namePattern = Regex "^[a-z0-9][a-z0-9-]*$"
 
+/// The longest name. Names become folder and file names: the run folder "<name>-<UTC time>", its
+/// staging folder ".<that>.incomplete-<process id>" beside it, "<experiment>/<model>/…" inside; a
+/// 300-character name failed with PathTooLongException once the run had trained. 64 leaves every
+/// component far below the 255 bytes file systems allow, and is ample for a name a person reads.
+[<Literal>]
+let MaxNameLength = 64
+
+/// The most models an experiment has. A run holds every trained model and its pictures until the
+/// report is written (about 3 MB for the baseline VAE) and the report draws each one; 1,000 models
+/// already take gigabytes and days of training. A file of 894,838 models was read as a definition
+/// (and hung in a quadratic check) before definitions had limits.
+[<Literal>]
+let MaxModels = 1000
+
+/// The most experiments a study lists (each may have `MaxModels` models).
+[<Literal>]
+let MaxExperiments = 100
+
+/// The most hidden layers a model has: every layer is a few engine calls per batch and a few
+/// tensors, and the seed study's deepest model has three.
+[<Literal>]
+let MaxHiddenLayers = 100
+
+/// The largest definition file. Definitions are read whole before they are parsed; a larger file is
+/// a mistake (or a device: `run /dev/zero` read until OutOfMemoryException at 3.9 GB). 1,000 models
+/// take about 60 kB.
+[<Literal>]
+let MaxDefinitionBytes = 1_000_000
+
+/// The largest seed, for training and for the split. A run derives seeds by adding to it (repeat r
+/// trains with seed + r, r < MaxRepeats; training, evaluation and measuring add up to 7): 2⁶² − 1
+/// leaves room for all of them below 2⁶³ − 1, where seed + 1 wrapped round to −2⁶³.
+[<Literal>]
+let MaxSeed = 4611686018427387903L
+
+/// The most repeats of an experiment.
+[<Literal>]
+let MaxRepeats = 100
+
+/// The most epochs an experiment trains.
+[<Literal>]
+let MaxEpochLimit = 100000
+
+/// A number with thousands separators, as messages write counts ("52,428,800").
+let private thousands (n: int64) = n.ToString("N0", Globalization.CultureInfo.InvariantCulture)
+
+/// The first name equal to an earlier one, as (its index, the earlier one's). Names seen are kept
+/// in a map: comparing each with all before it hung on a file of 894,838 models.
+let private repeated (names: string list) : (int * int) option =
+    let rec look (seen: Map<string, int>) i names =
+        match names with
+        | [] -> None
+        | n :: rest ->
+            match seen.TryFind n with
+            | Some j -> Some(i, j)
+            | None -> look (seen.Add(n, i)) (i + 1) rest
+    look Map.empty 0 names
+
 /// Reads a definition from JSON text; `file` names the source in errors.
 let parse (file: string) (json: string) : Definition =
     let fail path rule = raise (DefinitionException(file, path, rule))
@@ -88,9 +176,18 @@ let parse (file: string) (json: string) : Definition =
         with :? JsonException as e -> fail "" $"not valid JSON ({e.Message})"
     use document = document
     let child (path: string) (name: string) = if path = "" then name else $"{path}.{name}"
+    // A value as written in the file, for messages: one line (an object may span several), cut short.
+    let raw (element: JsonElement) =
+        let text = element.GetRawText()
+        oneLine (if text.Length > QuotedLength then text.Substring(0, QuotedLength) + "…" else text)
     let properties path (allowed: string list) (element: JsonElement) =
         if element.ValueKind <> JsonValueKind.Object then fail path "must be an object"
         let present = [ for p in element.EnumerateObject() -> p.Name ]
+        // JsonDocument keeps every copy of a key and TryGetProperty returns the last: a key written
+        // twice would silently replace the first.
+        match present |> List.countBy id |> List.tryFind (fun (_, n) -> n > 1) with
+        | Some(twice, n) -> fail (child path twice) (if n = 2 then "appears twice" else $"appears {n} times")
+        | None -> ()
         match present |> List.tryFind (fun p -> not (List.contains p allowed)) with
         | Some unknown -> fail (child path unknown) $"""unknown property (allowed here: {String.Join(", ", allowed)})"""
         | None -> fun name -> match element.TryGetProperty(name: string) with | true, v when v.ValueKind <> JsonValueKind.Null -> Some v | _ -> None
@@ -99,43 +196,62 @@ let parse (file: string) (json: string) : Definition =
         | Some v -> v
         | None -> fail (child path name) "is required"
     let integer path (minimum: int64) (maximum: int64) (element: JsonElement) =
-        match element.ValueKind, element.TryGetInt64() with
-        | JsonValueKind.Number, (true, v) when v < minimum -> fail path $"must be at least {minimum}, was {v}"
-        | JsonValueKind.Number, (true, v) when v > maximum -> fail path $"must be at most {maximum}, was {v}"
-        | JsonValueKind.Number, (true, v) -> v
-        | _ -> fail path $"must be a whole number, was {element.GetRawText()}"
+        // TryGetInt64 throws on anything but a number: an object here gave InvalidOperationException.
+        let value =
+            if element.ValueKind <> JsonValueKind.Number then None
+            else match element.TryGetInt64() with | true, v -> Some v | _ -> None
+        match value with
+        | Some v when v < minimum -> fail path $"must be at least {minimum}, was {v}"
+        | Some v when v > maximum -> fail path $"must be at most {maximum}, was {v}"
+        | Some v -> v
+        | None -> fail path $"must be a whole number, was {raw element}"
     let text path (element: JsonElement) =
-        if element.ValueKind <> JsonValueKind.String then fail path $"must be a string, was {element.GetRawText()}"
+        if element.ValueKind <> JsonValueKind.String then fail path $"must be a string, was {raw element}"
         element.GetString()
     let name path element =
         let value = text path element
-        if not (namePattern.IsMatch value) then fail path $"\"{value}\" must be lower-case letters, digits and dashes"
+        if value.Length > MaxNameLength then
+            fail path $"{quote value} is {value.Length} characters long; a name is at most {MaxNameLength} (it names folders and files of a run)"
+        if not (namePattern.IsMatch value) then fail path $"{quote value} must be lower-case letters, digits and dashes"
         value
     let kind path element =
         match text path element with
         | "vae" -> Vae
         | "ae" -> Autoencoder
-        | other -> fail path $"must be \"vae\" or \"ae\", was \"{other}\""
+        | other -> fail path $"must be \"vae\" or \"ae\", was {quote other}"
+    // An array of at most `maximum` items (counted before any is read).
+    let array path (maximum: int) (what: string) (element: JsonElement) =
+        if element.ValueKind <> JsonValueKind.Array then None
+        else
+            let n = element.GetArrayLength()
+            if n > maximum then fail path $"has {thousands n} {what}; at most {thousands maximum}"
+            Some [ for i, item in Seq.indexed (element.EnumerateArray()) -> i, item ]
     let root = document.RootElement
     let get = properties "" [ "name"; "description"; "data"; "training"; "analysis"; "repeats"; "models"; "experiments" ] root
     let definitionName = required "" "name" get |> name "name"
     let description = get "description" |> Option.map (text "description") |> Option.defaultValue ""
-    let repeats = get "repeats" |> Option.map (integer "repeats" 1L 100L >> int)
+    let repeats = get "repeats" |> Option.map (integer "repeats" 1L MaxRepeats >> int)
     match get "experiments", get "models" with
     | Some _, Some _ -> fail "experiments" "a study lists experiments and has no models of its own"
     | Some experiments, None ->
         for key in [ "data"; "training"; "analysis" ] do
             if (get key).IsSome then fail key "a study takes the settings of the experiments it lists"
-        if experiments.ValueKind <> JsonValueKind.Array || experiments.GetArrayLength() = 0 then
-            fail "experiments" "must be a non-empty array of experiment names"
-        Study(definitionName, description, [ for i, e in Seq.indexed (experiments.EnumerateArray()) -> name $"experiments[{i}]" e ], repeats)
+        let names =
+            match array "experiments" MaxExperiments "experiments" experiments with
+            | Some((_ :: _) as items) -> [ for i, e in items -> name $"experiments[{i}]" e ]
+            | _ -> fail "experiments" "must be a non-empty array of experiment names"
+        // A name listed twice would run once, the second silently dropped.
+        match repeated names with
+        | Some(i, j) -> fail $"experiments[{i}]" $"{quote names.[i]} is already experiments[{j}]"
+        | None -> ()
+        Study(definitionName, description, names, repeats)
     | None, None -> fail "models" "is required (or \"experiments\", for a study)"
     | None, Some models ->
         let data =
             let d = required "" "data" get
             let g = properties "data" [ "validationSize"; "splitSeed" ] d
             { ValidationSize = required "data" "validationSize" g |> integer "data.validationSize" 1L 59999L |> int
-              SplitSeed = required "data" "splitSeed" g |> integer "data.splitSeed" 0L Int64.MaxValue }
+              SplitSeed = required "data" "splitSeed" g |> integer "data.splitSeed" 0L MaxSeed }
         let training =
             let t = required "" "training" get
             let g = properties "training" [ "maxEpochs"; "batchSize"; "learningRate"; "patience"; "seed" ] t
@@ -143,12 +259,12 @@ let parse (file: string) (json: string) : Definition =
                 let v = required "training" "learningRate" g
                 match v.ValueKind with
                 | JsonValueKind.Number when v.GetDouble() > 0.0 && Double.IsFinite(v.GetDouble()) -> v.GetDouble()
-                | _ -> fail "training.learningRate" $"must be a positive number, was {v.GetRawText()}"
-            { MaxEpochs = required "training" "maxEpochs" g |> integer "training.maxEpochs" 1L 100000L |> int
+                | _ -> fail "training.learningRate" $"must be a positive number, was {raw v}"
+            { MaxEpochs = required "training" "maxEpochs" g |> integer "training.maxEpochs" 1L MaxEpochLimit |> int
               BatchSize = required "training" "batchSize" g |> integer "training.batchSize" 1L 60000L |> int
               LearningRate = learningRate
               Patience = g "patience" |> Option.map (integer "training.patience" 1L 100000L >> int)
-              Seed = required "training" "seed" g |> integer "training.seed" 0L Int64.MaxValue }
+              Seed = required "training" "seed" g |> integer "training.seed" 0L MaxSeed }
         let analysis =
             match get "analysis" with
             | None -> AnalysisSettings.defaults
@@ -157,9 +273,12 @@ let parse (file: string) (json: string) : Definition =
                 let d = AnalysisSettings.defaults
                 { IwaeSamples = g "iwaeSamples" |> Option.map (integer "analysis.iwaeSamples" 1L 100000L >> int) |> Option.defaultValue d.IwaeSamples
                   IwaeImages = g "iwaeImages" |> Option.map (integer "analysis.iwaeImages" 1L 10000L >> int) |> Option.defaultValue d.IwaeImages }
-        if models.ValueKind <> JsonValueKind.Array || models.GetArrayLength() = 0 then fail "models" "must be a non-empty array"
+        let items =
+            match array "models" MaxModels "models" models with
+            | None | Some [] -> fail "models" "must be a non-empty array"
+            | Some items -> items
         let specs =
-            [ for i, m in Seq.indexed (models.EnumerateArray()) ->
+            [ for i, m in items ->
                   let path = $"models[{i}]"
                   let g = properties path [ "name"; "kind"; "hidden"; "latent"; "architectureOf"; "bestOf" ] m
                   let modelName = required path "name" g |> name $"{path}.name"
@@ -176,19 +295,19 @@ let parse (file: string) (json: string) : Definition =
                           let h =
                               match hidden with
                               | None -> fail $"{path}.hidden" "is required (or architectureOf, or bestOf)"
-                              | Some h when h.ValueKind <> JsonValueKind.Array -> fail $"{path}.hidden" "must be an array of widths"
-                              | Some h -> [ for j, w in Seq.indexed (h.EnumerateArray()) -> integer $"{path}.hidden[{j}]" 1L 100000L w |> int ]
+                              | Some h ->
+                                  match array $"{path}.hidden" MaxHiddenLayers "layers" h with
+                                  | None -> fail $"{path}.hidden" "must be an array of widths"
+                                  | Some widths -> [ for j, w in widths -> integer $"{path}.hidden[{j}]" 1L 100000L w |> int ]
                           let l =
                               match latent with
                               | None -> fail $"{path}.latent" "is required"
                               | Some l -> integer $"{path}.latent" 1L 100000L l |> int
                           Widths(k, h, l)
                   { Name = modelName; Source = source } ]
-        specs
-        |> List.iteri (fun i s ->
-            match specs |> List.take i |> List.tryFindIndex (fun earlier -> earlier.Name = s.Name) with
-            | Some j -> fail $"models[{i}].name" $"\"{s.Name}\" is already the name of models[{j}]"
-            | None -> ())
+        match repeated (specs |> List.map _.Name) with
+        | Some(i, j) -> fail $"models[{i}].name" $"{quote specs.[i].Name} is already the name of models[{j}]"
+        | None -> ()
         Experiment
             { Name = definitionName
               Description = description
@@ -210,12 +329,32 @@ let searchDirectories () =
     |> List.choose id
     |> List.distinct
 
-/// Loads one definition file.
+/// Loads one definition file. At most `MaxDefinitionBytes` + 1 bytes are read, so a larger file
+/// (or a device or pipe, whose length is not known) is refused without being read whole.
 let loadFile (path: string) : Definition =
-    let json =
-        try File.ReadAllText path
+    let bytes =
+        try
+            use stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read)
+            use kept = new MemoryStream()
+            let buffer = Array.zeroCreate<byte> 65536
+            let rec copy () =
+                let wanted = min buffer.Length (MaxDefinitionBytes + 1 - int kept.Length)
+                if wanted > 0 then
+                    match stream.Read(buffer, 0, wanted) with
+                    | 0 -> ()
+                    | n -> kept.Write(buffer, 0, n); copy ()
+            copy ()
+            if kept.Length > int64 MaxDefinitionBytes then
+                // A regular file's length is known; a device's or pipe's is not (and /dev/zero's is 0).
+                let size =
+                    if stream.CanSeek && stream.Length > int64 MaxDefinitionBytes then $"{thousands stream.Length} bytes"
+                    else $"more than {thousands MaxDefinitionBytes} bytes"
+                raise (DefinitionException(path, "", $"is larger than 1 MB ({size}); a definition is at most 1 MB of JSON (1,000 models take about 60 kB)"))
+            kept.ToArray()
         with :? IOException | :? UnauthorizedAccessException as e -> raise (DefinitionException(path, "", $"cannot be read ({e.Message})"))
-    parse path json
+    // As File.ReadAllText reads: UTF-8 unless a byte-order mark says otherwise.
+    use reader = new StreamReader(new MemoryStream(bytes), Text.Encoding.UTF8, true)
+    parse path (reader.ReadToEnd())
 
 /// The shipped definitions: (file, definition or the error it raises), sorted by name.
 let shipped () : (string * Result<Definition, string>) list =
@@ -225,11 +364,14 @@ let shipped () : (string * Result<Definition, string>) list =
         [ for file in Directory.GetFiles(dir, "*.json") |> Array.sort ->
               file, (try Ok (loadFile file) with :? DefinitionException as e -> Error e.Message) ]
 
+/// Whether `nameOrPath` is a path (it ends in .json or contains a folder separator), not a name.
+let private looksLikePath (nameOrPath: string) =
+    nameOrPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || nameOrPath.Contains '/' || nameOrPath.Contains '\\'
+
 /// Finds a definition by path (anything ending in .json or containing a folder separator) or by
 /// name among the definitions beside `relativeTo` (a folder) or the shipped ones.
 let resolve (relativeTo: string option) (nameOrPath: string) : string =
-    let looksLikePath = nameOrPath.EndsWith(".json", StringComparison.OrdinalIgnoreCase) || nameOrPath.Contains '/' || nameOrPath.Contains '\\'
-    if looksLikePath then
+    if looksLikePath nameOrPath then
         if File.Exists nameOrPath then Path.GetFullPath nameOrPath
         else raise (DefinitionException(nameOrPath, "", "no such definition file"))
     else
@@ -240,28 +382,69 @@ let resolve (relativeTo: string option) (nameOrPath: string) : string =
             let where = if folders.IsEmpty then "no experiments folder was found" else $"""looked in {String.Join("; ", folders)}"""
             raise (DefinitionException(nameOrPath, "", $"no definition of that name ({where})"))
 
+/// `definition`, found as `name` in `file`, unless its own name differs: a run finds experiments
+/// by their names, and one whose name is not its file's was trained and then not found
+/// (KeyNotFoundException) when another experiment took its best model.
+let private foundAs (file: string) (name: string) (definition: Definition) =
+    if definition.Name <> name then
+        raise (DefinitionException(file, "name", $"is {quote definition.Name}, but the file is found as {quote name}; a definition's name must match its file name"))
+    definition
+
+/// Whether an experiment certainly has a VAE, whose architecture another experiment can take
+/// (architectureOf). A bestOf model does not count: whether it is a VAE is known only once its
+/// source has trained, and the plan must refuse before training what could fail after it.
+let private hasVae (e: ExperimentDefinition) =
+    e.Models
+    |> List.exists (fun m ->
+        match m.Source with
+        | Widths(Vae, _, _)
+        | ArchitectureOf(Vae, _) -> true
+        | _ -> false)
+
 /// The experiments a run of `nameOrPath` trains, in order: a study's experiments, each preceded
 /// by the experiments it refers to (architectureOf, bestOf) unless they already ran. Every file is
-/// read and validated before anything trains.
+/// read and validated before anything trains, and every model is checked against the memory this
+/// machine can give it (`Memory.check`).
 let plan (nameOrPath: string) : Definition * ExperimentDefinition list =
     let file = resolve None nameOrPath
     let top = loadFile file
+    let top = if looksLikePath nameOrPath then top else foundAs file nameOrPath top
     let folder = Some(Path.GetDirectoryName file)
+    // Each definition is read once however many models refer to it (up to MaxModels each).
+    let loaded = Collections.Generic.Dictionary<string, string * ExperimentDefinition>()
     let loadNamed (referrer: string) (path: string) (name: string) =
-        let f =
-            try resolve folder name
-            with :? DefinitionException -> raise (DefinitionException(referrer, path, $"refers to \"{name}\", which is not a definition beside it or among the shipped ones"))
-        match loadFile f with
-        | Experiment e -> f, e
-        | Study _ -> raise (DefinitionException(referrer, path, $"refers to \"{name}\", a study; only an experiment has models"))
+        match loaded.TryGetValue name with
+        | true, found -> found
+        | _ ->
+            let f =
+                try resolve folder name
+                with :? DefinitionException -> raise (DefinitionException(referrer, path, $"refers to {quote name}, which is not a definition beside it or among the shipped ones"))
+            match loadFile f |> foundAs f name with
+            | Experiment e ->
+                loaded.[name] <- (f, e)
+                f, e
+            | Study _ -> raise (DefinitionException(referrer, path, $"refers to {quote name}, a study; only an experiment has models"))
     let references (e: ExperimentDefinition) =
         e.Models
         |> List.indexed
         |> List.choose (fun (i, m) ->
             match m.Source with
-            | ArchitectureOf(_, other) -> Some($"models[{i}].architectureOf", other)
-            | BestOf other -> Some($"models[{i}].bestOf", other)
+            | ArchitectureOf(_, other) -> Some($"models[{i}].architectureOf", other, true)
+            | BestOf other -> Some($"models[{i}].bestOf", other, false)
             | Widths _ -> None)
+    // Models with their own widths; the others take a model or an architecture from an experiment
+    // that is checked itself (an autoencoder with a VAE's widths needs less than the VAE). The
+    // memory is read once, not once per model.
+    let available = Memory.available ()
+    let checkMemory (file: string) (e: ExperimentDefinition) =
+        for i, m in List.indexed e.Models do
+            match m.Source with
+            | Widths(kind, hidden, latent) ->
+                match Memory.checkWithin available e.Training.BatchSize (Architecture.create kind hidden latent) with
+                | Error message -> raise (DefinitionException(file, $"models[{i}]", message))
+                | Ok _ -> ()
+            | ArchitectureOf _
+            | BestOf _ -> ()
     // Depth-first: references first; `visiting` catches cycles.
     let rec add (visiting: string list) (ordered: ExperimentDefinition list) (referrer: string) (e: ExperimentDefinition) =
         if ordered |> List.exists (fun o -> o.Name = e.Name) then ordered
@@ -269,19 +452,28 @@ let plan (nameOrPath: string) : Definition * ExperimentDefinition list =
             let ordered =
                 references e
                 |> List.fold
-                    (fun acc (path, other) ->
+                    (fun acc (path, other, takesArchitecture) ->
                         if other = e.Name || List.contains other visiting then
                             let cycle = String.Join(" → ", List.rev (other :: e.Name :: visiting))
-                            raise (DefinitionException(referrer, path, $"refers to \"{other}\" in a cycle ({cycle})"))
+                            raise (DefinitionException(referrer, path, $"refers to {quote other} in a cycle ({cycle})"))
                         let file, definition = loadNamed referrer path other
-                        add (e.Name :: visiting) acc file definition)
+                        // After the referenced experiment's own references: a cycle through them is the first fault.
+                        let acc = add (e.Name :: visiting) acc file definition
+                        if takesArchitecture && not (hasVae definition) then
+                            let bestOfs = if definition.Models |> List.exists (fun m -> m.Source.IsBestOf) then "; a bestOf model does not count, its kind is known only once trained" else ""
+                            raise (DefinitionException(referrer, path, $"{quote other} has no VAE (its best VAE's architecture is taken{bestOfs})"))
+                        acc)
                     ordered
+            checkMemory referrer e
             ordered @ [ e ]
     let experiments =
         match top with
         | Experiment e -> add [] [] file e
         | Study(_, _, names, _) ->
             names |> List.indexed |> List.fold (fun acc (i, n) -> loadNamed file $"experiments[{i}]" n ||> add [] acc) []
+    let models = experiments |> List.sumBy _.Models.Length
+    if models > MaxModels then
+        raise (DefinitionException(file, "", $"the run has {thousands models} models (counting the experiments it refers to); at most {thousands MaxModels}"))
     match top with
     | Study(_, _, _, Some repeats) -> top, experiments |> List.map (fun e -> { e with Repeats = repeats })
     | _ -> top, experiments
@@ -302,6 +494,29 @@ type RunSettings =
 module RunSettings =
     /// No overrides.
     let none = { Quick = false; Epochs = None; Seed = None; Repeats = None; Lanes = None }
+
+    /// The settings, or the first override that breaks the bound a definition's value has (named
+    /// as the command line spells it): a seed above `MaxSeed` would overflow in the seeds a run
+    /// derives from it.
+    let validate (settings: RunSettings) : Result<RunSettings, string> =
+        let bounded name (minimum: int64) (maximum: int64) (value: int64 option) =
+            match value with
+            | Some v when v < minimum -> Some $"{name}: must be at least {minimum}, was {v}"
+            | Some v when v > maximum -> Some $"{name}: must be at most {maximum}, was {v}"
+            | _ -> None
+        let between name (minimum: int64) (maximum: int64) (value: int64 option) =
+            match value with
+            | Some v when v < minimum || v > maximum -> Some $"{name}: must be between {minimum} and {maximum}, was {v}"
+            | _ -> None
+        let wide = Option.map int64
+        [ bounded "--epochs" 1L MaxEpochLimit (wide settings.Epochs)
+          bounded "--seed" 0L MaxSeed settings.Seed
+          between "--repeats" 1L MaxRepeats (wide settings.Repeats)
+          between "--lanes" 1L 64L (wide settings.Lanes) ]
+        |> List.tryPick id
+        |> function
+            | Some message -> Error message
+            | None -> Ok settings
 
 /// Quick runs train on this many images, validate on this many, for at most two epochs.
 [<Literal>]

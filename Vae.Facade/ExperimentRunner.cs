@@ -58,16 +58,14 @@ public static class ExperimentRunner
         CancellationToken cancellationToken = default)
     {
         options ??= new RunOptions();
-        if (options.Epochs is < 1) throw new InvalidInputException($"--epochs: must be at least 1, was {options.Epochs}");
-        if (options.Seed is < 0) throw new InvalidInputException($"--seed: must be at least 0, was {options.Seed}");
-        if (options.Repeats is < 1 or > 100) throw new InvalidInputException($"--repeats: must be between 1 and 100, was {options.Repeats}");
-        if (options.Lanes is < 1 or > 64) throw new InvalidInputException($"--lanes: must be between 1 and 64, was {options.Lanes}");
+        var validated = RunSettingsModule.validate(new RunSettings(options.Quick, options.Epochs.ToOption(), options.Seed.ToOption(), options.Repeats.ToOption(), options.Lanes.ToOption()));
+        if (validated.IsError) throw new InvalidInputException(validated.ErrorValue);
+        var settings = validated.ResultValue;
         if (options.OutputFolder is { } output && string.IsNullOrWhiteSpace(output)) throw new InvalidInputException("--out: must not be empty");
         if (options.DataDirectory is { } dataFolder && string.IsNullOrWhiteSpace(dataFolder)) throw new InvalidInputException("--data: must not be empty");
         var plan = ExperimentPlan.Load(nameOrPath);
         var started = DateTime.UtcNow;
         var folder = Path.GetFullPath(options.OutputFolder ?? DefaultOutputFolder(plan.Name, started));
-        var settings = new RunSettings(options.Quick, options.Epochs.ToOption(), options.Seed.ToOption(), options.Repeats.ToOption(), options.Lanes.ToOption());
         // Everything that can be refused is checked before anything is written: the definition, the
         // output folder, the data.
         InvalidInputException.Guard(() => { RunFolder.check(folder); return 0; });

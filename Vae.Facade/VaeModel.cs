@@ -41,10 +41,13 @@ public sealed class VaeModel
     public long ParameterCount => Core.ModelModule.parameterCount(Model);
 
     /// <summary>A new model with PyTorch's default initialisation drawn from <paramref name="seed"/>.</summary>
-    /// <exception cref="InvalidInputException">The spec breaks a rule (a width or the latent size below 1).</exception>
+    /// <exception cref="InvalidInputException">The spec breaks a rule (a width or the latent size below 1), or
+    /// training the model would need more memory than this machine can give it; nothing was allocated.</exception>
     public static VaeModel Create(ModelSpec spec, long seed = 1)
     {
         var architecture = spec.ToArchitecture();
+        var fits = Core.Memory.check(Core.Training.TrainingOptionsModule.defaults.BatchSize, architecture);
+        if (fits.IsError) throw new InvalidInputException(fits.ErrorValue);
         return Core.Engine.EngineThread.Invoke(() => new VaeModel(Core.ModelModule.create(seed, architecture)));
     }
 

@@ -7,6 +7,13 @@ open Vae.Core
 open Vae.Core.Experiments
 open Vae.Tests.Shared
 
+/// A valid name of `n` characters.
+let private longName (n: int) = String('n', n)
+
+/// `n` models as a JSON array, named m0, m1, …
+let private models (n: int) =
+    "[" + String.Join(", ", List.init n (fun i -> $"""{{ "name": "m{i}", "kind": "vae", "hidden": [4], "latent": 2 }}""")) + "]"
+
 /// A valid experiment, as JSON, with `models` spliced in.
 let private experiment (models: string) =
     $"""{{ "name": "t", "data": {{ "validationSize": 5000, "splitSeed": 42 }},
@@ -46,7 +53,24 @@ let private rules =
       "architectureOf without widths", experiment """[ { "name": "a", "kind": "ae", "architectureOf": "task1", "hidden": [3] } ]""", "d.json: models[0].architectureOf: takes the widths of another experiment's best VAE"
       "study has no models", """{ "name": "s", "experiments": ["task1"], "models": [] }""", "d.json: experiments: a study lists experiments and has no models of its own"
       "study has no settings", """{ "name": "s", "experiments": ["task1"], "training": {} }""", "d.json: training: a study takes the settings of the experiments it lists"
-      "study lists names", """{ "name": "s", "experiments": [] }""", "d.json: experiments: must be a non-empty array of experiment names" ]
+      "study lists names", """{ "name": "s", "experiments": [] }""", "d.json: experiments: must be a non-empty array of experiment names"
+      "a key appears once", valid.Replace("\"seed\": 1", "\"seed\": 1, \"seed\": 2"), "d.json: training.seed: appears twice"
+      "the root's keys appear once", valid.Replace("\"name\": \"t\"", "\"name\": \"t\", \"name\": \"u\""), "d.json: name: appears twice"
+      "a model's keys appear once", valid.Replace("\"latent\": 20", "\"latent\": 20, \"latent\": 2, \"latent\": 3"), "d.json: models[0].latent: appears 3 times"
+      "name ≤ 64 characters", valid.Replace("\"name\": \"t\"", $"\"name\": \"{longName 65}\""), $"d.json: name: \"{longName 65}\" is 65 characters long; a name is at most 64 (it names folders and files of a run)"
+      "model name ≤ 64 characters", valid.Replace("\"name\": \"a\"", $"\"name\": \"{longName 300}\""), $"d.json: models[0].name: \"{longName 80}…\" is 300 characters long; a name is at most 64 (it names folders and files of a run)"
+      "models ≤ 1,000", experiment (models 1001), "d.json: models: has 1,001 models; at most 1,000"
+      "hidden layers ≤ 100", valid.Replace("[400]", $"""[{String.Join(", ", List.replicate 101 "4")}]"""), "d.json: models[0].hidden: has 101 layers; at most 100"
+      "experiments ≤ 100", $"""{{ "name": "s", "experiments": [{String.Join(", ", List.init 101 (sprintf "\"e%d\""))}] }}""", "d.json: experiments: has 101 experiments; at most 100"
+      "a study lists a name once", """{ "name": "s", "experiments": ["a", "b", "a"] }""", "d.json: experiments[2]: \"a\" is already experiments[0]"
+      "seed ≤ 2^62 − 1", valid.Replace("\"seed\": 1", "\"seed\": 4611686018427387904"), "d.json: training.seed: must be at most 4611686018427387903, was 4611686018427387904"
+      "split seed ≤ 2^62 − 1", valid.Replace("\"splitSeed\": 42", "\"splitSeed\": 9223372036854775807"), "d.json: data.splitSeed: must be at most 4611686018427387903, was 9223372036854775807"
+      "a name with a newline is quoted escaped", valid.Replace("\"name\": \"t\"", "\"name\": \"na\\nme\""), "d.json: name: \"na\\nme\" must be lower-case letters, digits and dashes"
+      "a kind with a quote is quoted escaped", valid.Replace("\"kind\": \"vae\"", "\"kind\": \"g\\\"an\""), "d.json: models[0].kind: must be \"vae\" or \"ae\", was \"g\\\"an\""
+      "raw JSON over several lines is shown on one", valid.Replace("\"seed\": 1", "\"seed\": {\n \"a\": 1\n}"), "d.json: training.seed: must be a whole number, was {\\n \"a\": 1\\n}" ]
+
+/// An experiment named `name` with `models` (JSON).
+let private named (name: string) (models: string) = (experiment models).Replace("\"name\": \"t\"", $"\"name\": \"{name}\"")
 
 let private inFolder (files: (string * string) list) =
     let dir = temporaryDirectory ()
@@ -59,6 +83,42 @@ let tests =
         testList "every rule of a definition has its message" [
             for name, json, message in rules -> test name { Expect.stringContains (problem json) message "the message names the path and the rule" }
         ]
+
+        test "every message is one line, whatever the definition or its file name holds" {
+            for name, json, _ in rules do
+                let message = problem json
+                Expect.isFalse (message.Contains '\n' || message.Contains '\r') $"{name}: {message}"
+            Expect.equal (messageOf<DefinitionException> (fun () -> plan "/nowhere/a\nb.json" |> ignore)) "/nowhere/a\\nb.json: no such definition file" "a file name with a newline"
+        }
+
+        test "a name of 64 characters, 1,000 models and a seed of 2^62 − 1 are accepted" {
+            let json = (experiment (models 1000)).Replace("\"name\": \"t\"", $"\"name\": \"{longName 64}\"").Replace("\"seed\": 1", $"\"seed\": {MaxSeed}")
+            match parse "d.json" json with
+            | Experiment e -> Expect.equal (e.Name.Length, e.Models.Length, e.Training.Seed) (64, 1000, MaxSeed) "at the bounds"
+            | Study _ -> failtest "an experiment"
+        }
+
+        test "a model name used twice is found among 1,000, with the model that had it first" {
+            Expect.stringContains (problem (experiment ((models 1000).Replace("\"m999\"", "\"m3\"")))) "d.json: models[999].name: \"m3\" is already the name of models[3]" "the last model"
+        }
+
+        test "a file over 1 MB is refused without being read whole, even a device that never ends" {
+            let dir = temporaryDirectory ()
+            let padded size = valid + String(' ', size - valid.Length)
+            let atLimit = Path.Combine(dir, "at-limit.json")
+            File.WriteAllText(atLimit, padded MaxDefinitionBytes)
+            Expect.equal (loadFile atLimit).Name "t" "1,000,000 bytes are read"
+            let over = Path.Combine(dir, "over.json")
+            File.WriteAllText(over, padded 1_500_000)
+            Expect.equal
+                (messageOf<DefinitionException> (fun () -> loadFile over |> ignore))
+                $"{over}: is larger than 1 MB (1,500,000 bytes); a definition is at most 1 MB of JSON (1,000 models take about 60 kB)"
+                "the size"
+            // It read until OutOfMemoryException at 3.9 GB: given seconds, not minutes.
+            let zero = Threading.Tasks.Task.Run(fun () -> messageOf<DefinitionException> (fun () -> plan "/dev/zero" |> ignore))
+            Expect.isTrue (zero.Wait(TimeSpan.FromSeconds 10.0)) "refused within seconds"
+            Expect.equal zero.Result "/dev/zero: is larger than 1 MB (more than 1,000,000 bytes); a definition is at most 1 MB of JSON (1,000 models take about 60 kB)" "no length known"
+        }
 
         test "a valid definition reads into its parts" {
             match parse "d.json" valid with
@@ -97,6 +157,76 @@ let tests =
             Expect.stringContains (refusal "c") "models[0].bestOf: refers to \"nowhere\", which is not a definition" "missing"
             Expect.stringContains (refusal "d") "refers to \"s\", a study" "study"
             Expect.stringContains (refusal "s") "c.json: models[0].bestOf: refers to \"nowhere\"" "through a study"
+        }
+
+        test "architectureOf an experiment that may have no VAE is refused before training" {
+            let dir = inFolder [ "t1", named "t1" """[ { "name": "a", "kind": "ae", "hidden": [4], "latent": 2 } ]"""
+                                 "t2", named "t2" """[ { "name": "b", "bestOf": "task1" } ]"""
+                                 "t3", named "t3" """[ { "name": "c", "kind": "ae", "architectureOf": "t1" } ]"""
+                                 "t4", named "t4" """[ { "name": "d", "kind": "vae", "architectureOf": "t2" } ]"""
+                                 "t5", named "t5" """[ { "name": "e", "kind": "ae", "architectureOf": "t6" } ]"""
+                                 "t6", named "t6" """[ { "name": "f", "kind": "ae", "hidden": [4], "latent": 2 }, { "name": "g", "kind": "vae", "architectureOf": "task1" } ]""" ]
+            let refusal name = messageOf<DefinitionException> (fun () -> plan (Path.Combine(dir, name + ".json")) |> ignore)
+            Expect.equal (refusal "t3") $"""{Path.Combine(dir, "t3.json")}: models[0].architectureOf: "t1" has no VAE (its best VAE's architecture is taken)""" "only autoencoders"
+            Expect.stringContains (refusal "t4") "t4.json: models[0].architectureOf: \"t2\" has no VAE (its best VAE's architecture is taken; a bestOf model does not count, its kind is known only once trained)" "only a bestOf model"
+            Expect.equal (plan (Path.Combine(dir, "t5.json")) |> snd |> List.map _.Name) [ "task1"; "t6"; "t5" ] "a VAE that takes another's architecture counts"
+        }
+
+        test "a definition found by name has that name" {
+            let dir = inFolder [ "t1", named "other" """[ { "name": "a", "kind": "vae", "hidden": [4], "latent": 2 } ]"""
+                                 "t3", named "t3" """[ { "name": "c", "kind": "ae", "architectureOf": "t1" } ]"""
+                                 "t4", named "t4" """[ { "name": "c", "bestOf": "t1" } ]"""
+                                 "s", """{ "name": "s", "experiments": ["t1"] }""" ]
+            let refusal name = messageOf<DefinitionException> (fun () -> plan (Path.Combine(dir, name + ".json")) |> ignore)
+            let expected = $"""{Path.Combine(dir, "t1.json")}: name: is "other", but the file is found as "t1"; a definition's name must match its file name"""
+            Expect.equal (refusal "t3") expected "architectureOf"
+            Expect.equal (refusal "t4") expected "bestOf"
+            Expect.equal (refusal "s") expected "a study's entry"
+            Expect.equal (plan (Path.Combine(dir, "t1.json")) |> fst |> _.Name) "other" "a file given by path may have any name"
+        }
+
+        test "a run trains at most 1,000 models, counting the experiments it refers to" {
+            let dir = inFolder [ "a", named "a" (models 600); "b", named "b" (models 600); "s", """{ "name": "s", "experiments": ["a", "b"] }""" ]
+            Expect.equal
+                (messageOf<DefinitionException> (fun () -> plan (Path.Combine(dir, "s.json")) |> ignore))
+                $"""{Path.Combine(dir, "s.json")}: the run has 1,200 models (counting the experiments it refers to); at most 1,000"""
+                "refused"
+        }
+
+        test "a model too large for this machine is refused by the plan, naming the file and the model" {
+            let dir = inFolder [ "huge", named "huge" """[ { "name": "a", "kind": "vae", "hidden": [100000, 100000], "latent": 20 } ]"""
+                                 "big", named "big" """[ { "name": "a", "kind": "vae", "hidden": [4], "latent": 2 }, { "name": "b", "kind": "vae", "hidden": [20000, 20000], "latent": 20 } ]""" ]
+            let refusal name = messageOf<DefinitionException> (fun () -> plan (Path.Combine(dir, name + ".json")) |> ignore)
+            Expect.stringContains (refusal "huge") "huge.json: models[0]: VAE 784-100000-100000-20 has 20,163,200,824 parameters; training it needs about 496.0 GB, more than the" "huge"
+            if float (Memory.budget (Memory.available ())) >= Memory.trainingBytes 64 (Architecture.create Vae [ 20000; 20000 ] 20) then
+                skiptest "this machine can give 22.4 GB to one model"
+            Expect.stringContains (refusal "big") "big.json: models[1]: VAE 784-20000-20000-20 has 832,640,824 parameters; training it needs about 22.4 GB, more than the" "big"
+        }
+
+        test "every model of the seed study fits this machine" {
+            let _, experiments = plan "seed-study"
+            for e in experiments do
+                for m in e.Models do
+                    match m.Source with
+                    | Widths(kind, hidden, latent) -> Expect.isOk (Memory.check e.Training.BatchSize (Architecture.create kind hidden latent)) $"{e.Name}/{m.Name}"
+                    | _ -> ()
+        }
+
+        test "run settings are refused outside the bounds a definition's values have" {
+            let refusal settings = match RunSettings.validate settings with Error m -> m | Ok _ -> "accepted"
+            Expect.equal (RunSettings.validate RunSettings.none) (Ok RunSettings.none) "no overrides"
+            let atBounds = { RunSettings.none with Epochs = Some 1; Seed = Some MaxSeed; Repeats = Some 100; Lanes = Some 64 }
+            Expect.equal (RunSettings.validate atBounds) (Ok atBounds) "at the bounds"
+            Expect.equal (refusal { RunSettings.none with Seed = Some Int64.MaxValue }) "--seed: must be at most 4611686018427387903, was 9223372036854775807" "seed too large"
+            Expect.equal (refusal { RunSettings.none with Seed = Some -1L }) "--seed: must be at least 0, was -1" "seed negative"
+            Expect.equal (refusal { RunSettings.none with Epochs = Some 0 }) "--epochs: must be at least 1, was 0" "no epochs"
+            Expect.equal (refusal { RunSettings.none with Epochs = Some 100001 }) "--epochs: must be at most 100000, was 100001" "too many epochs"
+            Expect.equal (refusal { RunSettings.none with Repeats = Some 0 }) "--repeats: must be between 1 and 100, was 0" "no repeats"
+            Expect.equal (refusal { RunSettings.none with Repeats = Some 101 }) "--repeats: must be between 1 and 100, was 101" "too many repeats"
+            Expect.equal (refusal { RunSettings.none with Lanes = Some 0 }) "--lanes: must be between 1 and 64, was 0" "no lanes"
+            Expect.equal (refusal { RunSettings.none with Lanes = Some 65 }) "--lanes: must be between 1 and 64, was 65" "too many lanes"
+            // The largest seed a run derives: the last repeat's, plus measuring's offset of 7.
+            Expect.isGreaterThan (MaxSeed + int64 (MaxRepeats - 1) + 7L) MaxSeed "derived seeds do not wrap round"
         }
 
         test "an unknown name or a missing file is refused" {

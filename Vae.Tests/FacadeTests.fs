@@ -17,6 +17,17 @@ let tests =
             Expect.stringContains (log.ToString()) "VAE 784-128-8" "described"
         }
 
+        test "a model too large for this machine is refused before anything is allocated" {
+            let create (hidden: int[]) = messageOf<Vae.Facade.InvalidInputException> (fun () -> Vae.Facade.VaeModel.Create(Vae.Facade.ModelSpec(Vae.Facade.ModelKind.Vae, hidden, 20)) |> ignore)
+            let clock = System.Diagnostics.Stopwatch.StartNew()
+            // Unchecked, libtorch failed to allocate 80 GB with a 40-line native trace.
+            Expect.stringContains (create [| 100000; 100000 |]) "VAE 784-100000-100000-20 has 20,163,200,824 parameters; training it needs about 496.0 GB, more than the" "huge"
+            Expect.isLessThan clock.Elapsed.TotalSeconds 5.0 "at once"
+            if float (Vae.Core.Memory.budget (Vae.Core.Memory.available ())) >= 22.4e9 then skiptest "this machine can give 22.4 GB to one model"
+            // Unchecked, the process was killed at 5.2 GB while training.
+            Expect.stringContains (create [| 20000; 20000 |]) "VAE 784-20000-20000-20 has 832,640,824 parameters; training it needs about 22.4 GB, more than the" "big"
+        }
+
         test "no F# type appears in the façade's public signatures" {
             let assembly = typeof<Vae.Facade.VaeModel>.Assembly
             let isFSharp (t: System.Type) =

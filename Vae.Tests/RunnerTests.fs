@@ -189,6 +189,8 @@ let tests =
             refused "abc" (runner [ "run"; "task1"; "--epochs"; "abc"; "--out"; folder ]) folder
             refused "--repeats: must be between 1 and 100, was 0" (runner [ "run"; "task1"; "--repeats"; "0"; "--out"; folder ]) folder
             refused "--lanes: must be between 1 and 64, was 0" (runner [ "run"; "task1"; "--lanes"; "0"; "--out"; folder ]) folder
+            refused "--seed: must be at most 4611686018427387903, was 9223372036854775807" (runner [ "run"; "task1"; "--seed"; "9223372036854775807"; "--out"; folder ]) folder
+            refused "/dev/zero: is larger than 1 MB" (runner [ "run"; "/dev/zero"; "--out"; folder ]) folder
             refused "error:" (runner [ "run" ]) folder
         }
     ]
