@@ -275,6 +275,43 @@ let tests =
                 Expect.isFalse (Directory.Exists folder) $"{name}: no output folder"
         }
 
+        test "definitions that would hang, exhaust memory or fail after training are refused before it, in one line" {
+            let dir = temporaryDirectory ()
+            let write name (text: string) =
+                let path = Path.Combine(dir, name + ".json")
+                File.WriteAllText(path, text)
+                path
+            let models (hidden: string) (latent: int) = $"""[ {{ "name": "a", "kind": "vae", "hidden": {hidden}, "latent": {latent} }} ]"""
+            let many = "[" + String.Join(", ", List.init 40_000 (fun i -> $"""{{ "name": "m{i}", "kind": "vae", "hidden": [4], "latent": 2 }}""")) + "]"
+            definition dir "autoencoders" "0.001" 1 """[ { "name": "a", "kind": "ae", "hidden": [4], "latent": 2 } ]""" |> ignore
+            File.WriteAllText(Path.Combine(dir, "misnamed.json"), File.ReadAllText(definition dir "other" "0.001" 1 oneVae))
+            let cases =
+                [ "/dev/zero as the definition", [ "run"; "/dev/zero" ], "/dev/zero: is larger than 1 MB"
+                  "a duplicate key", [ "run"; (definition dir "dup" "0.001" 1 oneVae |> fun p -> write "dup" (File.ReadAllText(p).Replace("\"seed\": 1", "\"seed\": 1, \"seed\": 2"))) ], "dup.json: training.seed: appears twice"
+                  "2.6 MB of models", [ "run"; definition dir "many" "0.001" 1 many ], "many.json: is larger than 1 MB"
+                  "hidden [20000, 20000]", [ "run"; definition dir "big" "0.001" 1 (models "[20000, 20000]" 20) ], "VAE 784-20000-20000-20 has 832,640,824 parameters; training it needs about"
+                  "hidden [100000, 100000]", [ "run"; definition dir "huge" "0.001" 1 (models "[100000, 100000]" 20) ], "VAE 784-100000-100000-20 has"
+                  "a 300-character name", [ "run"; definition dir "long" "0.001" 1 ((models "[4]" 2).Replace("\"a\"", $"\"{String('n', 300)}\"")) ], "is 300 characters long; a name is at most 64"
+                  "a name with a newline", [ "run"; definition dir "newline" "0.001" 1 ((models "[4]" 2).Replace("\"a\"", "\"a\\nb\"")) ], "models[0].name: \"a\\nb\" must be lower-case letters"
+                  "architectureOf an experiment of autoencoders",
+                  [ "run"; definition dir "refers" "0.001" 1 """[ { "name": "b", "kind": "ae", "architectureOf": "autoencoders" } ]""" ],
+                  "models[0].architectureOf: \"autoencoders\" has no VAE"
+                  "architectureOf a file whose name differs", [ "run"; definition dir "refers2" "0.001" 1 """[ { "name": "b", "kind": "ae", "architectureOf": "misnamed" } ]""" ],
+                  "misnamed.json: name: is \"other\", but the file is found as \"misnamed\""
+                  "a study listing one name twice", [ "run"; write "twice" """{ "name": "twice", "experiments": [ "autoencoders", "autoencoders" ] }""" ],
+                  "twice.json: experiments[1]: \"autoencoders\" is already experiments[0]"
+                  "a seed whose repeats overflow", [ "run"; "task1"; "--seed"; "9223372036854775807"; "--repeats"; "2" ], "--seed: must be at most 4611686018427387903" ]
+            for name, arguments, expected in cases do
+                let folder = Path.Combine(dir, "out")
+                let clock = Stopwatch.StartNew()
+                let o = run (arguments @ [ "--out"; folder ])
+                Expect.equal o.ExitCode 2 $"{name}: exit code 2 (stderr: {String.Join(Environment.NewLine, o.Error)})"
+                Expect.hasLength o.Error 1 $"{name}: one line on stderr"
+                Expect.stringContains o.FirstError expected $"{name}: the line names the problem"
+                Expect.isLessThan clock.Elapsed.TotalSeconds 60.0 $"{name}: refused before training"
+                Expect.isFalse (Directory.Exists folder) $"{name}: no output folder"
+        }
+
         test "kill -9 leaves a staging folder; the next run into the same --out removes it" {
             let dir = temporaryDirectory ()
             let folder = Path.Combine(dir, "out")
