@@ -149,18 +149,6 @@ let private mutated =
 
 let private config = { FsCheckConfig.defaultConfig with maxTest = 200 }
 
-/// A file of `length` bytes that starts with `start` and takes no disk space for the rest.
-let private sparse (path: string) (start: byte[]) (length: int64) =
-    use file = File.Create path
-    file.Write(start, 0, start.Length)
-    file.SetLength length
-
-/// Bytes the managed heap hands out while `f` runs.
-let private allocatedBy (f: unit -> unit) =
-    let before = GC.GetTotalAllocatedBytes true
-    f ()
-    GC.GetTotalAllocatedBytes true - before
-
 [<Tests>]
 let tests =
     testSequenced <| testList "Checkpoint" [

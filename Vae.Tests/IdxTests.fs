@@ -39,18 +39,6 @@ let private zerosGzip (path: string) (size: int64) =
     for _ in 1L .. size / int64 block.Length do
         zip.Write(block, 0, block.Length)
 
-/// A file of `length` bytes that starts with `start` and takes no disk space (a sparse file).
-let private sparse (path: string) (start: byte[]) (length: int64) =
-    use file = File.Create path
-    file.Write(start, 0, start.Length)
-    file.SetLength length
-
-/// Bytes the managed heap hands out while `f` runs.
-let private allocatedBy (f: unit -> unit) =
-    let before = GC.GetTotalAllocatedBytes true
-    f ()
-    GC.GetTotalAllocatedBytes true - before
-
 [<Tests>]
 let tests =
     testList "Idx" [

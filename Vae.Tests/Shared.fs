@@ -33,3 +33,15 @@ let messageOf<'E when 'E :> exn> (f: unit -> unit) : string =
 /// Same shape and every element equal.
 let same (a: torch.Tensor) (b: torch.Tensor) =
     a.shape = b.shape && (use eq = a.eq b in use all = eq.all() in all.item<bool>())
+
+/// A file of `length` bytes that starts with `start` and takes no disk space for the rest (a sparse file).
+let sparse (path: string) (start: byte[]) (length: int64) =
+    use file = File.Create path
+    file.Write(start, 0, start.Length)
+    file.SetLength length
+
+/// Bytes the managed heap hands out while `f` runs.
+let allocatedBy (f: unit -> unit) =
+    let before = GC.GetTotalAllocatedBytes true
+    f ()
+    GC.GetTotalAllocatedBytes true - before

@@ -70,7 +70,8 @@ internal static class ReportContent
         yield return new Heading(2, string.IsNullOrWhiteSpace(experiment.Description) ? name : $"{name}: {experiment.Description}", anchor);
         var seeds = Enumerable.Range(0, experiment.Repeats).Select(r => (experiment.Seed + r).ToString(CultureInfo.InvariantCulture)).ToList();
         yield return new Paragraph(
-            $"Started {Utc(experiment.StartedUtc)}, seed {experiment.Seed.ToString(CultureInfo.InvariantCulture)}, {Plural(experiment.Models.Count, "model")}, "
+            $"Started {Utc(experiment.StartedUtc)}, seed {experiment.Seed.ToString(CultureInfo.InvariantCulture)}, {Plural(experiment.Models.Count + experiment.Diverged.Count, "model")}"
+            + (experiment.Diverged.Count > 0 ? $" ({experiment.Diverged.Count} diverged), " : ", ")
             + (experiment.Repeats > 1 ? $"{experiment.Repeats} repeats (seeds {string.Join(", ", seeds)})." : "1 repeat."));
         if (experiment.Diverged.Count > 0)
         {
