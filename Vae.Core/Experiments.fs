@@ -726,6 +726,87 @@ let private measure (m: Measuring) (seed: int64) repeat spec architecture (train
       TraversalDimensions = traversed
       Latent2d = kept (Analysis.principalComponents 2 codes) }
 
+/// What a job of a run does with one model in one repeat.
+type JobKind =
+    /// Trains the model.
+    | Train
+    /// Measures the trained model on the test set (losses, latent analysis, probes, pictures).
+    | Measure
+    /// Estimates its log-likelihood by importance sampling (IWAE; nothing for an autoencoder).
+    | Likelihood
+
+/// A job's stable name: the same definition and settings give the same ids, e.g.
+/// `task1/baseline/r1/train` (repeats counted from 1, as people count them).
+type JobId =
+    { Experiment: string
+      Model: string
+      /// 0-based repeat.
+      Repeat: int
+      Kind: JobKind }
+
+    override j.ToString() =
+        let kind =
+            match j.Kind with
+            | Train -> "train"
+            | Measure -> "measure"
+            | Likelihood -> "likelihood"
+        $"{j.Experiment}/{j.Model}/r{j.Repeat + 1}/{kind}"
+
+/// One job of a run's plan: it starts once every job in `After` has finished and, if `Exclusive`,
+/// while no other exclusive job runs (measurements hold the most memory: one at a time).
+type Job = { Id: JobId; After: JobId list; Exclusive: bool }
+
+/// The jobs of a run of `experiments` under `settings`, in the order free lanes take them: a pure
+/// value, built without data, engine or threads. Each trained model (every repeat; a bestOf model
+/// is not trained, it is its source's) has a training, then a measurement and an IWAE estimate,
+/// both after its training. A model that takes another experiment's best architecture trains
+/// after every training of that experiment (and of the experiments that one refers to). Order:
+/// the trainings others wait for, then those that waited (started as soon as they can, so that
+/// none is left to train alone at the end), then the rest, each group in definition order; each
+/// training's measurement and estimate follow it, so a free lane measures a trained model before
+/// it starts another training. Measuring holds the most memory (thousands of generated images,
+/// the probes' distances): one model is measured at a time, beside a training or an IWAE estimate
+/// (which takes longest: 14 s for a five-layer VAE on one thread, mostly decoding a million
+/// samples).
+let jobs (settings: RunSettings) (experiments: ExperimentDefinition list) : Job list =
+    let byName = experiments |> List.map (fun e -> e.Name, e) |> Map.ofList
+    // The experiments whose trainings a model of `e` waits for: another experiment's best
+    // architecture needs that experiment's (and, through bestOf, its sources') trainings.
+    let rec upstream (e: ExperimentDefinition) : string list =
+        e.Models
+        |> List.collect (fun m ->
+            match m.Source with
+            | ArchitectureOf(_, other)
+            | BestOf other -> other :: upstream byName.[other]
+            | Widths _ -> [])
+    let waitsFor (m: ModelSpec) =
+        match m.Source with
+        | ArchitectureOf(_, other) -> set (other :: upstream byName.[other])
+        | _ -> Set.empty
+    let trained =
+        [ for e in experiments do
+              for r in 0 .. effectiveRepeats settings e - 1 do
+                  for m in e.Models do
+                      match m.Source with
+                      | BestOf _ -> ()
+                      | _ -> yield e, r, m ]
+    let waitedFor = trained |> List.map (fun (_, _, m) -> waitsFor m) |> Set.unionMany
+    let id (e: ExperimentDefinition) r (m: ModelSpec) kind = { Experiment = e.Name; Model = m.Name; Repeat = r; Kind = kind }
+    let ordered =
+        trained
+        |> List.sortBy (fun (e, _, m) ->
+            if waitedFor.Contains e.Name then 0
+            elif not (waitsFor m).IsEmpty then 1
+            else 2)
+    [ for e, r, m in ordered do
+          let needed = waitsFor m
+          let training = id e r m Train
+          { Id = training
+            After = [ for e', r', m' in ordered do if needed.Contains e'.Name then id e' r' m' Train ]
+            Exclusive = false }
+          { Id = id e r m Measure; After = [ training ]; Exclusive = true }
+          { Id = id e r m Likelihood; After = [ training ]; Exclusive = false } ]
+
 /// Where a model of a run is: experiment (index in the run), repeat, model (index in the experiment).
 type private Slot = { Experiment: int; Repeat: int; Model: int }
 
@@ -896,44 +977,23 @@ let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: 
             let iwae = likelihood measuring (effectiveAnalysis settings experiments.[slot.Experiment]) (seedOf slot) result.Model
             lock measured (fun () -> likelihoods.[slot] <- iwae)
             complete slot
-    // The experiments a training waits for: another experiment's best architecture needs that
-    // experiment's (and, through bestOf, its sources') trainings.
-    let rec upstream ei =
-        experiments.[ei].Models
-        |> List.collect (fun m ->
-            match m.Source with
-            | ArchitectureOf(_, other)
-            | BestOf other -> let oi = indexOf other in oi :: upstream oi
-            | Widths _ -> [])
-    let waitsFor slot =
-        match (specOf slot).Source with
-        | ArchitectureOf(_, other) -> let oi = indexOf other in set (oi :: upstream oi)
-        | _ -> Set.empty
-    let waitedFor = slots |> List.map waitsFor |> Set.unionMany
-    // Each model's training, then its measurement and its IWAE estimate. A free lane takes the
-    // first job that is ready, so a trained model is measured before another starts training, and
-    // the order is: trainings others wait for, then those that waited (started as soon as they
-    // can, so that none is left to train alone at the end), then the rest, each group in
-    // definition order. Measuring holds the most memory (thousands of generated images, the
-    // probes' distances): one model is measured at a time, beside a training or an IWAE estimate
-    // (which takes longest: 14 s for a five-layer VAE on one thread, mostly decoding a million
-    // samples).
-    let trainedSlots =
-        slots
-        |> List.filter isTrained
-        |> List.sortBy (fun slot ->
-            if waitedFor.Contains slot.Experiment then 0
-            elif not (waitsFor slot).IsEmpty then 1
-            else 2)
-    let trainJob = trainedSlots |> List.mapi (fun j slot -> slot, 3 * j) |> dict
-    let jobs: Engine.LaneJob list =
-        [ for slot in trainedSlots do
-              let needed = waitsFor slot
-              let after = trainedSlots |> List.filter (fun s -> needed.Contains s.Experiment) |> List.map (fun s -> trainJob.[s])
-              { Engine.LaneJob.After = after; Exclusive = false; Work = train slot }
-              { Engine.LaneJob.After = [ trainJob.[slot] ]; Exclusive = true; Work = measureSlot slot }
-              { Engine.LaneJob.After = [ trainJob.[slot] ]; Exclusive = false; Work = likelihoodSlot slot } ]
-    Engine.Lanes.run (effectiveLanes settings) jobs
+    // The plan (`jobs`) run on the lanes: each job's work is its kind's, for its slot.
+    let plan = jobs settings (List.ofArray experiments)
+    let position = plan |> List.mapi (fun i job -> job.Id, i) |> dict
+    let slotOf (id: JobId) =
+        let ei = indexOf id.Experiment
+        { Experiment = ei; Repeat = id.Repeat; Model = experiments.[ei].Models |> List.findIndex (fun m -> m.Name = id.Model) }
+    let laneJobs: Engine.LaneJob list =
+        [ for job in plan ->
+              let slot = slotOf job.Id
+              { Engine.LaneJob.After = job.After |> List.map (fun a -> position.[a])
+                Exclusive = job.Exclusive
+                Work =
+                  match job.Id.Kind with
+                  | Train -> train slot
+                  | Measure -> measureSlot slot
+                  | Likelihood -> likelihoodSlot slot } ]
+    Engine.Lanes.run (effectiveLanes settings) laneJobs
     // Outcomes in definition order; a bestOf model is its source's outcome, measured there.
     experiments
     |> Array.indexed

@@ -80,6 +80,30 @@ let private inFolder (files: (string * string) list) =
 [<Tests>]
 let tests =
     testList "Experiments" [
+        test "a run is a plan of jobs with stable ids and named dependencies, built without data or threads" {
+            let _, experiments = plan "seed-study"
+            let all = jobs RunSettings.none experiments
+            Expect.equal (jobs RunSettings.none experiments) all "the same plan from the same definitions"
+            let ids = all |> List.map (fun j -> string j.Id)
+            Expect.equal (List.distinct ids) ids "every id once"
+            Expect.equal (List.head ids) "task1/baseline/r1/train" "ids name experiment, model, repeat (from 1) and kind"
+            // 3 repeats of 2 + 6 + 1 trained models (task3's bestOf VAE is task1's, not trained again).
+            Expect.equal all.Length (3 * 3 * (2 + 6 + 1)) "training, measurement and IWAE estimate of each trained model"
+            all |> List.iteri (fun i job ->
+                for a in job.After do
+                    Expect.isTrue (all |> List.take i |> List.exists (fun earlier -> earlier.Id = a)) $"{job.Id} waits for {a}, which comes before it")
+            let task1Trainings = all |> List.filter (fun j -> j.Id.Experiment = "task1" && j.Id.Kind = Train) |> List.map _.Id
+            let autoencoder = all |> List.filter (fun j -> j.Id.Experiment = "task3")
+            Expect.equal (autoencoder |> List.map (fun j -> j.Id.Model) |> List.distinct) [ "autoencoder" ] "task3 trains only its autoencoder"
+            for j in autoencoder |> List.filter (fun j -> j.Id.Kind = Train) do
+                Expect.equal (set j.After) (set task1Trainings) $"{j.Id} waits for every training of task1, whose best architecture it takes"
+            Expect.equal (all |> List.filter _.Exclusive |> List.map (fun j -> j.Id.Kind) |> List.distinct) [ Measure ] "only measurements are exclusive"
+            Expect.isTrue (all |> List.forall (fun j -> j.Id.Kind = Train || j.After = [ { j.Id with Kind = Train } ])) "a measurement or estimate waits for its own training only"
+            let waitedFor = all |> List.findIndex (fun j -> j.Id.Experiment = "task2")
+            Expect.isTrue (all |> List.take waitedFor |> List.exists (fun j -> j.Id.Experiment = "task3")) "task3's trainings start as soon as task1's are done, before task2's"
+            Expect.equal (jobs { RunSettings.none with Repeats = Some 1 } experiments |> List.length) (3 * 9) "--repeats 1: one of each"
+        }
+
         testList "every rule of a definition has its message" [
             for name, json, message in rules -> test name { Expect.stringContains (problem json) message "the message names the path and the rule" }
         ]
