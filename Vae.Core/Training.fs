@@ -91,21 +91,25 @@ let trainEpoch
     let n = train.Count
     let batches = (n + options.BatchSize - 1) / options.BatchSize
     use order = torch.randperm (int64 n, generator = shuffle)
+    // One batch in its own dispose scope, freed before the next batch starts (a `use` inside the
+    // recursive loop below would hold every batch's tensors until the epoch ends).
+    let step b (adam: Adam.Adam) =
+        hooks.Cancellation.ThrowIfCancellationRequested()
+        use scope = torch.NewDisposeScope()
+        let start = b * options.BatchSize
+        let indices = order.narrow(0L, int64 start, int64 (min options.BatchSize (n - start)))
+        let x = train.Images.index_select(0L, indices)
+        // Summed over the batch, as the seed study and PyTorch's VAE example do; the
+        // gradient overwrites the buffer, so there is nothing to zero.
+        let loss = Gradients.lossAndGradient noise model x
+        // No step on a non-finite gradient: the weights stay those before this batch.
+        let adam = if Double.IsFinite(loss.Reconstruction + loss.Kl) then Adam.step adam model.Parameters else adam
+        hooks.OnBatch epoch (b + 1) batches
+        adam, loss
     let rec loop b (adam: Adam.Adam) reconstruction kl =
         if b = batches || not (Double.IsFinite(reconstruction + kl)) then adam, reconstruction, kl
         else
-            hooks.Cancellation.ThrowIfCancellationRequested()
-            use scope = torch.NewDisposeScope()
-            let start = b * options.BatchSize
-            let indices = order.narrow(0L, int64 start, int64 (min options.BatchSize (n - start)))
-            let x = train.Images.index_select(0L, indices)
-            // Summed over the batch, as the seed study and PyTorch's VAE example do; the
-            // gradient overwrites the buffer, so there is nothing to zero.
-            let loss = Gradients.lossAndGradient noise model x
-            let finite = Double.IsFinite(loss.Reconstruction + loss.Kl)
-            // No step on a non-finite gradient: the weights stay those before this batch.
-            let adam = if finite then Adam.step adam model.Parameters else adam
-            hooks.OnBatch epoch (b + 1) batches
+            let adam, loss = step b adam
             loop (b + 1) adam (reconstruction + loss.Reconstruction) (kl + loss.Kl)
     let adam, reconstruction, kl = loop 0 adam 0.0 0.0
     adam, reconstruction / float n, kl / float n

@@ -3,6 +3,9 @@ using TorchSharp;
 using Vae.Core;
 using Vae.Facade.Reporting;
 using static Vae.Core.Experiments;
+using static Vae.Core.RunPlan;
+using static Vae.Core.Outcomes;
+using static Vae.Core.Execution;
 
 namespace Vae.Facade;
 

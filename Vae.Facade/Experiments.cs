@@ -1,5 +1,8 @@
 using Vae.Core;
 using static Vae.Core.Experiments;
+using static Vae.Core.RunPlan;
+using static Vae.Core.Outcomes;
+using static Vae.Core.Execution;
 
 namespace Vae.Facade;
 

@@ -5,6 +5,9 @@ open System.IO
 open Expecto
 open Vae.Core
 open Vae.Core.Experiments
+open Vae.Core.RunPlan
+open Vae.Core.Outcomes
+open Vae.Core.Execution
 open Vae.Tests.Shared
 
 /// A valid name of `n` characters.

@@ -17,6 +17,25 @@ let private subset () =
 [<Tests>]
 let tests =
     testSequenced <| testList "Training" [
+        test "a batch's tensors are freed before the next batch: the live count does not grow over an epoch" {
+            let train, validation = subset ()
+            let live = System.Collections.Generic.List<int64>()
+            let hooks = { TrainingHooks.none with OnBatch = fun _ _ _ -> live.Add DisposeScopeManager.Statistics.ThreadTotalLiveCount }
+            Training.train hooks { short with MaxEpochs = 1 } (FashionMnist.take 1280 train) validation (Model.create 1L Architecture.baseline) |> ignore
+            Expect.hasLength live 20 "20 batches"
+            Expect.equal live.[19] live.[2] $"live tensors at batch 20 and at batch 3 (all: {Seq.toList live})"
+        }
+
+        test "a NaN loss stops training at that epoch: diverged, no best epoch, nothing after it" {
+            let train, validation = subset ()
+            let result = Training.train TrainingHooks.none { short with LearningRate = 1e6 } (FashionMnist.take 1280 train) validation (Model.create 1L Architecture.baseline)
+            Expect.equal result.DivergedAt (Some 1) "diverged in epoch 1"
+            Expect.equal result.BestEpoch 0 "no best epoch"
+            Expect.hasLength result.History 1 "stopped there (two epochs were allowed)"
+            Expect.isFalse (System.Double.IsFinite result.History.Head.TrainLoss) "its training loss is not finite"
+            let stable = Training.train TrainingHooks.none short (FashionMnist.take 1280 train) validation (Model.create 1L Architecture.baseline)
+            Expect.equal stable.DivergedAt None "a learning rate of 1e-3 does not diverge"
+        }
         test "a few hundred steps on real data lower the validation loss" {
             let train, validation = subset ()
             let model = Model.create 1L Architecture.fiveLayer

@@ -1,0 +1,237 @@
+/// Running a plan of jobs on the lanes (several models at once, each on its share of the threads)
+/// into outcomes.
+module Vae.Core.Execution
+
+open System
+open System.Diagnostics
+open TorchSharp
+open Vae.Core.FashionMnist
+open Vae.Core.Training
+open Vae.Core.Experiments
+open Vae.Core.RunPlan
+open Vae.Core.Outcomes
+open Vae.Core.Measurement
+
+/// Where a model of a run is: experiment (index in the run), repeat, model (index in the experiment).
+type private Slot = { Experiment: int; Repeat: int; Model: int }
+
+/// Models trained at once by `run` unless the settings say otherwise: 2 when libtorch has at
+/// least 2 threads (each model then gets half of them), else 1.
+let defaultLanes () =
+    Engine.ensureLoaded ()
+    if torch.get_num_threads () >= 2 then 2 else 1
+
+/// The lanes a run under `settings` trains on.
+let effectiveLanes (settings: RunSettings) = settings.Lanes |> Option.defaultWith defaultLanes
+
+/// Trains and measures every model of every experiment in every repeat (repeat r trains with
+/// seed + r), several models at once (`settings.Lanes`, see `Engine.Lanes`; one model is measured
+/// at a time): a model that takes another experiment's best architecture trains once every model
+/// of that experiment has trained. Each model trains and is measured on one lane with its share of
+/// the threads, so its numbers do not depend on which lane took it or when. Outcomes are in
+/// definition order, each experiment seeing those before it.
+let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: ExperimentDefinition list) : ExperimentOutcome list =
+    let experiments = Array.ofList experiments
+    let indexOf name = experiments |> Array.findIndex (fun e -> e.Name = name)
+    let repeatsOf ei = effectiveRepeats settings experiments.[ei]
+    let probeTrain = if settings.Quick then take QuickProbeImages data.Train else data.Train
+    let probeTest = data.Test
+    let originals = Analysis.oneImagePerClass 9 data.Test
+    // The PCA yardstick depends only on the data and the code size: fitted once, scored once per size.
+    // Fitted on first use, which is inside a model's measurement: detached from that dispose scope.
+    let pcaFit =
+        lazy (
+            let directions, mean = Probes.pcaFit FashionMnist.Pixels probeTrain.Images
+            directions.DetachFromDisposeScope(), mean.DetachFromDisposeScope())
+    let pcaScores = Collections.Concurrent.ConcurrentDictionary<int, Lazy<float * float>>()
+    let pca latent =
+        let score () =
+            let directions, mean = pcaFit.Value
+            let leading = directions.narrow(1L, 0L, int64 latent), mean
+            use trainX = Probes.pcaProject leading probeTrain.Images
+            use testX = Probes.pcaProject leading probeTest.Images
+            Probes.linearAccuracy trainX probeTrain.Labels testX probeTest.Labels,
+            Probes.knnAccuracy 5 trainX probeTrain.Labels testX probeTest.Labels
+        pcaScores.GetOrAdd(latent, fun _ -> lazy (score ())).Value
+    let measuring =
+        { Data = data
+          ProbeTrain = probeTrain
+          ProbeTest = probeTest
+          Originals = originals
+          InterpolationEnds = torch.stack([| originals.[0L]; originals.[7L] |], 0L)
+          Pca = pca
+          Frechet =
+            fun generated ->
+                let directions, mean = pcaFit.Value
+                Analysis.frechetDistance (directions.narrow(1L, 0L, int64 Analysis.FrechetComponents), mean) data.Test.Images generated
+          Cancellation = hooks.Cancellation }
+    // One split per split setting (each copies about 190 MB of images), freed when the run ends.
+    let splits =
+        experiments
+        |> Array.map (fun e -> e.Data)
+        |> Array.distinct
+        |> Array.map (fun d -> d, trainValidationSplit d.SplitSeed d.ValidationSize data.Train)
+        |> dict
+    use _ =
+        { new IDisposable with
+            member _.Dispose() =
+                for (t, v) in splits.Values do
+                    for x in [ t.Images; t.Labels; v.Images; v.Labels ] do x.Dispose() }
+    let splitOf (e: ExperimentDefinition) =
+        let train, validation = splits.[e.Data]
+        if settings.Quick then take QuickTrainingImages train, take QuickValidationImages validation else train, validation
+    let slots =
+        [ for ei in 0 .. experiments.Length - 1 do
+              for r in 0 .. repeatsOf ei - 1 do
+                  for i in 0 .. experiments.[ei].Models.Length - 1 -> { Experiment = ei; Repeat = r; Model = i } ]
+    let specOf slot = experiments.[slot.Experiment].Models.[slot.Model]
+    let isTrained slot =
+        match (specOf slot).Source with
+        | BestOf _ -> false
+        | _ -> true
+    // Written by the lanes, each slot once, read after the lanes that wrote it have finished.
+    let trained = Collections.Concurrent.ConcurrentDictionary<Slot, Architecture * TrainingResult * float>()
+    let measured = Collections.Concurrent.ConcurrentDictionary<Slot, ModelOutcome>()
+    let runStarted = DateTime.UtcNow
+    let startedAt = Collections.Concurrent.ConcurrentDictionary<int, DateTime>()
+    // A slot's architecture and training; a bestOf slot's are its source's best model's (None when
+    // every model there diverged).
+    let rec trainingOf slot : (Architecture * TrainingResult) option =
+        match (specOf slot).Source with
+        | BestOf other ->
+            let oi = indexOf other
+            match bestOf oi (fun _ -> true) with
+            | -1 -> None
+            | best -> trainingOf { Experiment = oi; Repeat = min slot.Repeat (repeatsOf oi - 1); Model = best }
+        | _ ->
+            let architecture, result, _ = trained.[slot]
+            Some(architecture, result)
+    // The model of experiment `ei` (among those `keep` accepts, and never one that diverged in any
+    // repeat) with the lowest mean best validation loss over repeats; the first of equals; -1 if none.
+    and bestOf ei (keep: Architecture -> bool) : int =
+        let healthy i =
+            List.init (repeatsOf ei) (fun r -> trainingOf { Experiment = ei; Repeat = r; Model = i })
+            |> List.forall (function
+                | Some(_, t) -> not t.Diverged
+                | None -> false)
+        let candidates =
+            experiments.[ei].Models
+            |> List.indexed
+            |> List.filter (fun (i, _) -> healthy i && keep (fst (trainingOf { Experiment = ei; Repeat = 0; Model = i }).Value))
+        let meanLoss i =
+            List.init (repeatsOf ei) (fun r -> (snd (trainingOf { Experiment = ei; Repeat = r; Model = i }).Value).Best.ValidationLoss) |> List.average
+        match candidates with
+        | [] -> -1
+        | _ -> candidates |> List.minBy (fun (i, _) -> meanLoss i) |> fst
+    let architectureOf slot =
+        let experiment = experiments.[slot.Experiment]
+        match (specOf slot).Source with
+        | Widths(kind, hidden, latent) -> Architecture.create kind hidden latent
+        | ArchitectureOf(kind, other) ->
+            let oi = indexOf other
+            match bestOf oi (fun a -> a.Kind = Vae) with
+            | -1 ->
+                raise (DefinitionException(experiment.Name, "", $"architectureOf \"{other}\": that experiment has no VAE that trained without diverging"))
+            | best ->
+                let a = fst (trainingOf { Experiment = oi; Repeat = 0; Model = best }).Value
+                Architecture.create kind a.Hidden a.Latent
+        | BestOf _ -> invalidOp "a bestOf model is not trained"
+    let seedOf slot = (effectiveTraining settings experiments.[slot.Experiment]).Seed + int64 slot.Repeat
+    let train slot () =
+        let experiment = experiments.[slot.Experiment]
+        let spec = specOf slot
+        startedAt.TryAdd(slot.Experiment, DateTime.UtcNow) |> ignore
+        hooks.OnModelStart experiment.Name spec.Name slot.Repeat slot.Model experiment.Models.Length
+        let architecture = architectureOf slot
+        let options = { effectiveTraining settings experiment with Seed = seedOf slot }
+        let trainSplit, validationSplit = splitOf experiment
+        let clock = Stopwatch.StartNew()
+        let result = Training.train (hooks.Training experiment.Name spec.Name slot.Repeat) options trainSplit validationSplit (Model.create options.Seed architecture)
+        trained.[slot] <- (architecture, result, clock.Elapsed.TotalSeconds)
+    // A model is measured by two jobs: `measure` and the IWAE estimate (`likelihood`); the
+    // second to finish puts the outcome together and reports the model done.
+    let likelihoods = Collections.Concurrent.ConcurrentDictionary<Slot, float option>()
+    let complete slot =
+        lock measured (fun () ->
+            match measured.TryGetValue slot, likelihoods.TryGetValue slot with
+            | (true, outcome), (true, iwae) -> Some { outcome with IwaeNll = iwae }
+            | _ -> None)
+        |> Option.iter (fun outcome ->
+            measured.[slot] <- outcome
+            hooks.OnModelDone experiments.[slot.Experiment].Name outcome)
+    // A model whose training diverged is not measured (its weights are not a model's to judge).
+    let measureSlot slot () =
+        let architecture, result, seconds = trained.[slot]
+        if result.Diverged then hooks.OnModelDiverged experiments.[slot.Experiment].Name (specOf slot) slot.Repeat result
+        else
+            let outcome = measure measuring (seedOf slot) slot.Repeat (specOf slot) architecture result seconds None
+            lock measured (fun () -> measured.[slot] <- outcome)
+            complete slot
+    let likelihoodSlot slot () =
+        let _, result, _ = trained.[slot]
+        if not result.Diverged then
+            let iwae = likelihood measuring (effectiveAnalysis settings experiments.[slot.Experiment]) (seedOf slot) result.Model
+            lock measured (fun () -> likelihoods.[slot] <- iwae)
+            complete slot
+    // The plan (`jobs`) run on the lanes: each job's work is its kind's, for its slot.
+    let plan = jobs settings (List.ofArray experiments)
+    let position = plan |> List.mapi (fun i job -> job.Id, i) |> dict
+    let slotOf (id: JobId) =
+        let ei = indexOf id.Experiment
+        { Experiment = ei; Repeat = id.Repeat; Model = experiments.[ei].Models |> List.findIndex (fun m -> m.Name = id.Model) }
+    let laneJobs: Engine.LaneJob list =
+        [ for job in plan ->
+              let slot = slotOf job.Id
+              { Engine.LaneJob.After = job.After |> List.map (fun a -> position.[a])
+                Exclusive = job.Exclusive
+                Work =
+                  match job.Id.Kind with
+                  | Train -> train slot
+                  | Measure -> measureSlot slot
+                  | Likelihood -> likelihoodSlot slot } ]
+    Engine.Lanes.run (effectiveLanes settings) laneJobs
+    // Outcomes in definition order; a bestOf model is its source's outcome, measured there.
+    experiments
+    |> Array.indexed
+    |> Array.fold
+        (fun (previous: ExperimentOutcome list) (ei, experiment) ->
+            let slotsOf i = List.init (repeatsOf ei) (fun r -> { Experiment = ei; Repeat = r; Model = i })
+            let divergedModel i =
+                match experiment.Models.[i].Source with
+                | BestOf _ -> false
+                | _ -> slotsOf i |> List.exists (fun slot -> let _, t, _ = trained.[slot] in t.Diverged)
+            let healthy, diverged = List.init experiment.Models.Length id |> List.partition (divergedModel >> not)
+            let outcomeOf slot =
+                match (specOf slot).Source with
+                | BestOf other ->
+                    let spec = specOf slot
+                    hooks.OnModelStart experiment.Name spec.Name slot.Repeat slot.Model experiment.Models.Length
+                    let source = previous |> List.find (fun o -> o.Definition.Name = other)
+                    match source.Best with
+                    | None ->
+                        raise (DefinitionException(experiment.Name, "", $"bestOf \"{other}\": every model of that experiment diverged"))
+                    | Some sourceBest ->
+                        let best = source.RepeatsOf sourceBest.Spec.Name |> List.item (min slot.Repeat (source.Repeats.Length - 1))
+                        // The same model: its measurements (and samples) are the ones taken where it was trained.
+                        let outcome = { best with Spec = spec; Repeat = slot.Repeat; ReusedFrom = Some(other, best.Spec.Name) }
+                        hooks.OnModelDone experiment.Name outcome
+                        outcome
+                | _ -> measured.[slot]
+            let outcome =
+                { Definition = experiment
+                  Training = effectiveTraining settings experiment
+                  Analysis = effectiveAnalysis settings experiment
+                  StartedUtc = match startedAt.TryGetValue ei with | true, t -> t | _ -> runStarted
+                  Originals = originals
+                  InterpolationEnds = measuring.InterpolationEnds
+                  TestLabels = data.Test.Labels
+                  Repeats = List.init (repeatsOf ei) (fun r -> healthy |> List.map (fun i -> outcomeOf { Experiment = ei; Repeat = r; Model = i }))
+                  Diverged =
+                    diverged
+                    |> List.map (fun i ->
+                        let trainings = slotsOf i |> List.map (fun slot -> let a, t, _ = trained.[slot] in slot.Repeat, a, t)
+                        { Spec = experiment.Models.[i]
+                          Architecture = (let _, a, _ = trainings.Head in a)
+                          Trainings = trainings |> List.map (fun (r, _, t) -> r, t) }) }
+            previous @ [ outcome ])
+        []

@@ -1,0 +1,116 @@
+/// What a run leaves: every model's training and measurements, per experiment, and the callbacks
+/// that report progress on the way.
+module Vae.Core.Outcomes
+
+open System
+open System.Diagnostics
+open TorchSharp
+open Vae.Core.FashionMnist
+open Vae.Core.Training
+open Vae.Core.Experiments
+open Vae.Core.RunPlan
+
+/// Accuracy of classifiers fitted on codes: a linear probe and 5-nearest neighbours, and the same
+/// on a PCA projection of the pixels to as many dimensions as the code has.
+type ProbeScores = { Linear: float; Knn: float; PcaLinear: float; PcaKnn: float }
+
+/// A trained (or reused) model with what a report needs of it.
+type ModelOutcome =
+    { Spec: ModelSpec
+      Architecture: Architecture
+      /// 0-based repeat.
+      Repeat: int
+      Training: TrainingResult
+      Test: Evaluation.Evaluation
+      /// IWAE negative log-likelihood estimate on the test images (VAEs only).
+      IwaeNll: float option
+      TrainingSeconds: float
+      /// Set when the model was taken, trained, from another experiment: (experiment, model).
+      ReusedFrom: (string * string) option
+      /// Fréchet distance (Analysis.frechetDistance, the pixels' first 50 principal components)
+      /// between the test images and 5,000 images generated from z ~ N(0, I).
+      GenerationDistance: float
+      /// The same for 5,000 images generated from a Gaussian fitted to the training codes.
+      FittedGenerationDistance: float
+      /// Per latent dimension, the variance over the test set of its posterior mean (or code).
+      CodeVariance: float[]
+      /// Latent dimensions whose code variance is above 0.01.
+      ActiveUnits: int
+      /// Mean KL divergence per latent dimension on the test set (zeros for an autoencoder).
+      KlPerDimension: float[]
+      Probe: ProbeScores
+      /// Nine images from z ~ N(0, I) ([9; 784]).
+      Generated: torch.Tensor
+      /// Nine images from a Gaussian fitted (full covariance) to the training codes ([9; 784]).
+      GeneratedFitted: torch.Tensor
+      /// Reconstructions of the run's nine test images ([9; 784]).
+      Reconstructions: torch.Tensor
+      /// Ten images along the line between the codes of two test images of different classes.
+      Interpolation: torch.Tensor
+      /// Rows of nine images moving each of the two most active units from −3 to +3 standard deviations.
+      Traversal: torch.Tensor
+      /// The latent dimensions the traversal moves, most active first.
+      TraversalDimensions: int list
+      /// The test set's codes on their first two principal components ([10000; 2]).
+      Latent2d: torch.Tensor }
+
+/// A model whose training diverged (a NaN or infinite loss) in at least one repeat: it is not
+/// measured and never best. Its repeats that did not diverge are listed too, trained but unmeasured.
+type DivergedOutcome =
+    { Spec: ModelSpec
+      Architecture: Architecture
+      /// Every repeat's training, in repeat order (0-based repeat, result).
+      Trainings: (int * TrainingResult) list }
+
+/// An experiment's outcome: every repeat of every model, and the best by mean validation loss.
+type ExperimentOutcome =
+    { Definition: ExperimentDefinition
+      Training: TrainingOptions
+      Analysis: AnalysisSettings
+      StartedUtc: DateTime
+      /// The nine test images every model reconstructs (one of each of the first nine classes).
+      Originals: torch.Tensor
+      /// The two test images interpolated between (a T-shirt/top and a sneaker).
+      InterpolationEnds: torch.Tensor
+      TestLabels: torch.Tensor
+      /// Per repeat, every model that did not diverge, in definition order.
+      Repeats: ModelOutcome list list
+      /// The models that diverged in some repeat, in definition order.
+      Diverged: DivergedOutcome list }
+
+    /// The first repeat's models: the pictures are drawn from them.
+    member o.Models = List.head o.Repeats
+
+    /// Every repeat of the model named `name`.
+    member o.RepeatsOf(name: string) = o.Repeats |> List.map (List.find (fun m -> m.Spec.Name = name))
+
+    /// Mean over repeats of a model's best validation loss.
+    member o.MeanValidationLoss(name: string) = o.RepeatsOf name |> List.averageBy (fun m -> m.Training.Best.ValidationLoss)
+
+    /// The model with the lowest mean best-epoch validation loss; None when every model diverged.
+    member o.Best =
+        match o.Models with
+        | [] -> None
+        | models -> Some(models |> List.minBy (fun m -> o.MeanValidationLoss m.Spec.Name))
+
+/// Progress callbacks of a run.
+type RunHooks =
+    { /// (experiment, model, repeat, model index within the repeat, model count) before a model trains.
+      OnModelStart: string -> string -> int -> int -> int -> unit
+      /// Training hooks for (experiment, model, repeat).
+      Training: string -> string -> int -> TrainingHooks
+      /// After a model is trained and measured.
+      OnModelDone: string -> ModelOutcome -> unit
+      /// (experiment, model, repeat, training) after a model's training diverged: it is not measured.
+      OnModelDiverged: string -> ModelSpec -> int -> TrainingResult -> unit
+      /// Stops the run: training checks it every batch, measurement between its steps.
+      Cancellation: Threading.CancellationToken }
+
+module RunHooks =
+    /// No callbacks.
+    let none =
+        { OnModelStart = (fun _ _ _ _ _ -> ())
+          Training = (fun _ _ _ -> TrainingHooks.none)
+          OnModelDone = (fun _ _ -> ())
+          OnModelDiverged = (fun _ _ _ _ -> ())
+          Cancellation = Threading.CancellationToken.None }
