@@ -1,0 +1,34 @@
+using TorchSharp;
+
+namespace Vae.Reporting;
+
+/// <summary>From the core's F# values to the results records.</summary>
+public static class CoreConversions
+{
+    /// <summary>The kind of a core model.</summary>
+    public static ModelKind ToResult(this Core.ModelKind kind) =>
+        kind.IsVae ? ModelKind.Vae : ModelKind.Autoencoder;
+
+    /// <summary>One epoch of a core training history.</summary>
+    public static EpochReport ToResult(this Core.Training.EpochRecord e) =>
+        new(e.Epoch, e.TrainReconstruction, e.TrainKl, e.ValidationReconstruction, e.ValidationKl, e.Seconds);
+
+    /// <summary>A core evaluation on a split.</summary>
+    public static LossBreakdown ToResult(this Core.Evaluation.Evaluation e) => new(e.Reconstruction, e.Kl, e.Loss);
+
+    /// <summary>Rows of a [n; d] tensor as float arrays.</summary>
+    public static IReadOnlyList<float[]> ToRows(this torch.Tensor t)
+    {
+        using var contiguous = t.detach().to_type(torch.ScalarType.Float32).contiguous();
+        var all = contiguous.data<float>().ToArray();
+        var columns = (int)t.shape[1];
+        return Enumerable.Range(0, (int)t.shape[0]).Select(i => all.AsSpan(i * columns, columns).ToArray()).ToArray();
+    }
+
+    /// <summary>One column of a [n; d] tensor.</summary>
+    public static IReadOnlyList<float> Column(this torch.Tensor t, int column)
+    {
+        using var c = t.select(1, column).to_type(torch.ScalarType.Float32).contiguous();
+        return c.data<float>().ToArray();
+    }
+}
