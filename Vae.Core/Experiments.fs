@@ -588,6 +588,20 @@ type ModelOutcome =
       /// The test set's codes on their first two principal components ([10000; 2]).
       Latent2d: torch.Tensor }
 
+    /// This repeat's numbers, as the metrics (Metrics.all) read them.
+    member m.Measurements: Metrics.Measurements =
+        { ValidationLoss = m.Training.Best.ValidationLoss
+          TestReconstruction = m.Test.Reconstruction
+          TestKl = m.Test.Kl
+          TestLoss = m.Test.Loss
+          IwaeNll = m.IwaeNll
+          ActiveUnits = float m.ActiveUnits
+          LinearAccuracy = m.Probe.Linear
+          KnnAccuracy = m.Probe.Knn
+          GenerationDistance = m.GenerationDistance
+          FittedGenerationDistance = m.FittedGenerationDistance
+          TrainingSeconds = m.TrainingSeconds }
+
 /// A model whose training diverged (a NaN or infinite loss) in at least one repeat: it is not
 /// measured and never best. Its repeats that did not diverge are listed too, trained but unmeasured.
 type DivergedOutcome =
@@ -622,10 +636,7 @@ type ExperimentOutcome =
     member o.MeanValidationLoss(name: string) = o.RepeatsOf name |> List.averageBy (fun m -> m.Training.Best.ValidationLoss)
 
     /// The model with the lowest mean best-epoch validation loss; None when every model diverged.
-    member o.Best =
-        match o.Models with
-        | [] -> None
-        | models -> Some(models |> List.minBy (fun m -> o.MeanValidationLoss m.Spec.Name))
+    member o.Best = o.Models |> Statistics.best Statistics.Lower (fun m -> o.MeanValidationLoss m.Spec.Name)
 
 /// Progress callbacks of a run.
 type RunHooks =
@@ -843,9 +854,9 @@ let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: 
             |> List.filter (fun (i, _) -> healthy i && keep (fst (trainingOf { Experiment = ei; Repeat = 0; Model = i }).Value))
         let meanLoss i =
             List.init (repeatsOf ei) (fun r -> (snd (trainingOf { Experiment = ei; Repeat = r; Model = i }).Value).Best.ValidationLoss) |> List.average
-        match candidates with
-        | [] -> -1
-        | _ -> candidates |> List.minBy (fun (i, _) -> meanLoss i) |> fst
+        match candidates |> Statistics.best Statistics.Lower (fun (i, _) -> meanLoss i) with
+        | None -> -1
+        | Some(i, _) -> i
     let architectureOf slot =
         let experiment = experiments.[slot.Experiment]
         match (specOf slot).Source with

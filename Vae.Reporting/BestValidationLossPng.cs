@@ -27,7 +27,7 @@ internal static class BestValidationLossPng
         using var _ = plot;
 
         var models = experiment.Models;
-        var summaries = models.Select(m => RepeatSummaries.Of(m, "valLoss", r => r.Best.ValLoss)).ToList();
+        var summaries = models.Select(m => RepeatSummaries.Of(m, Core.Metrics.validationLoss)).ToList();
         var lowest = RepeatSummaries.ValidationLoss(best);
         var top = summaries.Select(s => s.Mean + s.Std).Where(double.IsFinite).DefaultIfEmpty(1).Max();
         // About the pixels per nat of the frame (the picture less its title and axis bands), to lift each label

@@ -1,8 +1,9 @@
+using Microsoft.FSharp.Core;
 using TorchSharp;
 
 namespace Vae.Reporting;
 
-/// <summary>From the core's F# values to the results records.</summary>
+/// <summary>Between the core's F# values and the results records.</summary>
 public static class CoreConversions
 {
     /// <summary>The kind of a core model.</summary>
@@ -15,6 +16,18 @@ public static class CoreConversions
 
     /// <summary>A core evaluation on a split.</summary>
     public static LossBreakdown ToResult(this Core.Evaluation.Evaluation e) => new(e.Reconstruction, e.Kl, e.Loss);
+
+    /// <summary>A core summary over repeats.</summary>
+    public static MetricSummary ToResult(this Core.Statistics.Summary s) => new(s.Mean, s.Std, s.Count);
+
+    /// <summary>A summary over repeats, for the core's statistics.</summary>
+    public static Core.Statistics.Summary ToCore(this MetricSummary s) => new(s.Mean, s.Std, s.Count);
+
+    /// <summary>One repeat's numbers, as the core's metrics read them.</summary>
+    public static Core.Metrics.Measurements ToCore(this RepeatResult r) => new(
+        r.Best.ValLoss, r.Test.Recon, r.Test.Kl, r.Test.Loss,
+        r.Test.IwaeNll is { } iwae ? FSharpOption<double>.Some(iwae) : FSharpOption<double>.None,
+        r.ActiveUnits, r.Probe.LinearAccuracy, r.Probe.KnnAccuracy, r.GenerationDistance, r.FittedGenerationDistance, r.TrainingSeconds);
 
     /// <summary>Rows of a [n; d] tensor as float arrays.</summary>
     public static IReadOnlyList<float[]> ToRows(this torch.Tensor t)

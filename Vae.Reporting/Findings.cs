@@ -1,3 +1,6 @@
+using Microsoft.FSharp.Collections;
+using Microsoft.FSharp.Core;
+
 namespace Vae.Reporting;
 
 /// <summary>Sentences computed from an experiment's numbers: which model is lowest on each metric and by how much,
@@ -11,7 +14,7 @@ internal static class Findings
     /// <summary>The model with the lowest mean best validation loss among <paramref name="models"/>, a diverged
     /// (NaN) one last; null when there are none.</summary>
     private static ModelResult? Lowest(IEnumerable<ModelResult> models) =>
-        models.OrderBy(m => RepeatSummaries.ValidationLoss(m) is var v && Numbers.Finite(v) ? v : double.PositiveInfinity).FirstOrDefault();
+        Core.Statistics.best(Core.Statistics.Better.Lower, FuncConvert.FromFunc<ModelResult, double>(RepeatSummaries.ValidationLoss), ListModule.OfSeq(models))?.Value;
 
     /// <summary>True when some model of the experiment was trained more than once.</summary>
     public static bool Repeated(ExperimentResult experiment) => experiment.Models.Any(RepeatSummaries.Repeated);
@@ -31,7 +34,7 @@ internal static class Findings
                 ? new Span[]
                 {
                     $"Best model by the run's criterion, the lowest best validation loss (mean over {best.Repeats.Count} repeats): ", Strong(best.Name),
-                    $" ({ModelText.Architecture(best)}), {Numbers.MeanSd(RepeatSummaries.Of(best, "valLoss", r => r.Best.ValLoss), Numbers.Nats)} nats per image, "
+                    $" ({ModelText.Architecture(best)}), {Numbers.MeanSd(RepeatSummaries.Of(best, Core.Metrics.validationLoss), Numbers.Nats)} nats per image, "
                     + $"best epochs {string.Join(", ", best.Repeats.Select(r => r.BestEpoch))}.",
                 }
                 : new Span[]
@@ -101,10 +104,10 @@ internal static class Findings
     /// fewer than two finite values.</summary>
     internal static IReadOnlyList<Span>? Lowest(Metric metric, IReadOnlyList<ModelResult> models, string qualifier)
     {
-        var ranked = models
-            .Select(m => (Model: m, Value: metric.Value(m)))
-            .Where(x => Numbers.Finite(x.Value))
-            .OrderBy(x => x.Value)
+        var ranked = Core.Statistics.ranked(
+                Core.Statistics.Better.Lower,
+                FuncConvert.FromFunc<(ModelResult Model, double Value), double>(x => x.Value),
+                ListModule.OfSeq(models.Select(m => (Model: m, Value: metric.Value(m))).Where(x => Numbers.Finite(x.Value))))
             .ToList();
         if (ranked.Count < 2) return null;
 
@@ -159,19 +162,19 @@ internal static class Findings
         foreach (var model in new[] { vae, autoencoder }.Where(m => m.ReusedFrom is not null))
             sentences.Add(new Span[] { Strong(model.Name), $" was trained in {model.ReusedFrom} and reused here." });
 
-        sentences.Add(Versus(vae, autoencoder, m => RepeatSummaries.Of(m, "testRecon", r => r.Test.Recon), Numbers.Nats, Numbers.Difference,
+        sentences.Add(Versus(vae, autoencoder, m => RepeatSummaries.Of(m, Core.Metrics.testReconstruction), Numbers.Nats, Numbers.Difference,
             "reconstructs the test set better", "reconstruct the test set equally well", "test reconstruction", " nats per image"));
-        var vaeKl = RepeatSummaries.Of(vae, "testKl", r => r.Test.Kl);
-        var vaeLoss = RepeatSummaries.Of(vae, "testLoss", r => r.Test.Loss);
-        var autoencoderLoss = RepeatSummaries.Of(autoencoder, "testLoss", r => r.Test.Loss);
+        var vaeKl = RepeatSummaries.Of(vae, Core.Metrics.testKl);
+        var vaeLoss = RepeatSummaries.Of(vae, Core.Metrics.testLoss);
+        var autoencoderLoss = RepeatSummaries.Of(autoencoder, Core.Metrics.testLoss);
         sentences.Add(new Span[]
         {
             "The VAE's test loss adds a KL term of ", $"{Numbers.MeanSd(vaeKl, Numbers.Nats)} (total {Numbers.MeanSd(vaeLoss, Numbers.Nats)}); the autoencoder's test loss is its reconstruction alone ({Numbers.MeanSd(autoencoderLoss, Numbers.Nats)}).",
         });
-        sentences.Add(Versus(vae, autoencoder, m => RepeatSummaries.Of(m, "generationDistance", r => r.GenerationDistance), Numbers.General, Numbers.Difference,
+        sentences.Add(Versus(vae, autoencoder, m => RepeatSummaries.Of(m, Core.Metrics.generationDistance), Numbers.General, Numbers.Difference,
             "generates images closer to real ones from N(0, I)", "generate images equally close to real ones from N(0, I)",
             "Fréchet distance to the test images in PCA space", ""));
-        sentences.Add(Versus(vae, autoencoder, m => RepeatSummaries.Of(m, "fittedGenerationDistance", r => r.FittedGenerationDistance), Numbers.General, Numbers.Difference,
+        sentences.Add(Versus(vae, autoencoder, m => RepeatSummaries.Of(m, Core.Metrics.fittedGenerationDistance), Numbers.General, Numbers.Difference,
             "generates images closer to real ones from a Gaussian fitted to its training codes",
             "generate images equally close to real ones from Gaussians fitted to their training codes",
             "Fréchet distance to the test images in PCA space", ""));
@@ -204,7 +207,7 @@ internal static class Findings
         var (vl, vh) = (sl.Mean, sh.Mean);
         var percent = vh != 0.0 ? $" ({Numbers.Percent(100.0 * (vh - vl) / Math.Abs(vh))})" : "";
         var repeated = sl.Count > 1 && sh.Count > 1;
-        if (repeated && vh - vl <= sl.Std + sh.Std)
+        if (repeated && !Core.Statistics.beyondNoise(sl.ToCore(), sh.ToCore()))
             return new Span[]
             {
                 $"The {ModelText.Kind(low.Kind)} ", Strong(low.Name), $" and the {ModelText.Kind(high.Kind)} ", Strong(high.Name),

@@ -50,7 +50,7 @@ internal static partial class InteractiveCharts
         var mixed = Findings.MixesKinds(experiment);
         var repeated = Findings.Repeated(experiment);
         var models = experiment.Models;
-        var summaries = models.Select(m => RepeatSummaries.Of(m, "valLoss", r => r.Best.ValLoss)).ToList();
+        var summaries = models.Select(m => RepeatSummaries.Of(m, Core.Metrics.validationLoss)).ToList();
         var lowest = RepeatSummaries.ValidationLoss(best);
         var chart = Chart.Column<double, string, string>(
             summaries.Select(s => s.Mean),

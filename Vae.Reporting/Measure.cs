@@ -43,9 +43,9 @@ internal enum Scale
     Distance,
 }
 
-/// <summary>A metric the façade summarises over repeats and judges (<see cref="MetricVerdict.Metric"/>), with the
-/// report's short name for it, its aspect and how its numbers are written.</summary>
-/// <param name="Key">The façade's key, e.g. "testRecon".</param>
+/// <summary>A metric of Core.Metrics as the report writes it: its short name, its aspect and how its numbers are
+/// written.</summary>
+/// <param name="Key">Its key in results.json, e.g. "testRecon".</param>
 /// <param name="ShortName">"test reconstruction", "the IWAE NLL".</param>
 /// <param name="Aspect">What it tells.</param>
 /// <param name="Scale">How its numbers are written.</param>
@@ -54,24 +54,34 @@ internal sealed record Measure(string Key, string ShortName, Aspect Aspect, Scal
 {
     private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
-    /// <summary>The metrics of the façade's results, in the verdict's order.</summary>
-    public static readonly IReadOnlyList<Measure> All =
-    [
-        new("valLoss", "validation loss", Aspect.Selection, Scale.Nats, false),
-        new("testRecon", "test reconstruction", Aspect.Reconstruction, Scale.Nats, false),
-        new("testLoss", "the negative ELBO", Aspect.Likelihood, Scale.Nats, true),
-        new("iwaeNll", "the IWAE NLL", Aspect.Likelihood, Scale.Nats, true),
-        new("testKl", "test KL", Aspect.Likelihood, Scale.Nats, true),
-        new("activeUnits", "active units", Aspect.LatentUsage, Scale.Count, false),
-        new("linearAccuracy", "the linear probe", Aspect.FeatureQuality, Scale.Accuracy, false),
-        new("knnAccuracy", "5-NN", Aspect.FeatureQuality, Scale.Accuracy, false),
-        new("generationDistance", "generation from N(0, I)", Aspect.Generation, Scale.Distance, false),
-        new("fittedGenerationDistance", "generation from the fitted Gaussian", Aspect.Generation, Scale.Distance, false),
-    ];
+    /// <summary>The metrics of the results (Core.Metrics.all), as the report writes them.</summary>
+    public static readonly IReadOnlyList<Measure> All = Core.Metrics.all.Select(From).ToArray();
 
     /// <summary>The measure of <paramref name="key"/>; an unknown key is written as a distance under its own name.</summary>
     public static Measure For(string key) =>
         All.FirstOrDefault(m => m.Key == key) ?? new Measure(key, key, Aspect.Other, Scale.Distance, false);
+
+    private static Measure From(Core.Metrics.Metric m) => new(
+        m.Key,
+        m.ShortName,
+        m.Aspect.Tag switch
+        {
+            Core.Metrics.Aspect.Tags.Selection => Aspect.Selection,
+            Core.Metrics.Aspect.Tags.Reconstruction => Aspect.Reconstruction,
+            Core.Metrics.Aspect.Tags.Likelihood => Aspect.Likelihood,
+            Core.Metrics.Aspect.Tags.LatentUsage => Aspect.LatentUsage,
+            Core.Metrics.Aspect.Tags.FeatureQuality => Aspect.FeatureQuality,
+            Core.Metrics.Aspect.Tags.Generation => Aspect.Generation,
+            _ => Aspect.Other,
+        },
+        m.Scale.Tag switch
+        {
+            Core.Metrics.Scale.Tags.Nats => Scale.Nats,
+            Core.Metrics.Scale.Tags.Accuracy => Scale.Accuracy,
+            Core.Metrics.Scale.Tags.Count => Scale.Count,
+            _ => Scale.Distance,
+        },
+        m.Scope.IsVaesOnly);
 
     /// <summary>The words of an aspect: "Reconstruction", "Latent usage".</summary>
     public static string Name(Aspect aspect) => aspect switch

@@ -35,26 +35,32 @@ internal sealed record Metric(
     /// <summary>Every metric of the report's losses table, in its column order.</summary>
     public static readonly IReadOnlyList<Metric> All =
     [
-        Loss("training reconstruction", null, r => r.Best.TrainRecon, MetricScope.AllModels),
-        Loss("training KL", null, r => r.Best.TrainKl, MetricScope.VaesOnly),
-        Loss("training loss", null, r => r.Best.TrainLoss, MetricScope.SameKind),
-        Loss("validation reconstruction", null, r => r.Best.ValRecon, MetricScope.AllModels),
-        Loss("validation KL", null, r => r.Best.ValKl, MetricScope.VaesOnly),
-        Loss("validation loss", "valLoss", r => r.Best.ValLoss, MetricScope.SameKind),
-        Loss("test reconstruction", "testRecon", r => r.Test.Recon, MetricScope.AllModels),
-        Loss("test KL", "testKl", r => r.Test.Kl, MetricScope.VaesOnly),
-        Loss("test loss", "testLoss", r => r.Test.Loss, MetricScope.SameKind),
+        Loss("training reconstruction", r => r.Best.TrainRecon, MetricScope.AllModels),
+        Loss("training KL", r => r.Best.TrainKl, MetricScope.VaesOnly),
+        Loss("training loss", r => r.Best.TrainLoss, MetricScope.SameKind),
+        Loss("validation reconstruction", r => r.Best.ValRecon, MetricScope.AllModels),
+        Loss("validation KL", r => r.Best.ValKl, MetricScope.VaesOnly),
+        Loss("validation loss", Core.Metrics.validationLoss, MetricScope.SameKind),
+        Loss("test reconstruction", Core.Metrics.testReconstruction, MetricScope.AllModels),
+        Loss("test KL", Core.Metrics.testKl, MetricScope.VaesOnly),
+        Loss("test loss", Core.Metrics.testLoss, MetricScope.SameKind),
         new("parameters", "the fewest parameters", "fewer than", "the largest", m => new MetricSummary(m.Parameters, 0, 1),
             Count, Count, MetricScope.AllModels),
         new("training time", "the shortest training time", "less than", "the longest",
-            m => RepeatSummaries.Of(m, "trainingSeconds", r => r.TrainingSeconds), Numbers.Duration, Numbers.Duration, MetricScope.AllModels),
+            m => RepeatSummaries.Of(m, Core.Metrics.trainingSeconds), Numbers.Duration, Numbers.Duration, MetricScope.AllModels),
     ];
 
     /// <summary>The model's value: its mean over repeats.</summary>
     public double Value(ModelResult model) => Summary(model).Mean;
 
-    private static Metric Loss(string name, string? key, Func<RepeatResult, double> value, MetricScope scope) =>
-        new(name, $"the lowest {name}", "below", "the highest", m => RepeatSummaries.Of(m, key, value), Numbers.Nats, Numbers.Difference, scope);
+    private static Metric Loss(string name, Func<RepeatResult, double> value, MetricScope scope) =>
+        Loss(name, m => RepeatSummaries.Of(m, value), scope);
+
+    private static Metric Loss(string name, Core.Metrics.Metric metric, MetricScope scope) =>
+        Loss(name, m => RepeatSummaries.Of(m, metric), scope);
+
+    private static Metric Loss(string name, Func<ModelResult, MetricSummary> summary, MetricScope scope) =>
+        new(name, $"the lowest {name}", "below", "the highest", summary, Numbers.Nats, Numbers.Difference, scope);
 
     private static string Count(double value) => Numbers.Count((long)Math.Round(value));
 }

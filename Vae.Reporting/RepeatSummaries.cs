@@ -1,27 +1,27 @@
+using Microsoft.FSharp.Collections;
+
 namespace Vae.Reporting;
 
 /// <summary>A model's numbers over its repeats (each trained with its own seed): the façade's own summary of a
-/// metric when it gives one, else the mean and sample standard deviation of the repeats' values, worked out the
-/// same way (standard deviation 0 for one repeat).</summary>
+/// metric when it gives one, else Core.Statistics.summarise of the repeats' values.</summary>
 internal static class RepeatSummaries
 {
-    /// <summary>The summary of the metric <paramref name="key"/> (a key of <see cref="ModelResult.Summary"/>) or,
-    /// when the façade did not summarise it, of <paramref name="value"/> over the repeats.</summary>
-    public static MetricSummary Of(ModelResult model, string? key, Func<RepeatResult, double> value) =>
-        key is not null && model.Summary.TryGetValue(key, out var summary) ? summary : Of(model, value);
+    /// <summary>The summary of <paramref name="metric"/>: the results' own (<see cref="ModelResult.Summary"/>) or,
+    /// when they did not summarise it, the summary of the repeats' values (NaN when some repeat has none).</summary>
+    public static MetricSummary Of(ModelResult model, Core.Metrics.Metric metric) =>
+        model.Summary.TryGetValue(metric.Key, out var summary)
+            ? summary
+            : Core.Metrics.summarise(metric, ListModule.OfSeq(model.Repeats.Select(r => r.ToCore())))?.Value.ToResult() ?? new MetricSummary(double.NaN, 0, 0);
 
     /// <summary>Mean and sample standard deviation of <paramref name="value"/> over the model's repeats.</summary>
     public static MetricSummary Of(ModelResult model, Func<RepeatResult, double> value)
     {
         var values = model.Repeats.Select(value).ToArray();
-        if (values.Length == 0) return new MetricSummary(double.NaN, 0, 0);
-        var mean = values.Average();
-        var std = values.Length < 2 ? 0 : Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Length - 1));
-        return new MetricSummary(mean, std, values.Length);
+        return values.Length == 0 ? new MetricSummary(double.NaN, 0, 0) : Core.Statistics.summarise(ListModule.OfSeq(values)).ToResult();
     }
 
     /// <summary>The mean best validation loss: the run's criterion for the best model.</summary>
-    public static double ValidationLoss(ModelResult model) => Of(model, "valLoss", r => r.Best.ValLoss).Mean;
+    public static double ValidationLoss(ModelResult model) => Of(model, Core.Metrics.validationLoss).Mean;
 
     /// <summary>True when the model was trained more than once, so that its numbers have a spread.</summary>
     public static bool Repeated(ModelResult model) => model.Repeats.Count > 1;

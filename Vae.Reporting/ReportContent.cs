@@ -186,17 +186,18 @@ internal static class ReportContent
         var rows = experiment.Models.Select(m =>
         {
             var vae = m.Kind == ModelKind.Vae;
-            string Nats(string? key, Func<RepeatResult, double> value) => Numbers.MeanSd(RepeatSummaries.Of(m, key, value), Numbers.Nats);
+            string Nats(Func<RepeatResult, double> value) => Numbers.MeanSd(RepeatSummaries.Of(m, value), Numbers.Nats);
+            string Summarised(Core.Metrics.Metric metric) => Numbers.MeanSd(RepeatSummaries.Of(m, metric), Numbers.Nats);
             IReadOnlyList<Span> row =
             [
                 new Span(m.Name + (m.ReusedFrom is null ? "" : $" (trained in {m.ReusedFrom})"), Strong: true),
                 ModelText.Architecture(m),
                 Numbers.Count(m.Parameters),
                 RepeatSummaries.Repeated(m) ? string.Join(", ", m.Repeats.Select(r => r.BestEpoch)) : $"{m.BestEpoch} of {m.Epochs.Count}",
-                Nats(null, r => r.Best.TrainRecon), vae ? Nats(null, r => r.Best.TrainKl) : "—", Nats(null, r => r.Best.TrainLoss),
-                Nats(null, r => r.Best.ValRecon), vae ? Nats(null, r => r.Best.ValKl) : "—", Nats("valLoss", r => r.Best.ValLoss),
-                Nats("testRecon", r => r.Test.Recon), vae ? Nats("testKl", r => r.Test.Kl) : "—", Nats("testLoss", r => r.Test.Loss),
-                Numbers.Durations(RepeatSummaries.Of(m, "trainingSeconds", r => r.TrainingSeconds)),
+                Nats(r => r.Best.TrainRecon), vae ? Nats(r => r.Best.TrainKl) : "—", Nats(r => r.Best.TrainLoss),
+                Nats(r => r.Best.ValRecon), vae ? Nats(r => r.Best.ValKl) : "—", Summarised(Core.Metrics.validationLoss),
+                Summarised(Core.Metrics.testReconstruction), vae ? Summarised(Core.Metrics.testKl) : "—", Summarised(Core.Metrics.testLoss),
+                Numbers.Durations(RepeatSummaries.Of(m, Core.Metrics.trainingSeconds)),
             ];
             return row;
         }).ToList();
@@ -215,20 +216,20 @@ internal static class ReportContent
         {
             var repeated = RepeatSummaries.Repeated(m);
             var iwae = m.Repeats.All(r => r.Test.IwaeNll.HasValue)
-                ? Numbers.MeanSd(RepeatSummaries.Of(m, "iwaeNll", r => r.Test.IwaeNll!.Value), Numbers.Nats)
+                ? Numbers.MeanSd(RepeatSummaries.Of(m, Core.Metrics.iwaeNll), Numbers.Nats)
                 : "—";
-            var active = Numbers.MeanSd(RepeatSummaries.Of(m, "activeUnits", r => r.ActiveUnits), v => repeated ? Numbers.Fixed(v, 1) : Numbers.General(v));
+            var active = Numbers.MeanSd(RepeatSummaries.Of(m, Core.Metrics.activeUnits), v => repeated ? Numbers.Fixed(v, 1) : Numbers.General(v));
             IReadOnlyList<Span> row =
             [
                 new Span(m.Name, Strong: true),
                 iwae,
                 $"{active} of {m.Latent}",
-                Numbers.Accuracy(RepeatSummaries.Of(m, "linearAccuracy", r => r.Probe.LinearAccuracy)),
+                Numbers.Accuracy(RepeatSummaries.Of(m, Core.Metrics.linearAccuracy)),
                 Yardstick(m, r => r.Probe.PcaLinearAccuracy),
-                Numbers.Accuracy(RepeatSummaries.Of(m, "knnAccuracy", r => r.Probe.KnnAccuracy)),
+                Numbers.Accuracy(RepeatSummaries.Of(m, Core.Metrics.knnAccuracy)),
                 Yardstick(m, r => r.Probe.PcaKnnAccuracy),
-                Numbers.MeanSd(RepeatSummaries.Of(m, "generationDistance", r => r.GenerationDistance), Numbers.General),
-                Numbers.MeanSd(RepeatSummaries.Of(m, "fittedGenerationDistance", r => r.FittedGenerationDistance), Numbers.General),
+                Numbers.MeanSd(RepeatSummaries.Of(m, Core.Metrics.generationDistance), Numbers.General),
+                Numbers.MeanSd(RepeatSummaries.Of(m, Core.Metrics.fittedGenerationDistance), Numbers.General),
             ];
             return row;
         }).ToList();

@@ -18,26 +18,6 @@ public static class RunResults
     public static RunResult Of(string run, DateTime startedUtc, bool quick, IEnumerable<ExperimentOutcome> outcomes, int lanes, int threadsPerModel) =>
         new(run, startedUtc, quick, outcomes.Select(Experiment).ToArray(), lanes, threadsPerModel);
 
-    /// <summary>The metrics summarised over repeats: key, words, lower is better, VAEs only, value.</summary>
-    private static readonly (string Key, string Label, bool Lower, bool VaeOnly, Func<RepeatResult, double?> Value)[] Metrics =
-    [
-        ("valLoss", "validation loss", true, false, r => r.Best.ValLoss),
-        ("testRecon", "test reconstruction", true, false, r => r.Test.Recon),
-        ("testKl", "test KL", true, true, r => r.Test.Kl),
-        ("testLoss", "test loss (negative ELBO)", true, true, r => r.Test.Loss),
-        ("iwaeNll", "test log-likelihood (IWAE negative log-likelihood)", true, true, r => r.Test.IwaeNll),
-        ("activeUnits", "latent usage (active units)", false, false, r => r.ActiveUnits),
-        ("linearAccuracy", "feature quality (linear probe accuracy)", false, false, r => r.Probe.LinearAccuracy),
-        ("knnAccuracy", "feature quality (5-NN accuracy)", false, false, r => r.Probe.KnnAccuracy),
-        ("generationDistance", "generation from N(0, I) (Fréchet distance to the test images)", true, false, r => r.GenerationDistance),
-        ("fittedGenerationDistance", "generation from a fitted Gaussian (Fréchet distance to the test images)", true, false, r => r.FittedGenerationDistance),
-        ("trainingSeconds", "training time", true, false, r => r.TrainingSeconds),
-    ];
-
-    /// <summary>Metrics that get a verdict (training time and KL are summarised, not judged).</summary>
-    private static readonly string[] Judged =
-        ["valLoss", "testRecon", "testLoss", "iwaeNll", "activeUnits", "linearAccuracy", "knnAccuracy", "generationDistance", "fittedGenerationDistance"];
-
     private static RepeatResult Repeat(ModelOutcome m, long seed) => new(
         m.Repeat,
         seed,
@@ -59,10 +39,11 @@ public static class RunResults
         var models = o.Models.Select(m =>
         {
             var repeats = o.RepeatsOf(m.Spec.Name).Select(r => Repeat(r, o.Training.Seed + r.Repeat)).ToArray();
-            var summary = Metrics
-                .Select(metric => (metric.Key, Values: repeats.Select(metric.Value).ToArray()))
-                .Where(p => p.Values.All(v => v.HasValue))
-                .ToDictionary(p => p.Key, p => Summarise(p.Values.Select(v => v!.Value)));
+            var measurements = ListModule.OfSeq(o.RepeatsOf(m.Spec.Name).Select(r => r.Measurements));
+            var summary = Metrics.all
+                .Select(metric => (metric.Key, Summary: Metrics.summarise(metric, measurements)))
+                .Where(p => p.Summary is not null)
+                .ToDictionary(p => p.Key, p => p.Summary.Value.ToResult());
             var reused = m.ReusedFrom?.Value;
             var first = repeats[0];
             return new ModelResult(
@@ -107,30 +88,19 @@ public static class RunResults
         };
     }
 
-    private static MetricSummary Summarise(IEnumerable<double> values)
-    {
-        var s = Core.Statistics.summarise(ListModule.OfSeq(values));
-        return new MetricSummary(s.Mean, s.Std, s.Count);
-    }
-
     private static IReadOnlyList<MetricVerdict> Verdicts(IReadOnlyList<ModelResult> models) =>
-        Metrics.Where(m => Judged.Contains(m.Key)).SelectMany(metric =>
+        Metrics.all.Where(metric => metric.Judged).SelectMany(metric =>
         {
-            var candidates = models
-                .Where(m => !metric.VaeOnly || m.Kind == ModelKind.Vae)
-                .Where(m => m.Summary.ContainsKey(metric.Key))
-                .ToArray();
-            if (candidates.Length == 0) return [];
-            var summaries = ListModule.OfSeq(candidates
-                .Select(m => (m.Name, m.Summary[metric.Key]))
-                .Select(p => Tuple.Create(p.Name, new Core.Statistics.Summary(p.Item2.Mean, p.Item2.Std, p.Item2.Count))));
-            var verdict = Core.Statistics.verdict(metric.Lower ? Core.Statistics.Better.Lower : Core.Statistics.Better.Higher, summaries);
+            var candidates = models.Where(m => m.Summary.ContainsKey(metric.Key)).ToArray();
+            var verdict = Metrics.judge(metric, ListModule.OfSeq(candidates.Select(m => Tuple.Create(m.Name, m.Kind == ModelKind.Vae, m.Summary[metric.Key].ToCore()))));
             MetricSummary Of(string model) => candidates.First(m => m.Name == model).Summary[metric.Key];
-            return verdict switch
+            MetricVerdict Verdict(string best, string? runnerUp, bool clear) =>
+                new(metric.Key, metric.Label, metric.Better.IsLower, best, Of(best), runnerUp, runnerUp is null ? null : Of(runnerUp), clear);
+            return verdict?.Value switch
             {
-                Core.Statistics.Verdict.Clear c => new[] { new MetricVerdict(metric.Key, metric.Label, metric.Lower, c.best, Of(c.best), c.runnerUp, Of(c.runnerUp), true) },
-                Core.Statistics.Verdict.WithinNoise w => [new MetricVerdict(metric.Key, metric.Label, metric.Lower, w.best, Of(w.best), w.runnerUp, Of(w.runnerUp), false)],
-                Core.Statistics.Verdict.Alone a => [new MetricVerdict(metric.Key, metric.Label, metric.Lower, a.best, Of(a.best), null, null, false)],
+                Statistics.Verdict.Clear c => new[] { Verdict(c.best, c.runnerUp, true) },
+                Statistics.Verdict.WithinNoise w => [Verdict(w.best, w.runnerUp, false)],
+                Statistics.Verdict.Alone a => [Verdict(a.best, null, false)],
                 _ => [],
             };
         }).ToArray();

@@ -74,7 +74,7 @@ internal static class VerdictSentences
                 break;
         }
         var kinds = experiment.Models.Where(m => m.Name == verdict.Best || m.Name == verdict.RunnerUp).Select(m => m.Kind).Distinct().Count();
-        if (verdict.Metric == "valLoss" && kinds > 1)
+        if (verdict.Metric == Core.Metrics.validationLoss.Key && kinds > 1)
             spans.Add(" Across kinds this compares a VAE's reconstruction + KL with an autoencoder's reconstruction alone.");
         return spans;
     }
@@ -139,8 +139,8 @@ internal static class VerdictSentences
         experiment.Models.Select(model =>
         {
             var spans = new List<Span> { Strong(model.Name), $" ({model.Latent} dimensions): " };
-            var linear = Probe(model, "linearAccuracy", r => r.Probe.LinearAccuracy, r => r.Probe.PcaLinearAccuracy, "linear probe");
-            var knn = Probe(model, "knnAccuracy", r => r.Probe.KnnAccuracy, r => r.Probe.PcaKnnAccuracy, "5-NN");
+            var linear = Probe(model, Core.Metrics.linearAccuracy, r => r.Probe.PcaLinearAccuracy, "linear probe");
+            var knn = Probe(model, Core.Metrics.knnAccuracy, r => r.Probe.PcaKnnAccuracy, "5-NN");
             spans.Add(linear.Text);
             spans.Add("; ");
             spans.Add(knn.Text);
@@ -160,22 +160,22 @@ internal static class VerdictSentences
     /// <summary>"linear probe 81.2 ± 0.4 % vs 79.5 % for PCA, ahead beyond the noise"; beats: ahead by more than
     /// the two standard deviations combined.</summary>
     private static (string Text, bool Beats) Probe(
-        ModelResult model, string key, Func<RepeatResult, double> code, Func<RepeatResult, double> pca, string name)
+        ModelResult model, Core.Metrics.Metric metric, Func<RepeatResult, double> pca, string name)
     {
-        var measure = Measure.For(key);
-        var ours = RepeatSummaries.Of(model, key, code);
+        var measure = Measure.For(metric.Key);
+        var ours = RepeatSummaries.Of(model, metric);
         var yardstick = RepeatSummaries.Of(model, pca);
         var decimals = Decimals(measure, ours, yardstick);
         var pcaText = RepeatSummaries.Constant(model, pca) ? measure.Value(yardstick.Mean, decimals) : measure.Summary(yardstick, decimals);
         var text = $"{name} {measure.Summary(ours, decimals)} vs {pcaText} for PCA";
         var difference = ours.Mean - yardstick.Mean;
-        var noise = ours.Std + yardstick.Std;
         var gap = measure.Difference(Math.Abs(difference), decimals);
         if (!Numbers.Finite(difference)) return (text + ", not comparable", false);
         if (ours.Count < 2)
             return (text + (difference > 0 ? $", ahead by {gap} (one repeat: not judged)" : difference < 0 ? $", behind by {gap}" : ", level"), false);
-        if (difference > noise) return (text + $": beats it by {gap}, beyond the noise", true);
-        if (-difference > noise) return (text + $": below it by {gap}, beyond the noise", false);
+        var real = Core.Statistics.beyondNoise(ours.ToCore(), yardstick.ToCore());
+        if (real && difference > 0) return (text + $": beats it by {gap}, beyond the noise", true);
+        if (real && difference < 0) return (text + $": below it by {gap}, beyond the noise", false);
         return (text + $": {(difference >= 0 ? "ahead" : "behind")} by {gap}, within noise", false);
     }
 
@@ -209,13 +209,13 @@ internal static class VerdictSentences
     {
         var start = measure.Decimals([best.Mean, other.Mean], best.Count > 1 || other.Count > 1);
         var margin = Math.Abs(best.Mean - other.Mean);
-        var noise = best.Std + other.Std;
+        var real = Core.Statistics.beyondNoise(best.ToCore(), other.ToCore());
         bool Consistent(int d)
         {
             double Shown(double v) => measure.Shown(v, d);
             var shownNoise = Math.Round(Shown(best.Std) + Shown(other.Std), d);
             return (margin == 0 || (Shown(margin) > 0 && Shown(best.Mean) != Shown(other.Mean)))
-                   && (Shown(margin) > shownNoise) == (margin > noise);
+                   && (Shown(margin) > shownNoise) == real;
         }
         bool SpreadsShow(int d) =>
             (best.Std == 0 || measure.Shown(best.Std, d) > 0) && (other.Std == 0 || measure.Shown(other.Std, d) > 0);
