@@ -120,9 +120,9 @@ let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: 
             |> List.filter (fun (i, _) -> healthy i && keep (fst (trainingOf { Experiment = ei; Repeat = 0; Model = i }).Value))
         let meanLoss i =
             List.init (repeatsOf ei) (fun r -> (snd (trainingOf { Experiment = ei; Repeat = r; Model = i }).Value).Best.ValidationLoss) |> List.average
-        match candidates with
-        | [] -> -1
-        | _ -> candidates |> List.minBy (fun (i, _) -> meanLoss i) |> fst
+        match candidates |> Statistics.best Statistics.Lower (fun (i, _) -> meanLoss i) with
+        | None -> -1
+        | Some(i, _) -> i
     let architectureOf slot =
         let experiment = experiments.[slot.Experiment]
         match (specOf slot).Source with

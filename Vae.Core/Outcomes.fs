@@ -54,6 +54,20 @@ type ModelOutcome =
       /// The test set's codes on their first two principal components ([10000; 2]).
       Latent2d: torch.Tensor }
 
+    /// This repeat's numbers, as the metrics (Metrics.all) read them.
+    member m.Measurements: Metrics.Measurements =
+        { ValidationLoss = m.Training.Best.ValidationLoss
+          TestReconstruction = m.Test.Reconstruction
+          TestKl = m.Test.Kl
+          TestLoss = m.Test.Loss
+          IwaeNll = m.IwaeNll
+          ActiveUnits = float m.ActiveUnits
+          LinearAccuracy = m.Probe.Linear
+          KnnAccuracy = m.Probe.Knn
+          GenerationDistance = m.GenerationDistance
+          FittedGenerationDistance = m.FittedGenerationDistance
+          TrainingSeconds = m.TrainingSeconds }
+
 /// A model whose training diverged (a NaN or infinite loss) in at least one repeat: it is not
 /// measured and never best. Its repeats that did not diverge are listed too, trained but unmeasured.
 type DivergedOutcome =
@@ -88,10 +102,7 @@ type ExperimentOutcome =
     member o.MeanValidationLoss(name: string) = o.RepeatsOf name |> List.averageBy (fun m -> m.Training.Best.ValidationLoss)
 
     /// The model with the lowest mean best-epoch validation loss; None when every model diverged.
-    member o.Best =
-        match o.Models with
-        | [] -> None
-        | models -> Some(models |> List.minBy (fun m -> o.MeanValidationLoss m.Spec.Name))
+    member o.Best = o.Models |> Statistics.best Statistics.Lower (fun m -> o.MeanValidationLoss m.Spec.Name)
 
 /// Progress callbacks of a run.
 type RunHooks =

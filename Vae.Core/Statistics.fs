@@ -2,6 +2,8 @@
 /// between two models is larger than the noise.
 module Vae.Core.Statistics
 
+open System
+
 /// Mean and sample standard deviation (0 for a single value) of a metric over repeats.
 type Summary = { Mean: float; Std: float; Count: int }
 
@@ -27,16 +29,30 @@ type Verdict =
     /// Only one model.
     | Alone of best: string
 
+/// `candidates` best first on a metric: the lowest (or highest) `value` first, the first in order on a tie,
+/// a value that is not finite last. The one place that decides which model is best.
+let ranked (better: Better) (value: 'a -> float) (candidates: 'a list) : 'a list =
+    let key c =
+        let v = value c
+        if not (Double.IsFinite v) then infinity
+        elif better = Lower then v
+        else -v
+    List.sortBy key candidates
+
+/// The best of `candidates` on a metric (see `ranked`); None when there are none.
+let best (better: Better) (value: 'a -> float) (candidates: 'a list) : 'a option =
+    ranked better value candidates |> List.tryHead
+
+/// Whether the lead of one summary over another is real: the two means differ by more than the two standard
+/// deviations combined. The one place that says "beyond the noise".
+let beyondNoise (a: Summary) (b: Summary) : bool = abs (a.Mean - b.Mean) > a.Std + b.Std
+
 /// The verdict on a metric, from (model, summary) pairs: a model is declared best only when its
 /// mean beats the runner-up's by more than the sum of the two standard deviations.
 let verdict (better: Better) (summaries: (string * Summary) list) : Verdict =
-    let ordered =
-        match better with
-        | Lower -> summaries |> List.sortBy (fun (_, s) -> s.Mean)
-        | Higher -> summaries |> List.sortByDescending (fun (_, s) -> s.Mean)
-    match ordered with
+    match ranked better (fun (_, s) -> s.Mean) summaries with
     | [] -> invalidArg (nameof summaries) "no models"
     | [ (best, _) ] -> Alone best
     | (best, b) :: (runnerUp, r) :: _ ->
         let margin = abs (b.Mean - r.Mean)
-        if margin > b.Std + r.Std then Clear(best, runnerUp, margin) else WithinNoise(best, runnerUp, margin)
+        if beyondNoise b r then Clear(best, runnerUp, margin) else WithinNoise(best, runnerUp, margin)

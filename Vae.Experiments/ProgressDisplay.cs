@@ -1,5 +1,6 @@
 using Spectre.Console;
 using Vae.Facade;
+using Vae.Reporting;
 
 namespace Vae.Experiments;
 

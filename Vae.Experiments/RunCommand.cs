@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using Vae.Facade;
+using Vae.Reporting;
 
 namespace Vae.Experiments;
 

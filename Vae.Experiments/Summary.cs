@@ -1,4 +1,5 @@
 using Vae.Facade;
+using Vae.Reporting;
 
 namespace Vae.Experiments;
 

@@ -1,3 +1,5 @@
+using Vae.Reporting;
+
 namespace Vae.Facade;
 
 /// <summary>The real Fashion-MNIST: 60,000 training and 10,000 test images of 28 × 28 pixels in [0, 1],

@@ -1,4 +1,5 @@
 using Microsoft.FSharp.Core;
+using Vae.Reporting;
 
 namespace Vae.Facade;
 
@@ -29,5 +30,5 @@ public sealed record ModelSpec(ModelKind Kind, IReadOnlyList<int> Hidden, int La
         return result.IsOk ? result.ResultValue : throw new InvalidInputException(result.ErrorValue);
     }
 
-    internal static ModelSpec FromCore(Core.Architecture a) => new(a.Kind.ToFacade(), a.Hidden.ToArray(), a.Latent);
+    internal static ModelSpec FromCore(Core.Architecture a) => new(a.Kind.ToResult(), a.Hidden.ToArray(), a.Latent);
 }

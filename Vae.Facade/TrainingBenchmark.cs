@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.FSharp.Core;
+using Vae.Reporting;
 
 namespace Vae.Facade;
 

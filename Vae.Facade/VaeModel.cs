@@ -1,5 +1,6 @@
 using Microsoft.FSharp.Core;
 using TorchSharp;
+using Vae.Reporting;
 
 namespace Vae.Facade;
 
@@ -74,18 +75,18 @@ public sealed class VaeModel
             cancellationToken.ThrowIfCancellationRequested();
             var split = Core.FashionMnist.trainValidationSplit(splitSeed, validationSize, data.Dataset.Train);
             var hooks = new Core.Training.TrainingHooks(
-                FuncConvert.FromAction<Core.Training.EpochRecord>(e => progress?.Report(e.ToFacade())),
+                FuncConvert.FromAction<Core.Training.EpochRecord>(e => progress?.Report(e.ToResult())),
                 FuncConvert.FromAction<int, int, int>((_, _, _) => { }),
                 cancellationToken);
             var result = Core.Training.train(hooks, options, split.Item1, split.Item2, Model);
             Model = result.Model;
-            return new TrainingReport(result.History.Select(e => e.ToFacade()).ToArray(), result.BestEpoch, result.DivergedAt?.Value);
+            return new TrainingReport(result.History.Select(e => e.ToResult()).ToArray(), result.BestEpoch, result.DivergedAt?.Value);
         });
     }
 
     /// <summary>Mean reconstruction, KL and loss per image on a split; the VAE's sampling noise is drawn from <paramref name="seed"/>.</summary>
     public LossBreakdown Evaluate(FashionMnistData data, DataSplit split = DataSplit.Test, long seed = 0) =>
-        Core.Engine.EngineThread.Invoke(() => Core.Evaluation.evaluate(seed, Model, split == DataSplit.Test ? data.Dataset.Test : data.Dataset.Train).ToFacade());
+        Core.Engine.EngineThread.Invoke(() => Core.Evaluation.evaluate(seed, Model, split == DataSplit.Test ? data.Dataset.Test : data.Dataset.Train).ToResult());
 
     /// <summary>The code of each image: μ for a VAE, z for an autoencoder (Latent values each).</summary>
     public IReadOnlyList<float[]> Encode(IReadOnlyList<float[]> images) => Apply(images, x => Core.ModelModule.encode(Model, x));

@@ -7,7 +7,7 @@ open System.Text.RegularExpressions
 open Expecto
 open SkiaSharp
 open Vae.Facade
-open Vae.Facade.Reporting
+open Vae.Reporting
 open Vae.Tests.Shared
 
 // A hand-made run with round numbers, so that every sentence of the report can be worked out by hand.

@@ -8,6 +8,7 @@ open System.Text.Json
 open Expecto
 open Vae.Core
 open Vae.Facade
+open Vae.Reporting
 open Vae.Tests.Shared
 
 type private Outcome = { ExitCode: int; Output: string; Error: string }

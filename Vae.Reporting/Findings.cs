@@ -1,0 +1,234 @@
+using Microsoft.FSharp.Collections;
+using Microsoft.FSharp.Core;
+
+namespace Vae.Reporting;
+
+/// <summary>Sentences computed from an experiment's numbers: which model is lowest on each metric and by how much,
+/// and how a VAE compares with an autoencoder. Nothing here is written unless the numbers say it.</summary>
+internal static class Findings
+{
+    /// <summary>The model with the lowest best validation loss, as a mean over repeats (the run's selection
+    /// criterion); the first in definition order on a tie.</summary>
+    public static ModelResult Best(ExperimentResult experiment) => Lowest(experiment.Models)!;
+
+    /// <summary>The model with the lowest mean best validation loss among <paramref name="models"/>, a diverged
+    /// (NaN) one last; null when there are none.</summary>
+    private static ModelResult? Lowest(IEnumerable<ModelResult> models) =>
+        Core.Statistics.best(Core.Statistics.Better.Lower, FuncConvert.FromFunc<ModelResult, double>(RepeatSummaries.ValidationLoss), ListModule.OfSeq(models))?.Value;
+
+    /// <summary>True when some model of the experiment was trained more than once.</summary>
+    public static bool Repeated(ExperimentResult experiment) => experiment.Models.Any(RepeatSummaries.Repeated);
+
+    /// <summary>True when the experiment holds both VAEs and autoencoders.</summary>
+    public static bool MixesKinds(ExperimentResult experiment) =>
+        experiment.Models.Select(m => m.Kind).Distinct().Count() > 1;
+
+    /// <summary>The sentence naming the best model, and a second one when the result's own <c>Best</c> field
+    /// disagrees with the numbers.</summary>
+    public static IReadOnlyList<IReadOnlyList<Span>> BestModel(ExperimentResult experiment)
+    {
+        var best = Best(experiment);
+        var sentences = new List<IReadOnlyList<Span>>
+        {
+            RepeatSummaries.Repeated(best)
+                ? new Span[]
+                {
+                    $"Best model by the run's criterion, the lowest best validation loss (mean over {best.Repeats.Count} repeats): ", Strong(best.Name),
+                    $" ({ModelText.Architecture(best)}), {Numbers.MeanSd(RepeatSummaries.Of(best, Core.Metrics.validationLoss), Numbers.Nats)} nats per image, "
+                    + $"best epochs {string.Join(", ", best.Repeats.Select(r => r.BestEpoch))}.",
+                }
+                : new Span[]
+                {
+                    "Best model by the run's criterion, the lowest best validation loss: ", Strong(best.Name),
+                    $" ({ModelText.Architecture(best)}), {Numbers.Nats(best.Best.ValLoss)} nats per image at epoch {best.BestEpoch} of {best.Epochs.Count}.",
+                },
+        };
+        if (!string.Equals(experiment.Best, best.Name, StringComparison.Ordinal))
+        {
+            var named = experiment.Models.FirstOrDefault(m => m.Name == experiment.Best);
+            sentences.Add(named is null
+                ? new Span[] { $"The results name \"{experiment.Best}\" as best, but no model has that name." }
+                : new Span[]
+                {
+                    "The results name ", Strong(named.Name), $" as best, but its best validation loss is {Numbers.Nats(RepeatSummaries.ValidationLoss(named))}, above ",
+                    Strong(best.Name), "'s.",
+                });
+        }
+        if (MixesKinds(experiment))
+            sentences.Add(new Span[]
+            {
+                "An autoencoder's loss is its reconstruction alone and a VAE's adds the KL term, so across kinds only the reconstruction columns compare like with like.",
+            });
+        return sentences;
+    }
+
+    /// <summary>One sentence per metric and group of comparable models: the lowest, its margin over the next
+    /// and, with three or more models, over the highest.</summary>
+    public static IReadOnlyList<IReadOnlyList<Span>> LowestOnEachMetric(ExperimentResult experiment)
+    {
+        var sentences = new List<IReadOnlyList<Span>>();
+        var mixed = MixesKinds(experiment);
+        foreach (var metric in Metric.All)
+            foreach (var (group, qualifier) in Groups(experiment, metric.Scope, mixed))
+            {
+                var sentence = Lowest(metric, group, qualifier);
+                if (sentence is not null) sentences.Add(sentence);
+            }
+        return sentences;
+    }
+
+    private static IEnumerable<(IReadOnlyList<ModelResult> Models, string Qualifier)> Groups(
+        ExperimentResult experiment, MetricScope scope, bool mixed)
+    {
+        var vaes = experiment.Models.Where(m => m.Kind == ModelKind.Vae).ToList();
+        switch (scope)
+        {
+            case MetricScope.AllModels:
+                yield return (experiment.Models, "");
+                break;
+            case MetricScope.VaesOnly:
+                yield return (vaes, mixed ? " among the VAEs" : "");
+                break;
+            case MetricScope.SameKind when mixed:
+                foreach (var kind in experiment.Models.Select(m => m.Kind).Distinct())
+                    yield return (experiment.Models.Where(m => m.Kind == kind).ToList(),
+                        kind == ModelKind.Vae ? " among the VAEs" : " among the autoencoders");
+                break;
+            case MetricScope.SameKind:
+                yield return (experiment.Models, "");
+                break;
+        }
+    }
+
+    /// <summary>"five-layer has the lowest test loss: 250.1, 3.2 (1.3 %) below baseline (253.3)."; null with
+    /// fewer than two finite values.</summary>
+    internal static IReadOnlyList<Span>? Lowest(Metric metric, IReadOnlyList<ModelResult> models, string qualifier)
+    {
+        var ranked = Core.Statistics.ranked(
+                Core.Statistics.Better.Lower,
+                FuncConvert.FromFunc<(ModelResult Model, double Value), double>(x => x.Value),
+                ListModule.OfSeq(models.Select(m => (Model: m, Value: metric.Value(m))).Where(x => Numbers.Finite(x.Value))))
+            .ToList();
+        if (ranked.Count < 2) return null;
+
+        var lowest = ranked[0].Value;
+        var tied = ranked.TakeWhile(x => x.Value == lowest).ToList();
+        var spans = new List<Span>();
+        if (tied.Count == 1)
+            spans.AddRange([Strong(tied[0].Model.Name), $" has {metric.Lowest}{qualifier}: {metric.Format(lowest)}"]);
+        else
+        {
+            spans.AddRange(Names(tied.Select(x => x.Model.Name).ToList()));
+            spans.Add($" share {metric.Lowest}{qualifier}: {metric.Format(lowest)}");
+        }
+
+        var rest = ranked.Skip(tied.Count).ToList();
+        if (rest.Count > 0)
+        {
+            spans.Add(", ");
+            spans.AddRange(Margin(metric, lowest, rest[0].Model.Name, rest[0].Value));
+            if (rest.Count > 1)
+            {
+                spans.Add(", and ");
+                spans.AddRange(Margin(metric, lowest, rest[^1].Model.Name, rest[^1].Value, metric.Highest + ", "));
+            }
+        }
+        spans.Add(".");
+        return spans;
+    }
+
+    /// <summary>"3.2 (1.3 %) below baseline (253.3)": the difference, and the difference as a share of the other
+    /// model's value.</summary>
+    private static IEnumerable<Span> Margin(Metric metric, double lowest, string other, double value, string label = "")
+    {
+        var difference = value - lowest;
+        var percent = value != 0.0 ? $" ({Numbers.Percent(100.0 * difference / Math.Abs(value))})" : "";
+        return [$"{metric.FormatDifference(difference)}{percent} {metric.Below} {label}", Strong(other), $" ({metric.Format(value)})"];
+    }
+
+    /// <summary>The comparison of the best VAE with the best autoencoder of an experiment that holds both; empty
+    /// otherwise.</summary>
+    public static IReadOnlyList<IReadOnlyList<Span>> VaeAgainstAutoencoder(ExperimentResult experiment)
+    {
+        var vae = Lowest(experiment.Models.Where(m => m.Kind == ModelKind.Vae));
+        var autoencoder = Lowest(experiment.Models.Where(m => m.Kind == ModelKind.Autoencoder));
+        if (vae is null || autoencoder is null) return [];
+
+        var sentences = new List<IReadOnlyList<Span>>();
+        var several = experiment.Models.Count(m => m.Kind == ModelKind.Vae) > 1
+                      || experiment.Models.Count(m => m.Kind == ModelKind.Autoencoder) > 1;
+        if (several)
+            sentences.Add(new Span[] { "Compared: the VAE and the autoencoder with the lowest best validation loss of their kind." });
+        foreach (var model in new[] { vae, autoencoder }.Where(m => m.ReusedFrom is not null))
+            sentences.Add(new Span[] { Strong(model.Name), $" was trained in {model.ReusedFrom} and reused here." });
+
+        sentences.Add(Versus(vae, autoencoder, m => RepeatSummaries.Of(m, Core.Metrics.testReconstruction), Numbers.Nats, Numbers.Difference,
+            "reconstructs the test set better", "reconstruct the test set equally well", "test reconstruction", " nats per image"));
+        var vaeKl = RepeatSummaries.Of(vae, Core.Metrics.testKl);
+        var vaeLoss = RepeatSummaries.Of(vae, Core.Metrics.testLoss);
+        var autoencoderLoss = RepeatSummaries.Of(autoencoder, Core.Metrics.testLoss);
+        sentences.Add(new Span[]
+        {
+            "The VAE's test loss adds a KL term of ", $"{Numbers.MeanSd(vaeKl, Numbers.Nats)} (total {Numbers.MeanSd(vaeLoss, Numbers.Nats)}); the autoencoder's test loss is its reconstruction alone ({Numbers.MeanSd(autoencoderLoss, Numbers.Nats)}).",
+        });
+        sentences.Add(Versus(vae, autoencoder, m => RepeatSummaries.Of(m, Core.Metrics.generationDistance), Numbers.General, Numbers.Difference,
+            "generates images closer to real ones from N(0, I)", "generate images equally close to real ones from N(0, I)",
+            "Fréchet distance to the test images in PCA space", ""));
+        sentences.Add(Versus(vae, autoencoder, m => RepeatSummaries.Of(m, Core.Metrics.fittedGenerationDistance), Numbers.General, Numbers.Difference,
+            "generates images closer to real ones from a Gaussian fitted to its training codes",
+            "generate images equally close to real ones from Gaussians fitted to their training codes",
+            "Fréchet distance to the test images in PCA space", ""));
+        sentences.Add(new Span[]
+        {
+            "Drawing codes from N(0, I) suits only the VAE, which its KL term trained to give codes that distribution; a Gaussian fitted (full covariance) to each model's own training codes is the fair comparison for the autoencoder.",
+        });
+        sentences.Add(new Span[]
+        {
+            "Parameters: ", Strong(vae.Name), $" {Numbers.Count(vae.Parameters)}, ", Strong(autoencoder.Name), $" {Numbers.Count(autoencoder.Parameters)}.",
+        });
+        return sentences;
+    }
+
+    /// <summary>"The autoencoder ae reconstructs the test set better: 238.2 against 245.1 nats per image for the
+    /// VAE five-layer, 6.9 (2.8 %) lower."; with repeats, the means ± standard deviations, and a difference within
+    /// the two standard deviations combined is called that rather than a win.</summary>
+    private static IReadOnlyList<Span> Versus(
+        ModelResult a, ModelResult b, Func<ModelResult, MetricSummary> summary, Func<double, string> format,
+        Func<double, string> difference, string better, string equal, string what, string unit)
+    {
+        var (sa, sb) = (summary(a), summary(b));
+        var (va, vb) = (sa.Mean, sb.Mean);
+        if (!Numbers.Finite(va) || !Numbers.Finite(vb))
+            return new Span[] { $"The {what} is not available for both models ({format(va)} and {format(vb)})." };
+        if (va == vb)
+            return new Span[] { $"The {ModelText.Kind(a.Kind)} ", Strong(a.Name), $" and the {ModelText.Kind(b.Kind)} ", Strong(b.Name), $" {equal}: {what} {format(va)}{unit}." };
+        var (low, high) = va < vb ? (a, b) : (b, a);
+        var (sl, sh) = va < vb ? (sa, sb) : (sb, sa);
+        var (vl, vh) = (sl.Mean, sh.Mean);
+        var percent = vh != 0.0 ? $" ({Numbers.Percent(100.0 * (vh - vl) / Math.Abs(vh))})" : "";
+        var repeated = sl.Count > 1 && sh.Count > 1;
+        if (repeated && !Core.Statistics.beyondNoise(sl.ToCore(), sh.ToCore()))
+            return new Span[]
+            {
+                $"The {ModelText.Kind(low.Kind)} ", Strong(low.Name), $" and the {ModelText.Kind(high.Kind)} ", Strong(high.Name),
+                $" {equal}, within noise: {what} {Numbers.MeanSd(sl, format)} against {Numbers.MeanSd(sh, format)}{unit}, "
+                + $"{difference(vh - vl)} apart, no more than the two standard deviations combined ({difference(sl.Std + sh.Std)}).",
+            };
+        return new Span[]
+        {
+            $"The {ModelText.Kind(low.Kind)} ", Strong(low.Name), $" {better}: {what} {Numbers.MeanSd(sl, format)} against {Numbers.MeanSd(sh, format)}{unit} for the {ModelText.Kind(high.Kind)} ",
+            Strong(high.Name), $", {difference(vh - vl)}{percent} lower{(repeated ? ", beyond the noise" : "")}.",
+        };
+    }
+
+    private static IEnumerable<Span> Names(IReadOnlyList<string> names)
+    {
+        for (var i = 0; i < names.Count; i++)
+        {
+            if (i > 0) yield return i == names.Count - 1 ? " and " : ", ";
+            yield return Strong(names[i]);
+        }
+    }
+
+    private static Span Strong(string text) => new(text, Strong: true);
+}

@@ -1,0 +1,30 @@
+namespace Vae.Reporting;
+
+/// <summary>The words the report uses for a model: its kind and its architecture.</summary>
+internal static class ModelText
+{
+    /// <summary>Fashion-MNIST images are 28 × 28 pixels, flattened.</summary>
+    public const int InputSize = 784;
+
+    /// <summary>"VAE" or "autoencoder".</summary>
+    public static string Kind(ModelKind kind) => kind switch
+    {
+        ModelKind.Vae => "VAE",
+        ModelKind.Autoencoder => "autoencoder",
+        _ => kind.ToString(),
+    };
+
+    /// <summary>The encoder's widths from input to code: "784-400-200-100-20".</summary>
+    public static string Widths(ModelResult model) =>
+        string.Join("-", new[] { InputSize }.Concat(model.Hidden).Append(model.Latent));
+
+    /// <summary>Kind and widths: "VAE 784-400-200-100-20".</summary>
+    public static string Architecture(ModelResult model) => $"{Kind(model.Kind)} {Widths(model)}";
+
+    /// <summary>"five-layer (VAE)"; the name alone when it already says the kind ("autoencoder").</summary>
+    public static string NameAndKind(ModelResult model) =>
+        string.Equals(model.Name, Kind(model.Kind), StringComparison.OrdinalIgnoreCase) ? model.Name : $"{model.Name} ({Kind(model.Kind)})";
+
+    /// <summary>Name, kind and widths: "five-layer — VAE 784-400-200-100-20".</summary>
+    public static string Title(ModelResult model) => $"{model.Name} — {Architecture(model)}";
+}

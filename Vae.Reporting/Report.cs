@@ -1,0 +1,71 @@
+using System.Text;
+
+namespace Vae.Reporting;
+
+/// <summary>Writes the files that present a run: pictures, results and the report, in the run folder at the paths
+/// of <see cref="RunLayout"/> and of the results' own <c>Images</c> records.</summary>
+public static class Report
+{
+    private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
+
+    /// <summary>
+    /// Writes, under <paramref name="runFolder"/> (created if missing; existing files are replaced):
+    /// for each model, <c>loss.png</c>, <c>generated.png</c>, <c>generated-fitted.png</c>, <c>reconstruction.png</c>,
+    /// <c>interpolation.png</c>, <c>traversal.png</c> and <c>kl-per-dim.png</c>; for each experiment,
+    /// <c>latent-space.png</c>, <c>best-validation-loss.png</c>, <c>validation-curves.png</c> and its own
+    /// <c>results.json</c>; and at the root <c>results.json</c>, <c>report.md</c> and <c>report.html</c> (one
+    /// offline page with interactive charts). Tables give each metric's mean ± standard deviation over the repeats, and
+    /// each experiment's verdict says which differences between models are beyond that noise; the pictures are of
+    /// each model's first repeat.
+    /// </summary>
+    /// <param name="run">The run's results, with every model's <see cref="ModelResult.Samples"/>.</param>
+    /// <param name="runFolder">The run folder; every path in <paramref name="run"/> is relative to it.</param>
+    /// <param name="cancellationToken">Checked between files; a cancelled report leaves the files written so far.</param>
+    /// <exception cref="ArgumentException">The run is malformed: no experiments or models, duplicate names, a best
+    /// epoch that is not one of the epochs, not nine 28 × 28 images, latent arrays of different lengths, no repeats,
+    /// a KL per dimension or traversal that does not fit the latent size, a verdict naming an unknown model, or a
+    /// picture path outside the run folder. The message names the experiment, the model and the field.</exception>
+    public static async Task WriteAsync(RunResult run, string runFolder, CancellationToken cancellationToken = default)
+    {
+        RunChecks.Validate(run);
+        ArgumentException.ThrowIfNullOrWhiteSpace(runFolder);
+        Directory.CreateDirectory(runFolder);
+        string At(string relative) => Path.Combine(runFolder, relative);
+
+        foreach (var experiment in run.Experiments)
+        {
+            foreach (var model in experiment.Models)
+            {
+                await Draw(() => LossCurvesPng.Write(model, At(model.Images.LossCurves)), cancellationToken);
+                await Draw(() => ImageGridPng.WriteGenerated(model, At(model.Images.Generated)), cancellationToken);
+                await Draw(() => ImageGridPng.WriteReconstruction(model, At(model.Images.Reconstruction)), cancellationToken);
+                await Draw(() => ImageGridPng.WriteGeneratedFitted(model, At(model.Images.GeneratedFitted)), cancellationToken);
+                await Draw(() => LatentWalkPng.WriteInterpolation(model, At(model.Images.Interpolation)), cancellationToken);
+                await Draw(() => LatentWalkPng.WriteTraversal(model, At(model.Images.Traversal)), cancellationToken);
+                await Draw(() => KlPerDimensionPng.Write(model, At(model.Images.KlPerDim)), cancellationToken);
+            }
+            if (experiment.Models.Count > 0)
+            {
+                await Draw(() => LatentSpacePng.Write(experiment, At(experiment.Images.LatentSpace)), cancellationToken);
+                await Draw(() => BestValidationLossPng.Write(experiment, At(experiment.Images.BestValidationLoss)), cancellationToken);
+                await Draw(() => ValidationCurvesPng.Write(experiment, At(experiment.Images.ValidationCurves)), cancellationToken);
+            }
+            await WriteText(At(RunLayout.ExperimentResults(experiment.Experiment)), ResultsJson.Serialize(experiment), cancellationToken);
+        }
+        await WriteText(At(RunLayout.Results), ResultsJson.Serialize(run), cancellationToken);
+
+        var blocks = await Task.Run(() => ReportContent.Build(run), cancellationToken);
+        await WriteText(At(RunLayout.ReportMarkdown), MarkdownRenderer.Render(blocks), cancellationToken);
+        await WriteText(At(RunLayout.ReportHtml), HtmlRenderer.Render($"VAE study: {run.Run}", blocks), cancellationToken);
+    }
+
+    /// <summary>Drawing is CPU work; it runs on the thread pool so that a caller's UI or console stays responsive.</summary>
+    private static Task Draw(Action draw, CancellationToken cancellationToken) => Task.Run(draw, cancellationToken);
+
+    private static async Task WriteText(string path, string text, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        await File.WriteAllTextAsync(path, text, Utf8, cancellationToken);
+    }
+}
