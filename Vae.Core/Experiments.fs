@@ -748,7 +748,7 @@ let private likelihood (m: Measuring) (analysis: AnalysisSettings) (seed: int64)
 let effectiveLanes (settings: RunSettings) = settings.Lanes |> Option.defaultWith defaultLanes
 
 /// Trains and measures every model of every experiment in every repeat (repeat r trains with
-/// seed + r), several models at once (`settings.Lanes`, see `Engine.Lanes`; one model is measured
+/// seed + r), several models at once (`settings.Lanes`, see `Lanes`; one model is measured
 /// at a time): a model that takes another experiment's best architecture trains once every model
 /// of that experiment has trained. Each model trains and is measured on one lane with its share of
 /// the threads, so its numbers do not depend on which lane took it or when. Outcomes are in
@@ -926,14 +926,14 @@ let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: 
             elif not (waitsFor slot).IsEmpty then 1
             else 2)
     let trainJob = trainedSlots |> List.mapi (fun j slot -> slot, 3 * j) |> dict
-    let jobs: Engine.LaneJob list =
+    let jobs: Lanes.LaneJob list =
         [ for slot in trainedSlots do
               let needed = waitsFor slot
               let after = trainedSlots |> List.filter (fun s -> needed.Contains s.Experiment) |> List.map (fun s -> trainJob.[s])
-              { Engine.LaneJob.After = after; Exclusive = false; Work = train slot }
-              { Engine.LaneJob.After = [ trainJob.[slot] ]; Exclusive = true; Work = measureSlot slot }
-              { Engine.LaneJob.After = [ trainJob.[slot] ]; Exclusive = false; Work = likelihoodSlot slot } ]
-    Engine.Lanes.run (effectiveLanes settings) jobs
+              { Lanes.LaneJob.After = after; Exclusive = false; Work = train slot }
+              { Lanes.LaneJob.After = [ trainJob.[slot] ]; Exclusive = true; Work = measureSlot slot }
+              { Lanes.LaneJob.After = [ trainJob.[slot] ]; Exclusive = false; Work = likelihoodSlot slot } ]
+    Lanes.run (effectiveLanes settings) jobs
     // Outcomes in definition order; a bestOf model is its source's outcome, measured there.
     experiments
     |> Array.indexed

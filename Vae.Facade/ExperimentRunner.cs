@@ -69,20 +69,20 @@ public static class ExperimentRunner
         // Everything that can be refused is checked before anything is written: the definition, the
         // output folder, the data.
         InvalidInputException.Guard(() => { RunFolder.check(folder); return 0; });
-        var data = await Core.Engine.EngineThread.Run(() => FashionMnistData.Load(options.DataDirectory));
+        var data = await Core.EngineThread.Run(() => FashionMnistData.Load(options.DataDirectory));
         cancellationToken.ThrowIfCancellationRequested();
         using var claim = InvalidInputException.Guard(() => RunFolder.claim(folder, EstimatedBytes(plan, settings)));
         try
         {
-            // Engine work on the engine's thread (see Core.Engine.EngineThread); the run trains on it and on a
-            // second lane, each with its share of the threads (Core.Engine.Lanes).
-            var result = await Core.Engine.EngineThread.Run(() =>
+            // Engine work on the engine's thread (see Core.EngineThread); the run trains on it and on a
+            // second lane, each with its share of the threads (Core.Lanes).
+            var result = await Core.EngineThread.Run(() =>
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var outcomes = Run(plan, settings, data, progress, cancellationToken);
                 Writing(folder, () => SaveCheckpoints(outcomes, claim.Staging));
                 var lanes = effectiveLanes(settings);
-                return new RunResult(plan.Name, started, options.Quick, outcomes.Select(ToResult).ToArray(), lanes, Core.Engine.Lanes.threadsPerLane(lanes));
+                return new RunResult(plan.Name, started, options.Quick, outcomes.Select(ToResult).ToArray(), lanes, Core.Lanes.threadsPerLane(lanes));
             });
             await Writing(folder, () => Report.WriteAsync(result, claim.Staging, cancellationToken));
             InvalidInputException.Guard(() => { RunFolder.publish(claim); return 0; });
@@ -151,7 +151,7 @@ public static class ExperimentRunner
         }
         int IndexOf(string experiment, int repeat, string model) =>
             Index(experiment, repeat, plan.Core.First(e => e.Name == experiment).Models.Select(m => m.Name).ToList().IndexOf(model));
-        // Models train on several lanes at once (Core.Engine.Lanes): these callbacks come from any of them.
+        // Models train on several lanes at once (Core.Lanes): these callbacks come from any of them.
         var lastEpoch = new System.Collections.Concurrent.ConcurrentDictionary<(string, string, int), EpochReport>();
         var hooks = new RunHooks(
             FuncConvert.FromAction<string, string, int, int, int>((_, _, _, _, _) => { }),

@@ -22,17 +22,17 @@ public sealed class FashionMnistData
     /// that holds the four files.</summary>
     /// <exception cref="InvalidInputException">A file is missing, unreadable, corrupt or not the official one.</exception>
     public static FashionMnistData Load(string? directory = null) =>
-        Core.Engine.EngineThread.Invoke(() => InvalidInputException.Guard(() => new FashionMnistData(Core.FashionMnist.load(directory.ToOption()))));
+        Core.EngineThread.Invoke(() => InvalidInputException.Guard(() => new FashionMnistData(Core.FashionMnist.load(directory.ToOption()))));
 
     /// <summary>Test images <paramref name="start"/> to <paramref name="start"/> + <paramref name="count"/> − 1, 784 values each.</summary>
-    public IReadOnlyList<float[]> TestImages(int start, int count) => Core.Engine.EngineThread.Invoke(() =>
+    public IReadOnlyList<float[]> TestImages(int start, int count) => Core.EngineThread.Invoke(() =>
     {
         using var images = Dataset.Test.Images.narrow(0, start, count);
         return images.ToRows();
     });
 
     /// <summary>Labels (0–9) of test images <paramref name="start"/> to <paramref name="start"/> + <paramref name="count"/> − 1.</summary>
-    public IReadOnlyList<int> TestLabels(int start, int count) => Core.Engine.EngineThread.Invoke(() =>
+    public IReadOnlyList<int> TestLabels(int start, int count) => Core.EngineThread.Invoke(() =>
     {
         using var labels = Dataset.Test.Labels.narrow(0, start, count);
         return labels.data<long>().ToArray().Select(l => (int)l).ToArray();

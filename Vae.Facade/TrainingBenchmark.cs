@@ -43,7 +43,7 @@ public static class TrainingBenchmark
     public static Task<BenchResult> RunAsync(int epochs = 3, IProgress<(int Epoch, double Seconds)>? progress = null, CancellationToken cancellationToken = default)
     {
         if (epochs < 1) throw new InvalidInputException($"--epochs: must be at least 1, was {epochs}");
-        return Core.Engine.EngineThread.Run(() =>
+        return Core.EngineThread.Run(() =>
         {
             cancellationToken.ThrowIfCancellationRequested();
             var r = InvalidInputException.Guard(() => Core.Benchmark.run(epochs, FuncConvert.FromAction<int, double>((e, s) => progress?.Report((e, s)))));

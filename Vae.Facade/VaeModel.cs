@@ -48,7 +48,7 @@ public sealed class VaeModel
         var architecture = spec.ToArchitecture();
         var fits = Core.Memory.check(Core.Training.TrainingOptionsModule.defaults.BatchSize, architecture);
         if (fits.IsError) throw new InvalidInputException(fits.ErrorValue);
-        return Core.Engine.EngineThread.Invoke(() => new VaeModel(Core.ModelModule.create(seed, architecture)));
+        return Core.EngineThread.Invoke(() => new VaeModel(Core.ModelModule.create(seed, architecture)));
     }
 
     internal static VaeModel Wrap(Core.Model model) => new(model);
@@ -69,7 +69,7 @@ public sealed class VaeModel
         var options = (settings ?? new TrainingSettings()).ToCore();
         if (validationSize < 1 || validationSize >= data.TrainCount)
             throw new InvalidInputException($"validationSize: must be between 1 and {data.TrainCount - 1}, was {validationSize}");
-        return Core.Engine.EngineThread.Run(() =>
+        return Core.EngineThread.Run(() =>
         {
             cancellationToken.ThrowIfCancellationRequested();
             var split = Core.FashionMnist.trainValidationSplit(splitSeed, validationSize, data.Dataset.Train);
@@ -85,7 +85,7 @@ public sealed class VaeModel
 
     /// <summary>Mean reconstruction, KL and loss per image on a split; the VAE's sampling noise is drawn from <paramref name="seed"/>.</summary>
     public LossBreakdown Evaluate(FashionMnistData data, DataSplit split = DataSplit.Test, long seed = 0) =>
-        Core.Engine.EngineThread.Invoke(() => Core.Evaluation.evaluate(seed, Model, split == DataSplit.Test ? data.Dataset.Test : data.Dataset.Train).ToFacade());
+        Core.EngineThread.Invoke(() => Core.Evaluation.evaluate(seed, Model, split == DataSplit.Test ? data.Dataset.Test : data.Dataset.Train).ToFacade());
 
     /// <summary>The code of each image: μ for a VAE, z for an autoencoder (Latent values each).</summary>
     public IReadOnlyList<float[]> Encode(IReadOnlyList<float[]> images) => Apply(images, x => Core.ModelModule.encode(Model, x));
@@ -94,7 +94,7 @@ public sealed class VaeModel
     public IReadOnlyList<float[]> Reconstruct(IReadOnlyList<float[]> images) => Apply(images, x => Core.ModelModule.reconstruct(Model, x));
 
     /// <summary>Images decoded from codes (Latent values each).</summary>
-    public IReadOnlyList<float[]> Decode(IReadOnlyList<float[]> codes) => Core.Engine.EngineThread.Invoke(() =>
+    public IReadOnlyList<float[]> Decode(IReadOnlyList<float[]> codes) => Core.EngineThread.Invoke(() =>
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
@@ -105,7 +105,7 @@ public sealed class VaeModel
     public IReadOnlyList<float[]> Generate(int count, long seed = 0)
     {
         if (count < 1) throw new InvalidInputException($"count: must be at least 1, was {count}");
-        return Core.Engine.EngineThread.Invoke(() =>
+        return Core.EngineThread.Invoke(() =>
         {
             using var scope = torch.NewDisposeScope();
             using var noGrad = torch.no_grad();
@@ -115,14 +115,14 @@ public sealed class VaeModel
     }
 
     /// <summary>Saves the model as a safetensors file (architecture in its metadata); the file appears whole or not at all.</summary>
-    public void Save(string path) => Core.Engine.EngineThread.Invoke(() => Core.Checkpoint.save(path, Model));
+    public void Save(string path) => Core.EngineThread.Invoke(() => Core.Checkpoint.save(path, Model));
 
     /// <summary>Loads a model saved by <see cref="Save"/>.</summary>
     /// <exception cref="InvalidInputException">Not a regular file, not such a checkpoint, its tensors do not match the
     /// architecture it claims, or they hold NaN or infinite values; the message is one line naming the field.</exception>
-    public static VaeModel Load(string path) => Core.Engine.EngineThread.Invoke(() => InvalidInputException.Guard(() => new VaeModel(Core.Checkpoint.load(path))));
+    public static VaeModel Load(string path) => Core.EngineThread.Invoke(() => InvalidInputException.Guard(() => new VaeModel(Core.Checkpoint.load(path))));
 
-    private IReadOnlyList<float[]> Apply(IReadOnlyList<float[]> images, Func<torch.Tensor, torch.Tensor> f) => Core.Engine.EngineThread.Invoke(() =>
+    private IReadOnlyList<float[]> Apply(IReadOnlyList<float[]> images, Func<torch.Tensor, torch.Tensor> f) => Core.EngineThread.Invoke(() =>
     {
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
