@@ -13,7 +13,7 @@ open System.Threading.Tasks
 /// 3.0–3.4 s. The façade runs all of its engine work here (a run adds lanes that split the
 /// threads between them: `Lanes`).
 [<AbstractClass; Sealed>]
-type EngineThread private () =
+type internal EngineThread private () =
     static let queue = new Collections.Concurrent.BlockingCollection<unit -> unit>()
     /// Set by the engine's thread itself before it takes its first piece of work. A `Lazy`'s
     /// IsValueCreated is not enough: the thread starts inside the factory and can run its first

@@ -5,7 +5,7 @@
 /// one model on 2 threads 2.7–3.1 s per epoch; two models at once on 1 thread each 4.0–4.4 s per
 /// epoch each, i.e. 2.0–2.2 s per model-epoch. Each lane's share keeps the OpenMP threads at the
 /// core count (see EngineThread for what happens beyond it).
-module Vae.Core.Lanes
+module internal Vae.Core.Lanes
 
 open System
 open System.Threading
