@@ -10,7 +10,7 @@ open System.Threading.Tasks
 /// of this model's operations take. Measured: a run that loaded the data on the main thread and
 /// trained on a thread-pool thread took 5.8–10.5 s per epoch of the five-layer VAE, with the
 /// workers switching context ~1,000 times a second; `bench`, with everything on one thread,
-/// 3.0–3.4 s. The façade runs all of its engine work here (a run adds lanes that split the
+/// 3.0–3.4 s. The core runs its entry points here (`OnEngine`; a run adds lanes that split the
 /// threads between them: `Lanes`).
 [<AbstractClass; Sealed>]
 type internal EngineThread private () =

@@ -61,13 +61,19 @@ let testLabels (data: Dataset) (start: int) (count: int) : int[] =
 /// A new model (`Model.create`).
 let createModel (seed: int64) (architecture: Architecture) : Model = invoke (fun () -> Model.create seed architecture)
 
+let private trainOnSplit (hooks: Training.TrainingHooks) options splitSeed validationSize (data: Dataset) model =
+    hooks.Cancellation.ThrowIfCancellationRequested()
+    let training, validation = FashionMnist.trainValidationSplit splitSeed validationSize data.Train
+    Training.train hooks options training validation model
+
 /// Trains `model` on the training images less `validationSize` (split by `splitSeed`), validating
 /// on those (`Training.train`); the hooks are called on the engine's thread.
+let train (hooks: Training.TrainingHooks) (options: Training.TrainingOptions) (splitSeed: int64) (validationSize: int) (data: Dataset) (model: Model) : Training.TrainingResult =
+    invoke (fun () -> trainOnSplit hooks options splitSeed validationSize data model)
+
+/// `train`, not waiting for it.
 let trainAsync (hooks: Training.TrainingHooks) (options: Training.TrainingOptions) (splitSeed: int64) (validationSize: int) (data: Dataset) (model: Model) : Task<Training.TrainingResult> =
-    start (fun () ->
-        hooks.Cancellation.ThrowIfCancellationRequested()
-        let training, validation = FashionMnist.trainValidationSplit splitSeed validationSize data.Train
-        Training.train hooks options training validation model)
+    start (fun () -> trainOnSplit hooks options splitSeed validationSize data model)
 
 /// Mean reconstruction, KL and loss per image (`Evaluation.evaluate`).
 let evaluate (seed: int64) (model: Model) (split: Split) : Evaluation.Evaluation = invoke (fun () -> Evaluation.evaluate seed model split)

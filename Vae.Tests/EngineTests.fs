@@ -73,6 +73,22 @@ let tests =
                 "the work's own exception type"
         }
     
+        test "the core's entry points can be called from any thread at once, and their input errors come back as thrown" {
+            let model = OnEngine.createModel 3L (Architecture.create Vae [ 8 ] 2)
+            let images = Array.init 5 (fun i -> Array.init 784 (fun p -> float32 ((i * 7 + p) % 11) / 10.0f))
+            let codes = Array.init 4 (fun _ -> System.Threading.Tasks.Task.Run(fun () -> OnEngine.encode model images)) |> Array.map _.Result
+            // Close, not equal: other tests in this list change libtorch's thread count meanwhile.
+            for c in codes do
+                Array.iter2 (Array.iter2 (fun a b -> Expect.floatClose Accuracy.medium (float a) (float b) "the same codes from every thread")) c codes.[0]
+            Expect.equal (codes.[0] |> Array.map Array.length) [| 2; 2; 2; 2; 2 |] "one code of the latent size per image"
+            let message =
+                try
+                    System.Threading.Tasks.Task.Run(fun () -> OnEngine.decode model [| [| 1.0f |] |]).GetAwaiter().GetResult() |> ignore
+                    None
+                with :? System.ArgumentException as e -> Some e.Message
+            Expect.equal message (Some "image 0 has 1 values, the model takes 2") "a code of the wrong size, named, as its own exception type"
+        }
+
         test "lanes run jobs at once, each with its share of threads, after the jobs they wait for" {
             let threads = torch.get_num_threads ()
             Engine.setThreads 2
