@@ -25,7 +25,7 @@ let defaultLanes () =
 let effectiveLanes (settings: RunSettings) = settings.Lanes |> Option.defaultWith defaultLanes
 
 /// Trains and measures every model of every experiment in every repeat (repeat r trains with
-/// seed + r), several models at once (`settings.Lanes`, see `Engine.Lanes`; one model is measured
+/// seed + r), several models at once (`settings.Lanes`, see `Lanes`; one model is measured
 /// at a time): a model that takes another experiment's best architecture trains once every model
 /// of that experiment has trained. Each model trains and is measured on one lane with its share of
 /// the threads, so its numbers do not depend on which lane took it or when. Outcomes are in
@@ -179,17 +179,17 @@ let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: 
     let slotOf (id: JobId) =
         let ei = indexOf id.Experiment
         { Experiment = ei; Repeat = id.Repeat; Model = experiments.[ei].Models |> List.findIndex (fun m -> m.Name = id.Model) }
-    let laneJobs: Engine.LaneJob list =
+    let laneJobs: Lanes.LaneJob list =
         [ for job in plan ->
               let slot = slotOf job.Id
-              { Engine.LaneJob.After = job.After |> List.map (fun a -> position.[a])
+              { Lanes.LaneJob.After = job.After |> List.map (fun a -> position.[a])
                 Exclusive = job.Exclusive
                 Work =
                   match job.Id.Kind with
                   | Train -> train slot
                   | Measure -> measureSlot slot
                   | Likelihood -> likelihoodSlot slot } ]
-    Engine.Lanes.run (effectiveLanes settings) laneJobs
+    Lanes.run (effectiveLanes settings) laneJobs
     // Outcomes in definition order; a bestOf model is its source's outcome, measured there.
     experiments
     |> Array.indexed

@@ -59,14 +59,9 @@ internal static class ProgressDisplay
     }
 
     /// <summary>Calls back synchronously on the training thread (Progress&lt;T&gt; would queue thousands of batch
-    /// reports), one report at a time: models train on several threads at once.</summary>
+    /// reports); the run makes its calls one at a time.</summary>
     private sealed class Reporter(Action<RunProgress> report) : IProgress<RunProgress>
     {
-        private readonly Lock gate = new();
-
-        public void Report(RunProgress value)
-        {
-            lock (gate) report(value);
-        }
+        public void Report(RunProgress value) => report(value);
     }
 }

@@ -1,5 +1,4 @@
 using Microsoft.FSharp.Core;
-using TorchSharp;
 using Vae.Core;
 using Vae.Reporting;
 using static Vae.Core.Experiments;
@@ -49,8 +48,10 @@ public static class ExperimentRunner
 
     /// <summary>Validates the definition, data and output folder, then trains and writes everything.
     /// Nothing is left behind on failure or cancellation: the run is written aside and moved into
-    /// place when complete. <paramref name="progress"/> is called synchronously from the threads that
-    /// train, several models at once (see <see cref="RunOptions.Lanes"/>): it must be thread-safe.</summary>
+    /// place when complete. <paramref name="progress"/> is called synchronously, one report at a time and in
+    /// order: each call returns before the next starts, so it need not be thread-safe, though the calls come
+    /// from the threads that train (several models at once, see <see cref="RunOptions.Lanes"/>) and it should
+    /// return quickly.</summary>
     /// <returns>The results, and the folder written.</returns>
     /// <exception cref="InvalidInputException">Bad input (definition, data, options, output folder); nothing was written.</exception>
     /// <exception cref="OperationCanceledException">Cancelled; nothing was left behind.</exception>
@@ -72,21 +73,14 @@ public static class ExperimentRunner
         // Everything that can be refused is checked before anything is written: the definition, the
         // output folder, the data.
         InvalidInputException.Guard(() => { RunFolder.check(folder); return 0; });
-        var data = await Core.Engine.EngineThread.Run(() => FashionMnistData.Load(options.DataDirectory));
+        var data = await FashionMnistData.LoadAsync(options.DataDirectory);
         cancellationToken.ThrowIfCancellationRequested();
         using var claim = InvalidInputException.Guard(() => RunFolder.claim(folder, EstimatedBytes(plan, settings)));
         try
         {
-            // Engine work on the engine's thread (see Core.Engine.EngineThread); the run trains on it and on a
-            // second lane, each with its share of the threads (Core.Engine.Lanes).
-            var result = await Core.Engine.EngineThread.Run(() =>
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                var outcomes = Run(plan, settings, data, progress, cancellationToken);
-                Writing(folder, () => SaveCheckpoints(outcomes, claim.Staging));
-                var lanes = effectiveLanes(settings);
-                return RunResults.Of(plan.Name, started, options.Quick, outcomes, lanes, Core.Engine.Lanes.threadsPerLane(lanes));
-            });
+            var run = await Core.OnEngine.runAsync(Hooks(plan, settings, progress, cancellationToken), settings, data.Dataset, plan.Core.ToFSharpList());
+            Writing(folder, () => SaveCheckpoints(run.Experiments, claim.Staging));
+            var result = RunResults.Of(plan.Name, started, options.Quick, run.Experiments, run.Lanes, run.ThreadsPerLane);
             await Writing(folder, () => Report.WriteAsync(result, claim.Staging, cancellationToken));
             InvalidInputException.Guard(() => { RunFolder.publish(claim); return 0; });
             return (result, folder);
@@ -142,7 +136,7 @@ public static class ExperimentRunner
         }
     }
 
-    private static IReadOnlyList<ExperimentOutcome> Run(ExperimentPlan plan, RunSettings settings, FashionMnistData data, IProgress<RunProgress>? progress, CancellationToken cancellationToken)
+    private static RunHooks Hooks(ExperimentPlan plan, RunSettings settings, IProgress<RunProgress>? progress, CancellationToken cancellationToken)
     {
         // Models are counted over every repeat of every experiment, for "model 7 of 27".
         var sizes = plan.Core.Select(e => e.Models.Length * effectiveRepeats(settings, e)).ToArray();
@@ -154,9 +148,9 @@ public static class ExperimentRunner
         }
         int IndexOf(string experiment, int repeat, string model) =>
             Index(experiment, repeat, plan.Core.First(e => e.Name == experiment).Models.Select(m => m.Name).ToList().IndexOf(model));
-        // Models train on several lanes at once (Core.Engine.Lanes): these callbacks come from any of them.
-        var lastEpoch = new System.Collections.Concurrent.ConcurrentDictionary<(string, string, int), EpochReport>();
-        var hooks = new RunHooks(
+        // The core calls these one at a time (Core.OnEngine.runAsync).
+        var lastEpoch = new Dictionary<(string, string, int), EpochReport>();
+        return new RunHooks(
             FuncConvert.FromAction<string, string, int, int, int>((_, _, _, _, _) => { }),
             FuncConvert.FromFunc<string, string, int, Training.TrainingHooks>((experiment, model, repeat) =>
             {
@@ -183,17 +177,16 @@ public static class ExperimentRunner
                 progress?.Report(new RunProgress(experiment, spec.Name, repeat, IndexOf(experiment, repeat, spec.Name), modelCount,
                     training.History.Length, training.History.Length, 0, 0, training.History.Last().ToResult(), true, Diverged: true))),
             cancellationToken);
-        return run(hooks, settings, data.Dataset, plan.Core.ToFSharpList()).ToArray();
     }
 
-    private static void SaveCheckpoints(IReadOnlyList<ExperimentOutcome> outcomes, string staging)
+    private static void SaveCheckpoints(IEnumerable<ExperimentOutcome> outcomes, string staging)
     {
         foreach (var o in outcomes)
         foreach (var m in o.Models.Where(m => m.ReusedFrom is null))
         {
             var path = Path.Combine(staging, RunLayout.Checkpoint(o.Definition.Name, m.Spec.Name));
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            Checkpoint.save(path, m.Training.Model);
+            Core.OnEngine.save(path, m.Training.Model);
         }
     }
 }

@@ -24,19 +24,24 @@ public sealed class FashionMnistData
     /// that holds the four files.</summary>
     /// <exception cref="InvalidInputException">A file is missing, unreadable, corrupt or not the official one.</exception>
     public static FashionMnistData Load(string? directory = null) =>
-        Core.Engine.EngineThread.Invoke(() => InvalidInputException.Guard(() => new FashionMnistData(Core.FashionMnist.load(directory.ToOption()))));
+        new(InvalidInputException.Guard(() => Core.OnEngine.loadData(directory.ToOption())));
+
+    /// <summary>Loads the data as <see cref="Load"/> does, not waiting for it.</summary>
+    internal static async Task<FashionMnistData> LoadAsync(string? directory)
+    {
+        try
+        {
+            return new(await Core.OnEngine.loadDataAsync(directory.ToOption()));
+        }
+        catch (Exception e) when (InvalidInputException.IsInputError(e))
+        {
+            throw new InvalidInputException(e.Message, e);
+        }
+    }
 
     /// <summary>Test images <paramref name="start"/> to <paramref name="start"/> + <paramref name="count"/> − 1, 784 values each.</summary>
-    public IReadOnlyList<float[]> TestImages(int start, int count) => Core.Engine.EngineThread.Invoke(() =>
-    {
-        using var images = Dataset.Test.Images.narrow(0, start, count);
-        return images.ToRows();
-    });
+    public IReadOnlyList<float[]> TestImages(int start, int count) => Core.OnEngine.testImages(Dataset, start, count);
 
     /// <summary>Labels (0–9) of test images <paramref name="start"/> to <paramref name="start"/> + <paramref name="count"/> − 1.</summary>
-    public IReadOnlyList<int> TestLabels(int start, int count) => Core.Engine.EngineThread.Invoke(() =>
-    {
-        using var labels = Dataset.Test.Labels.narrow(0, start, count);
-        return labels.data<long>().ToArray().Select(l => (int)l).ToArray();
-    });
+    public IReadOnlyList<int> TestLabels(int start, int count) => Core.OnEngine.testLabels(Dataset, start, count);
 }

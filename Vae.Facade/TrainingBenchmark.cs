@@ -44,12 +44,21 @@ public static class TrainingBenchmark
     public static Task<BenchResult> RunAsync(int epochs = 3, IProgress<(int Epoch, double Seconds)>? progress = null, CancellationToken cancellationToken = default)
     {
         if (epochs < 1) throw new InvalidInputException($"--epochs: must be at least 1, was {epochs}");
-        return Core.Engine.EngineThread.Run(() =>
+        return Run();
+
+        async Task<BenchResult> Run()
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var r = InvalidInputException.Guard(() => Core.Benchmark.run(epochs, FuncConvert.FromAction<int, double>((e, s) => progress?.Report((e, s)))));
+            Core.Benchmark.BenchReport r;
+            try
+            {
+                r = await Core.OnEngine.benchmarkAsync(epochs, FuncConvert.FromAction<int, double>((e, s) => progress?.Report((e, s))), cancellationToken);
+            }
+            catch (Exception e) when (InvalidInputException.IsInputError(e))
+            {
+                throw new InvalidInputException(e.Message, e);
+            }
             return new BenchResult(r.EpochSeconds, r.MedianSecondsPerEpoch, r.ImagesPerSecond, r.Gflops, r.PeakResidentBytes, r.Threads,
                 r.FinalTrainingLoss, new BenchMachine(r.Machine.Processor, r.Machine.Cores));
-        });
+        }
     }
 }

@@ -1,5 +1,4 @@
 using Microsoft.FSharp.Core;
-using TorchSharp;
 using Vae.Reporting;
 
 namespace Vae.Facade;
@@ -49,7 +48,7 @@ public sealed class VaeModel
         var architecture = spec.ToArchitecture();
         var fits = Core.Memory.check(Core.Training.TrainingOptionsModule.defaults.BatchSize, architecture);
         if (fits.IsError) throw new InvalidInputException(fits.ErrorValue);
-        return Core.Engine.EngineThread.Invoke(() => new VaeModel(Core.ModelModule.create(seed, architecture)));
+        return new VaeModel(Core.OnEngine.createModel(seed, architecture));
     }
 
     internal static VaeModel Wrap(Core.Model model) => new(model);
@@ -70,63 +69,47 @@ public sealed class VaeModel
         var options = (settings ?? new TrainingSettings()).ToCore();
         if (validationSize < 1 || validationSize >= data.TrainCount)
             throw new InvalidInputException($"validationSize: must be between 1 and {data.TrainCount - 1}, was {validationSize}");
-        return Core.Engine.EngineThread.Run(() =>
+        var hooks = new Core.Training.TrainingHooks(
+            FuncConvert.FromAction<Core.Training.EpochRecord>(e => progress?.Report(e.ToResult())),
+            FuncConvert.FromAction<int, int, int>((_, _, _) => { }),
+            cancellationToken);
+        return Train();
+
+        async Task<TrainingReport> Train()
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            var split = Core.FashionMnist.trainValidationSplit(splitSeed, validationSize, data.Dataset.Train);
-            var hooks = new Core.Training.TrainingHooks(
-                FuncConvert.FromAction<Core.Training.EpochRecord>(e => progress?.Report(e.ToResult())),
-                FuncConvert.FromAction<int, int, int>((_, _, _) => { }),
-                cancellationToken);
-            var result = Core.Training.train(hooks, options, split.Item1, split.Item2, Model);
+            var result = await Core.OnEngine.trainAsync(hooks, options, splitSeed, validationSize, data.Dataset, Model);
             Model = result.Model;
             return new TrainingReport(result.History.Select(e => e.ToResult()).ToArray(), result.BestEpoch, result.DivergedAt?.Value);
-        });
+        }
     }
 
     /// <summary>Mean reconstruction, KL and loss per image on a split; the VAE's sampling noise is drawn from <paramref name="seed"/>.</summary>
     public LossBreakdown Evaluate(FashionMnistData data, DataSplit split = DataSplit.Test, long seed = 0) =>
-        Core.Engine.EngineThread.Invoke(() => Core.Evaluation.evaluate(seed, Model, split == DataSplit.Test ? data.Dataset.Test : data.Dataset.Train).ToResult());
+        Core.OnEngine.evaluate(seed, Model, split == DataSplit.Test ? data.Dataset.Test : data.Dataset.Train).ToResult();
 
     /// <summary>The code of each image: μ for a VAE, z for an autoencoder (Latent values each).</summary>
-    public IReadOnlyList<float[]> Encode(IReadOnlyList<float[]> images) => Apply(images, x => Core.ModelModule.encode(Model, x));
+    public IReadOnlyList<float[]> Encode(IReadOnlyList<float[]> images) => InvalidInputException.Guard(() => Core.OnEngine.encode(Model, images.ToArray()));
 
     /// <summary>Each image passed through its code and decoded (μ for a VAE: no sampling noise).</summary>
-    public IReadOnlyList<float[]> Reconstruct(IReadOnlyList<float[]> images) => Apply(images, x => Core.ModelModule.reconstruct(Model, x));
+    public IReadOnlyList<float[]> Reconstruct(IReadOnlyList<float[]> images) => InvalidInputException.Guard(() => Core.OnEngine.reconstruct(Model, images.ToArray()));
 
     /// <summary>Images decoded from codes (Latent values each).</summary>
-    public IReadOnlyList<float[]> Decode(IReadOnlyList<float[]> codes) => Core.Engine.EngineThread.Invoke(() =>
-    {
-        using var scope = torch.NewDisposeScope();
-        using var noGrad = torch.no_grad();
-        return Core.ModelModule.decode(Model, codes.ToTensor(Spec.Latent)).ToRows();
-    });
+    public IReadOnlyList<float[]> Decode(IReadOnlyList<float[]> codes) =>
+        InvalidInputException.Guard(() => Core.OnEngine.decode(Model, codes.ToArray()));
 
     /// <summary><paramref name="count"/> images decoded from z ~ N(0, I) drawn from <paramref name="seed"/>.</summary>
     public IReadOnlyList<float[]> Generate(int count, long seed = 0)
     {
         if (count < 1) throw new InvalidInputException($"count: must be at least 1, was {count}");
-        return Core.Engine.EngineThread.Invoke(() =>
-        {
-            using var scope = torch.NewDisposeScope();
-            using var noGrad = torch.no_grad();
-            using var generator = new torch.Generator((ulong)seed);
-            return Core.ModelModule.generate(generator, count, Model).ToRows();
-        });
+        return Core.OnEngine.generate(seed, count, Model);
     }
 
     /// <summary>Saves the model as a safetensors file (architecture in its metadata); the file appears whole or not at all.</summary>
-    public void Save(string path) => Core.Engine.EngineThread.Invoke(() => Core.Checkpoint.save(path, Model));
+    public void Save(string path) => Core.OnEngine.save(path, Model);
 
     /// <summary>Loads a model saved by <see cref="Save"/>.</summary>
     /// <exception cref="InvalidInputException">Not a regular file, not such a checkpoint, its tensors do not match the
     /// architecture it claims, or they hold NaN or infinite values; the message is one line naming the field.</exception>
-    public static VaeModel Load(string path) => Core.Engine.EngineThread.Invoke(() => InvalidInputException.Guard(() => new VaeModel(Core.Checkpoint.load(path))));
+    public static VaeModel Load(string path) => new(InvalidInputException.Guard(() => Core.OnEngine.load(path)));
 
-    private IReadOnlyList<float[]> Apply(IReadOnlyList<float[]> images, Func<torch.Tensor, torch.Tensor> f) => Core.Engine.EngineThread.Invoke(() =>
-    {
-        using var scope = torch.NewDisposeScope();
-        using var noGrad = torch.no_grad();
-        return f(images.ToTensor(Core.FashionMnist.Pixels)).ToRows();
-    });
 }

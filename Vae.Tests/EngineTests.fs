@@ -60,19 +60,35 @@ let tests =
         }
     
         test "engine work posted from any thread runs on one thread, inline when posted from it, and its exception comes back as thrown" {
-            let engineThread () = Engine.EngineThread.Invoke(fun () -> System.Threading.Thread.CurrentThread.ManagedThreadId)
+            let engineThread () = EngineThread.Invoke(fun () -> System.Threading.Thread.CurrentThread.ManagedThreadId)
             let fromHere = engineThread ()
             let fromElsewhere = System.Threading.Tasks.Task.Run(fun () -> engineThread ()).Result
             Expect.equal fromElsewhere fromHere "the same thread whoever asks"
             Expect.notEqual fromHere System.Threading.Thread.CurrentThread.ManagedThreadId "not the caller's thread"
             // Posting from the engine's thread runs at once (waiting for the queue would deadlock).
-            let nested = Engine.EngineThread.Invoke(fun () -> Engine.EngineThread.Invoke(fun () -> Engine.EngineThread.IsCurrent))
+            let nested = EngineThread.Invoke(fun () -> EngineThread.Invoke(fun () -> EngineThread.IsCurrent))
             Expect.isTrue nested "nested work runs on the engine's thread"
             Expect.throwsT<System.ArgumentException>
-                (fun () -> Engine.EngineThread.Invoke(fun () -> invalidArg "x" "bad" : int) |> ignore)
+                (fun () -> EngineThread.Invoke(fun () -> invalidArg "x" "bad" : int) |> ignore)
                 "the work's own exception type"
         }
     
+        test "the core's entry points can be called from any thread at once, and their input errors come back as thrown" {
+            let model = OnEngine.createModel 3L (Architecture.create Vae [ 8 ] 2)
+            let images = Array.init 5 (fun i -> Array.init 784 (fun p -> float32 ((i * 7 + p) % 11) / 10.0f))
+            let codes = Array.init 4 (fun _ -> System.Threading.Tasks.Task.Run(fun () -> OnEngine.encode model images)) |> Array.map _.Result
+            // Close, not equal: other tests in this list change libtorch's thread count meanwhile.
+            for c in codes do
+                Array.iter2 (Array.iter2 (fun a b -> Expect.floatClose Accuracy.medium (float a) (float b) "the same codes from every thread")) c codes.[0]
+            Expect.equal (codes.[0] |> Array.map Array.length) [| 2; 2; 2; 2; 2 |] "one code of the latent size per image"
+            let message =
+                try
+                    System.Threading.Tasks.Task.Run(fun () -> OnEngine.decode model [| [| 1.0f |] |]).GetAwaiter().GetResult() |> ignore
+                    None
+                with :? System.ArgumentException as e -> Some e.Message
+            Expect.equal message (Some "image 0 has 1 values, the model takes 2") "a code of the wrong size, named, as its own exception type"
+        }
+
         test "lanes run jobs at once, each with its share of threads, after the jobs they wait for" {
             let threads = torch.get_num_threads ()
             Engine.setThreads 2
@@ -85,7 +101,7 @@ let tests =
                     if not (bothStarted.Wait(System.TimeSpan.FromSeconds 30.0)) then failwith $"{name} ran alone"
                     log.Enqueue $"{name} {torch.get_num_threads ()}"
                 let after name () = (let before = String.concat "," log in log.Enqueue $"{name} after {before}")
-                Engine.Lanes.run 2 [ { After = []; Exclusive = false; Work = meeting "a" }; { After = []; Exclusive = false; Work = meeting "b" }; { After = [ 0; 1 ]; Exclusive = false; Work = after "c" } ]
+                Lanes.run 2 [ { After = []; Exclusive = false; Work = meeting "a" }; { After = []; Exclusive = false; Work = meeting "b" }; { After = [ 0; 1 ]; Exclusive = false; Work = after "c" } ]
                 let entries = List.ofSeq log
                 Expect.equal (entries |> List.take 2 |> List.sort) [ "a 1"; "b 1" ] "both ran at once, on one thread each"
                 Expect.stringStarts entries.[2] "c after" "c ran after a and b"
@@ -98,10 +114,10 @@ let tests =
             let job i () =
                 ran.Add i
                 if i = 1 then invalidArg "x" "job 1 failed"
-            let jobs = [ for i in 0 .. 5 -> { Engine.LaneJob.After = (if i = 0 then [] else [ i - 1 ]); Engine.LaneJob.Exclusive = false; Engine.LaneJob.Work = job i } ]
-            Expect.throwsT<System.ArgumentException> (fun () -> Engine.Lanes.run 2 jobs) "the job's own exception type"
+            let jobs = [ for i in 0 .. 5 -> { Lanes.LaneJob.After = (if i = 0 then [] else [ i - 1 ]); Lanes.LaneJob.Exclusive = false; Lanes.LaneJob.Work = job i } ]
+            Expect.throwsT<System.ArgumentException> (fun () -> Lanes.run 2 jobs) "the job's own exception type"
             Expect.equal (ran |> Seq.sort |> List.ofSeq) [ 0; 1 ] "nothing after the failure started"
-            Expect.throwsT<System.ArgumentException> (fun () -> Engine.Lanes.run 2 [ { After = [ 0 ]; Exclusive = false; Work = ignore } ]) "a job cannot wait for itself"
+            Expect.throwsT<System.ArgumentException> (fun () -> Lanes.run 2 [ { After = [ 0 ]; Exclusive = false; Work = ignore } ]) "a job cannot wait for itself"
         }
     
         test "exclusive jobs run one at a time, beside jobs that are not" {
@@ -121,7 +137,7 @@ let tests =
                 let plain () =
                     met.Signal() |> ignore
                     if not (met.Wait(System.TimeSpan.FromSeconds 30.0)) then failwith "the plain job ran alone"
-                Engine.Lanes.run 2
+                Lanes.run 2
                     [ { After = []; Exclusive = true; Work = exclusive "x" true }
                       { After = []; Exclusive = true; Work = exclusive "y" false }
                       { After = []; Exclusive = false; Work = plain }
