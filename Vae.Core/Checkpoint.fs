@@ -13,17 +13,6 @@ open System.Text.Json.Nodes
 open TorchSharp
 open Vae.Core.Layers
 
-/// A message on one line, as the façade promises, even when it quotes a hostile file: control
-/// characters are shown escaped.
-let private oneLine (text: string) =
-    if text |> Seq.exists Char.IsControl then
-        String.Concat(text |> Seq.map (fun c -> if Char.IsControl c then $"\\u{int c:x4}" else string c))
-    else text
-
-/// A checkpoint is unusable; the message names the file and what is wrong with it, on one line.
-type CheckpointException(file: string, problem: string) =
-    inherit Exception(oneLine $"{file}: {problem}")
-
 /// Written to `__metadata__.format`.
 [<Literal>]
 let Format = "vae-core/1"
@@ -114,7 +103,7 @@ let private strictUtf8 = UTF8Encoding(false, true)
 
 /// The header's length from the file's first eight bytes, within safetensors' cap and the file.
 let private headerLength (file: string) (declared: uint64) (fileLength: int64) : int =
-    let fail problem = raise (CheckpointException(file, problem))
+    let fail problem = InvalidInput.about file problem
     if declared > uint64 MaxHeaderLength then fail $"header length {declared} is more than safetensors allows ({MaxHeaderLength} bytes)"
     if declared > uint64 (fileLength - 8L) then fail $"header length {declared} runs past the end of the file ({fileLength} bytes)"
     int declared
@@ -123,7 +112,7 @@ let private headerLength (file: string) (declared: uint64) (fileLength: int64) :
 /// architecture the metadata claims and a data section of `dataLength` bytes. Nothing is allocated
 /// here that the header's own length does not bound.
 let private readHeader (file: string) (header: ReadOnlyMemory<byte>) (dataLength: int64) : Plan =
-    let fail problem = raise (CheckpointException(file, problem))
+    let fail problem = InvalidInput.about file problem
     let text =
         try strictUtf8.GetString(header.Span)
         with :? DecoderFallbackException -> fail "the header is not valid UTF-8"
@@ -262,7 +251,7 @@ let private build (file: string) (plan: Plan) (data: ReadOnlyMemory<byte>) : Mod
     for slot, start in List.zip plan.Layout plan.Starts do
         let bad = nonFinite plan.DType (data.Span.Slice(int start, int (size slot)))
         if bad > 0 then
-            raise (CheckpointException(file, $"tensor {slot.Name} holds non-finite values ({bad} of {elements slot})"))
+            InvalidInput.about file $"tensor {slot.Name} holds non-finite values ({bad} of {elements slot})"
     let model = allocate plan.DType plan.Layout |> Model.ofParameters plan.Architecture
     let values = model.Parameters.Values.bytes
     // The parameters are one flat buffer in layout order; the file may order its tensors otherwise.
@@ -272,9 +261,9 @@ let private build (file: string) (plan: Plan) (data: ReadOnlyMemory<byte>) : Mod
     model
 
 /// Reads a model from checkpoint bytes; `file` only names the source in errors. Any fault in the
-/// bytes raises CheckpointException, naming the field at fault, before anything is allocated.
+/// bytes raises InvalidInputException, naming the field at fault, before anything is allocated.
 let ofBytes (file: string) (bytes: byte[]) : Model =
-    if bytes.Length < 8 then raise (CheckpointException(file, $"too short for a safetensors header ({bytes.Length} bytes)"))
+    if bytes.Length < 8 then InvalidInput.about file $"too short for a safetensors header ({bytes.Length} bytes)"
     let length = headerLength file (BitConverter.ToUInt64(bytes, 0)) bytes.LongLength
     let dataStart = 8 + length
     let plan = readHeader file (ReadOnlyMemory(bytes, 8, length)) (int64 (bytes.Length - dataStart))
@@ -284,7 +273,7 @@ let ofBytes (file: string) (bytes: byte[]) : Model =
 /// checkpoint or whose tensors do not match the architecture it claims. Only a regular file is
 /// opened, and only the header is read before the file's length is checked against it.
 let load (path: string) : Model =
-    let fail problem = raise (CheckpointException(path, problem))
+    let fail problem = InvalidInput.about path problem
     use stream =
         match InputFile.openRead path with
         | Ok stream -> stream

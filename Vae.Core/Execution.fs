@@ -131,7 +131,7 @@ let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: 
             let oi = indexOf other
             match bestOf oi (fun a -> a.Kind = Vae) with
             | -1 ->
-                raise (DefinitionException(experiment.Name, "", $"architectureOf \"{other}\": that experiment has no VAE that trained without diverging"))
+                InvalidInput.raise experiment.Name "" $"architectureOf \"{other}\": that experiment has no VAE that trained without diverging"
             | best ->
                 let a = fst (trainingOf { Experiment = oi; Repeat = 0; Model = best }).Value
                 Architecture.create kind a.Hidden a.Latent
@@ -209,7 +209,7 @@ let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: 
                     let source = previous |> List.find (fun o -> o.Definition.Name = other)
                     match source.Best with
                     | None ->
-                        raise (DefinitionException(experiment.Name, "", $"bestOf \"{other}\": every model of that experiment diverged"))
+                        InvalidInput.raise experiment.Name "" $"bestOf \"{other}\": every model of that experiment diverged"
                     | Some sourceBest ->
                         let best = source.RepeatsOf sourceBest.Spec.Name |> List.item (min slot.Repeat (source.Repeats.Length - 1))
                         // The same model: its measurements (and samples) are the ones taken where it was trained.

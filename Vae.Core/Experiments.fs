@@ -10,48 +10,8 @@ open System.Text.Json
 open System.Text.RegularExpressions
 open TorchSharp
 open Vae.Core.FashionMnist
+open Vae.Core.Text
 open Vae.Core.Training
-
-/// `text` with the characters `alsoEscaped` accepts, control characters, and Unicode's line and
-/// paragraph separators written as JSON escapes (\n, \", \u0007).
-let private escapeWith (alsoEscaped: char -> bool) (text: string) =
-    let needs (c: char) = Char.IsControl c || c = '\u2028' || c = '\u2029' || alsoEscaped c
-    let escape (c: char) =
-        match c with
-        | '\n' -> "\\n"
-        | '\r' -> "\\r"
-        | '\t' -> "\\t"
-        | '"' -> "\\\""
-        | '\\' -> "\\\\"
-        | c -> $"\\u{int c:x4}"
-    if Seq.exists needs text then String.Concat(text |> Seq.map (fun c -> if needs c then escape c else string c)) else text
-
-/// `text` on one line, its control characters written as JSON escapes: messages quote file names
-/// and values from users, and a newline among them split a message in two.
-let oneLine (text: string) = escapeWith (fun _ -> false) text
-
-/// Characters of a user's value shown in a message; the rest is cut (a name may be 1 MB long).
-[<Literal>]
-let private QuotedLength = 80
-
-/// A user's value in a message: in quotes, escaped as a JSON string would be (a quote, a backslash
-/// or a newline inside is not mistaken for the message's own), cut after `QuotedLength` characters.
-let quote (value: string) =
-    let cut = if value.Length > QuotedLength && Char.IsHighSurrogate value.[QuotedLength - 1] then QuotedLength - 1 else QuotedLength
-    let shown = if value.Length > cut then value.Substring(0, cut) + "…" else value
-    "\"" + escapeWith (fun c -> c = '"' || c = '\\') shown + "\""
-
-/// A definition is invalid; the message names the file, the JSON path and the rule broken, e.g.
-/// "experiments/task2.json: models[2].latent: must be at least 1". It is one line (`oneLine`): the
-/// file comes from the command line, and a rule may quote raw JSON.
-type DefinitionException(file: string, path: string, rule: string) =
-    inherit Exception(oneLine (if String.IsNullOrEmpty path then $"{file}: {rule}" else $"{file}: {path}: {rule}"))
-    /// The definition file.
-    member _.File = file
-    /// The JSON path of the offending value ("" for the whole file).
-    member _.JsonPath = path
-    /// The rule broken.
-    member _.Rule = rule
 
 /// Where a model's architecture comes from.
 type ModelSource =
@@ -171,7 +131,7 @@ let private repeated (names: string list) : (int * int) option =
 
 /// Reads a definition from JSON text; `file` names the source in errors.
 let parse (file: string) (json: string) : Definition =
-    let fail path rule = raise (DefinitionException(file, path, rule))
+    let fail path rule = InvalidInput.raise file path rule
     let document =
         try JsonDocument.Parse(json, JsonDocumentOptions(CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true))
         with :? JsonException as e -> fail "" $"not valid JSON ({e.Message})"
@@ -350,9 +310,9 @@ let loadFile (path: string) : Definition =
                 let size =
                     if stream.CanSeek && stream.Length > int64 MaxDefinitionBytes then $"{thousands stream.Length} bytes"
                     else $"more than {thousands MaxDefinitionBytes} bytes"
-                raise (DefinitionException(path, "", $"is larger than 1 MB ({size}); a definition is at most 1 MB of JSON (1,000 models take about 60 kB)"))
+                InvalidInput.raise path "" $"is larger than 1 MB ({size}); a definition is at most 1 MB of JSON (1,000 models take about 60 kB)"
             kept.ToArray()
-        with :? IOException | :? UnauthorizedAccessException as e -> raise (DefinitionException(path, "", $"cannot be read ({e.Message})"))
+        with :? IOException | :? UnauthorizedAccessException as e -> InvalidInput.raise path "" $"cannot be read ({e.Message})"
     // As File.ReadAllText reads: UTF-8 unless a byte-order mark says otherwise.
     use reader = new StreamReader(new MemoryStream(bytes), Text.Encoding.UTF8, true)
     parse path (reader.ReadToEnd())
@@ -363,7 +323,7 @@ let shipped () : (string * Result<Definition, string>) list =
     | [] -> []
     | dir :: _ ->
         [ for file in Directory.GetFiles(dir, "*.json") |> Array.sort ->
-              file, (try Ok (loadFile file) with :? DefinitionException as e -> Error e.Message) ]
+              file, (try Ok (loadFile file) with :? InvalidInputException as e -> Error e.Message) ]
 
 /// Whether `nameOrPath` is a path (it ends in .json or contains a folder separator), not a name.
 let private looksLikePath (nameOrPath: string) =
@@ -374,21 +334,21 @@ let private looksLikePath (nameOrPath: string) =
 let resolve (relativeTo: string option) (nameOrPath: string) : string =
     if looksLikePath nameOrPath then
         if File.Exists nameOrPath then Path.GetFullPath nameOrPath
-        else raise (DefinitionException(nameOrPath, "", "no such definition file"))
+        else InvalidInput.raise nameOrPath "" "no such definition file"
     else
         let folders = (relativeTo |> Option.toList) @ searchDirectories ()
         match folders |> List.map (fun d -> Path.Combine(d, nameOrPath + ".json")) |> List.tryFind File.Exists with
         | Some file -> file
         | None ->
             let where = if folders.IsEmpty then "no experiments folder was found" else $"""looked in {String.Join("; ", folders)}"""
-            raise (DefinitionException(nameOrPath, "", $"no definition of that name ({where})"))
+            InvalidInput.raise nameOrPath "" $"no definition of that name ({where})"
 
 /// `definition`, found as `name` in `file`, unless its own name differs: a run finds experiments
 /// by their names, and one whose name is not its file's was trained and then not found
 /// (KeyNotFoundException) when another experiment took its best model.
 let private foundAs (file: string) (name: string) (definition: Definition) =
     if definition.Name <> name then
-        raise (DefinitionException(file, "name", $"is {quote definition.Name}, but the file is found as {quote name}; a definition's name must match its file name"))
+        InvalidInput.raise file "name" $"is {quote definition.Name}, but the file is found as {quote name}; a definition's name must match its file name"
     definition
 
 /// Whether an experiment certainly has a VAE, whose architecture another experiment can take
@@ -419,12 +379,12 @@ let plan (nameOrPath: string) : Definition * ExperimentDefinition list =
         | _ ->
             let f =
                 try resolve folder name
-                with :? DefinitionException -> raise (DefinitionException(referrer, path, $"refers to {quote name}, which is not a definition beside it or among the shipped ones"))
+                with :? InvalidInputException -> InvalidInput.raise referrer path $"refers to {quote name}, which is not a definition beside it or among the shipped ones"
             match loadFile f |> foundAs f name with
             | Experiment e ->
                 loaded.[name] <- (f, e)
                 f, e
-            | Study _ -> raise (DefinitionException(referrer, path, $"refers to {quote name}, a study; only an experiment has models"))
+            | Study _ -> InvalidInput.raise referrer path $"refers to {quote name}, a study; only an experiment has models"
     let references (e: ExperimentDefinition) =
         e.Models
         |> List.indexed
@@ -442,7 +402,7 @@ let plan (nameOrPath: string) : Definition * ExperimentDefinition list =
             match m.Source with
             | Widths(kind, hidden, latent) ->
                 match Memory.checkWithin available e.Training.BatchSize (Architecture.create kind hidden latent) with
-                | Error message -> raise (DefinitionException(file, $"models[{i}]", message))
+                | Error message -> InvalidInput.raise file $"models[{i}]" message
                 | Ok _ -> ()
             | ArchitectureOf _
             | BestOf _ -> ()
@@ -456,13 +416,13 @@ let plan (nameOrPath: string) : Definition * ExperimentDefinition list =
                     (fun acc (path, other, takesArchitecture) ->
                         if other = e.Name || List.contains other visiting then
                             let cycle = String.Join(" → ", List.rev (other :: e.Name :: visiting))
-                            raise (DefinitionException(referrer, path, $"refers to {quote other} in a cycle ({cycle})"))
+                            InvalidInput.raise referrer path $"refers to {quote other} in a cycle ({cycle})"
                         let file, definition = loadNamed referrer path other
                         // After the referenced experiment's own references: a cycle through them is the first fault.
                         let acc = add (e.Name :: visiting) acc file definition
                         if takesArchitecture && not (hasVae definition) then
                             let bestOfs = if definition.Models |> List.exists (fun m -> m.Source.IsBestOf) then "; a bestOf model does not count, its kind is known only once trained" else ""
-                            raise (DefinitionException(referrer, path, $"{quote other} has no VAE (its best VAE's architecture is taken{bestOfs})"))
+                            InvalidInput.raise referrer path $"{quote other} has no VAE (its best VAE's architecture is taken{bestOfs})"
                         acc)
                     ordered
             checkMemory referrer e
@@ -474,7 +434,7 @@ let plan (nameOrPath: string) : Definition * ExperimentDefinition list =
             names |> List.indexed |> List.fold (fun acc (i, n) -> loadNamed file $"experiments[{i}]" n ||> add [] acc) []
     let models = experiments |> List.sumBy _.Models.Length
     if models > MaxModels then
-        raise (DefinitionException(file, "", $"the run has {thousands models} models (counting the experiments it refers to); at most {thousands MaxModels}"))
+        InvalidInput.raise file "" $"the run has {thousands models} models (counting the experiments it refers to); at most {thousands MaxModels}"
     match top with
     | Study(_, _, _, Some repeats) -> top, experiments |> List.map (fun e -> { e with Repeats = repeats })
     | _ -> top, experiments

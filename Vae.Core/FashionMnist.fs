@@ -71,13 +71,13 @@ let locate (explicitDir: string option) : string =
     match explicitDir with
     | Some dir when not (complete dir) ->
         let missing = officialFiles |> List.filter (fun f -> not (File.Exists(Path.Combine(dir, f.Name)))) |> List.map _.Name
-        raise (DataFileException(dir, $"""no Fashion-MNIST files here (missing {String.Join(", ", missing)})"""))
+        InvalidInput.about dir $"""no Fashion-MNIST files here (missing {String.Join(", ", missing)})"""
     | _ ->
         let searched = searchDirectories explicitDir
         match searched |> List.tryFind complete with
         | Some dir -> dir
         | None ->
-            raise (DataFileException("Fashion-MNIST", $"""the four files were not found in any of: {String.Join("; ", searched)} (set {EnvironmentVariable} or install Debian's dataset-fashion-mnist)"""))
+            InvalidInput.about "Fashion-MNIST" $"""the four files were not found in any of: {String.Join("; ", searched)} (set {EnvironmentVariable} or install Debian's dataset-fashion-mnist)"""
 
 let private sha256Hex (bytes: byte[]) = Convert.ToHexStringLower(SHA256.HashData bytes)
 
@@ -90,7 +90,7 @@ let readOfficial (dir: string) (file: OfficialFile) : IdxArray =
     if actual <> file.Sha256 then
         // Parse first: a structural fault is the more useful message when there is one.
         parse path content |> ignore
-        raise (DataFileException(path, $"SHA-256 of the decompressed content is {actual}, the official file's is {file.Sha256}"))
+        InvalidInput.about path $"SHA-256 of the decompressed content is {actual}, the official file's is {file.Sha256}"
     parse path content
 
 /// Builds a split from parsed image and label arrays, checking that they agree.
@@ -98,7 +98,7 @@ let toSplit (imagesFile: string) (images: IdxArray) (labelsFile: string) (labels
     match images.Dimensions, labels.Dimensions with
     | [ n; 28; 28 ], [ m ] when n = m ->
         match labels.Data |> Array.tryFindIndex (fun l -> l > 9uy) with
-        | Some i -> raise (DataFileException(labelsFile, $"label {labels.Data.[i]} at index {i} is outside 0–9"))
+        | Some i -> InvalidInput.about labelsFile $"label {labels.Data.[i]} at index {i} is outside 0–9"
         | None ->
             Engine.ensureLoaded ()
             // Every intermediate (and the view) disposed at once: each holds a copy of the file.
@@ -107,9 +107,9 @@ let toSplit (imagesFile: string) (images: IdxArray) (labelsFile: string) (labels
             use labelBytes = torch.tensor(labels.Data, dtype = torch.ScalarType.Byte)
             { Images = rows.to_type(torch.ScalarType.Float32).div_((255.0f).ToScalar())
               Labels = labelBytes.to_type(torch.ScalarType.Int64) }
-    | [ _; 28; 28 ], [ m ] -> raise (DataFileException(labelsFile, $"{m} labels, but {imagesFile} holds {images.Dimensions.Head} images"))
-    | [ _; 28; 28 ], other -> raise (DataFileException(labelsFile, $"labels must have one dimension, the header declares {other}"))
-    | other, _ -> raise (DataFileException(imagesFile, $"images must be n × 28 × 28, the header declares {other}"))
+    | [ _; 28; 28 ], [ m ] -> InvalidInput.about labelsFile $"{m} labels, but {imagesFile} holds {images.Dimensions.Head} images"
+    | [ _; 28; 28 ], other -> InvalidInput.about labelsFile $"labels must have one dimension, the header declares {other}"
+    | other, _ -> InvalidInput.about imagesFile $"images must be n × 28 × 28, the header declares {other}"
 
 let private loadSplit dir (images: OfficialFile) (labels: OfficialFile) =
     toSplit (Path.Combine(dir, images.Name)) (readOfficial dir images) (Path.Combine(dir, labels.Name)) (readOfficial dir labels)
@@ -139,7 +139,7 @@ let take (count: int) (split: Split) : Split =
 /// the same seed gives the same split. The test set is kept for final evaluation only.
 let trainValidationSplit (seed: int64) (validationCount: int) (train: Split) : Split * Split =
     if validationCount < 0 || validationCount >= train.Count then
-        invalidArg (nameof validationCount) $"must be between 0 and {train.Count - 1}, was {validationCount}"
+        InvalidInput.raise "data" "validationSize" $"must be between 0 and {train.Count - 1}, was {validationCount}"
     use generator = new torch.Generator(uint64 seed)
     use permutation = torch.randperm(int64 train.Count, generator = generator)
     let validation = permutation.narrow(0L, 0L, int64 validationCount)

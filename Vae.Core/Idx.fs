@@ -8,14 +8,6 @@ open System.IO
 open System.IO.Compression
 open System.Buffers.Binary
 
-/// A data file is unusable; the message names the file and what is wrong with it.
-type DataFileException(file: string, problem: string) =
-    inherit Exception($"{file}: {problem}")
-    /// The file at fault.
-    member _.File = file
-    /// What is wrong with it.
-    member _.Problem = problem
-
 /// The content of an IDX file of unsigned bytes.
 type IdxArray = { Dimensions: int list; Data: byte[] }
 
@@ -39,7 +31,7 @@ let private MaxDeflateRatio = 1032L
 /// The decompressed content of `bytes` (gzip or raw) read from `file`; refused, without inflating
 /// the rest, as soon as it exceeds `limit` bytes.
 let decompress (file: string) (limit: int) (bytes: byte[]) : byte[] =
-    let fail problem = raise (DataFileException(file, problem))
+    let fail problem = InvalidInput.about file problem
     if isGzip bytes then
         // The trailer's ISIZE (the length mod 2³²) only sizes the first buffer: it can lie.
         let declared = if bytes.Length >= 18 then BitConverter.ToUInt32(bytes, bytes.Length - 4) else 0u
@@ -61,7 +53,7 @@ let decompress (file: string) (limit: int) (bytes: byte[]) : byte[] =
 
 /// Parses decompressed IDX content; `file` only names the source in errors.
 let parse (file: string) (content: byte[]) : IdxArray =
-    let fail problem = raise (DataFileException(file, problem))
+    let fail problem = InvalidInput.about file problem
     if content.Length < 4 then fail $"too short for an IDX header ({content.Length} bytes)"
     if content.[0] <> 0uy || content.[1] <> 0uy then
         fail $"bad magic number 0x{content.[0]:X2}{content.[1]:X2}{content.[2]:X2}{content.[3]:X2}: not an IDX file"
@@ -106,7 +98,7 @@ let private gzipCeiling (limit: int) =
 /// a regular file is opened, and no more of it is read than such content can take: a file too
 /// long is refused by its length before it is read.
 let readContent (limit: int) (path: string) : byte[] =
-    let fail problem = raise (DataFileException(path, problem))
+    let fail problem = InvalidInput.about path problem
     use stream =
         match InputFile.openRead path with
         | Ok stream -> stream

@@ -28,7 +28,7 @@ module Text =
 
     /// Characters of a user's value shown in a message; the rest is cut (a name may be 1 MB long).
     [<Literal>]
-    let private QuotedLength = 80
+    let QuotedLength = 80
 
     /// A user's value in a message: in quotes, escaped as a JSON string would be (a quote, a backslash
     /// or a newline inside is not mistaken for the message's own), cut after `QuotedLength` characters.

@@ -47,11 +47,9 @@ module Architecture =
             | None when latent < 1 -> Error $"latent: must be at least 1, was {latent}"
             | None -> Ok { kind = kind; input = input; hidden = hidden; latent = latent }
 
-    /// The architecture; throws ArgumentException naming the rule broken.
+    /// The architecture; raises the bad-input error naming the rule broken.
     let create (kind: ModelKind) (hidden: int list) (latent: int) : Architecture =
-        match tryCreate kind FashionMnist.Pixels hidden latent with
-        | Ok a -> a
-        | Error message -> invalidArg "architecture" message
+        tryCreate kind FashionMnist.Pixels hidden latent |> InvalidInput.orRaise "architecture"
 
     /// The seed study's three-layer baseline: VAE 784-400-20.
     let baseline = create Vae [ 400 ] 20

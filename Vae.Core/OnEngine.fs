@@ -23,12 +23,12 @@ let private rowsOf (t: torch.Tensor) : float32[][] =
     let columns = int t.shape.[1]
     Array.init (int t.shape.[0]) (fun i -> all.[i * columns .. (i + 1) * columns - 1])
 
-/// Rows of `width` values as a [n; width] float32 tensor; a row of another width is refused,
-/// naming it.
-let private tensorOf (width: int) (rows: float32[][]) : torch.Tensor =
+/// Rows of `width` values (`what`: "images", "codes") as a [n; width] float32 tensor; a row of
+/// another width is refused, naming it.
+let private tensorOf (what: string) (width: int) (rows: float32[][]) : torch.Tensor =
     rows
     |> Array.iteri (fun i row ->
-        if row.Length <> width then raise (ArgumentException $"image {i} has {row.Length} values, the model takes {width}"))
+        if row.Length <> width then InvalidInput.raise what $"[{i}]" $"has {row.Length} values, the model takes {width}")
     torch.tensor(Array.concat rows).view(int64 rows.Length, int64 width)
 
 /// Rows of a [n; d] tensor as float arrays.
@@ -86,21 +86,21 @@ let encode (model: Model) (images: float32[][]) : float32[][] =
     invoke (fun () ->
         use _ = torch.NewDisposeScope()
         use _ = torch.no_grad ()
-        tensorOf FashionMnist.Pixels images |> Model.encode model |> rowsOf)
+        tensorOf "images" FashionMnist.Pixels images |> Model.encode model |> rowsOf)
 
 /// Each image through its code and back (`Model.reconstruct`).
 let reconstruct (model: Model) (images: float32[][]) : float32[][] =
     invoke (fun () ->
         use _ = torch.NewDisposeScope()
         use _ = torch.no_grad ()
-        tensorOf FashionMnist.Pixels images |> Model.reconstruct model |> rowsOf)
+        tensorOf "images" FashionMnist.Pixels images |> Model.reconstruct model |> rowsOf)
 
 /// Images decoded from codes (`Model.decode`).
 let decode (model: Model) (codes: float32[][]) : float32[][] =
     invoke (fun () ->
         use _ = torch.NewDisposeScope()
         use _ = torch.no_grad ()
-        tensorOf model.Architecture.Latent codes |> Model.decode model |> rowsOf)
+        tensorOf "codes" model.Architecture.Latent codes |> Model.decode model |> rowsOf)
 
 /// `count` images decoded from z ~ N(0, I) drawn from `seed` (`Model.generate`).
 let generate (seed: int64) (count: int) (model: Model) : float32[][] =

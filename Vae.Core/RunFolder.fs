@@ -9,12 +9,6 @@ open System.IO
 open System.Runtime.InteropServices
 open System.Security.Cryptography
 
-/// The output folder cannot be used; the message names it and the problem.
-type RunFolderException(folder: string, problem: string) =
-    inherit Exception($"output folder {folder} {problem}")
-    /// The folder at fault.
-    member _.Folder = folder
-
 module private Native =
     [<DllImport("libc", EntryPoint = "mkdir", SetLastError = true)>]
     extern int mkdir(string path, uint32 mode)
@@ -121,11 +115,11 @@ type Claim =
 /// Refuses, without writing anything, an output folder that cannot hold a new run: an empty path,
 /// a symbolic link, a file, or a folder that is not empty. A missing folder is fine.
 let check (folder: string) : unit =
-    if String.IsNullOrWhiteSpace folder then raise (RunFolderException("\"\"", "is empty: give a folder"))
-    if isLink folder then raise (RunFolderException(folder, "is a symbolic link; give the folder itself"))
-    if File.Exists folder then raise (RunFolderException(folder, "is a file"))
+    if String.IsNullOrWhiteSpace folder then InvalidInput.about "output folder \"\"" "is empty: give a folder"
+    if isLink folder then InvalidInput.about $"output folder {folder}" "is a symbolic link; give the folder itself"
+    if File.Exists folder then InvalidInput.about $"output folder {folder}" "is a file"
     if Directory.Exists folder && not (Directory.EnumerateFileSystemEntries folder |> Seq.isEmpty) then
-        raise (RunFolderException(folder, "already exists and is not empty"))
+        InvalidInput.about $"output folder {folder}" "already exists and is not empty"
 
 /// Removes the staging folders that runs into `folder` left when they were killed: those whose lock
 /// no process holds. Returns the folders removed.
@@ -150,7 +144,7 @@ let sweepStale (folder: string) : string list =
 let claim (folder: string) (neededBytes: int64) : Claim =
     check folder
     let folder = Path.GetFullPath folder
-    let fail problem = raise (RunFolderException(folder, problem))
+    let fail problem = InvalidInput.about $"output folder {folder}" problem
     let missing =
         let rec up (dir: string) acc =
             if isNull dir || Directory.Exists dir || File.Exists dir then acc else up (Path.GetDirectoryName dir) (dir :: acc)
@@ -222,4 +216,4 @@ let publish (claim: Claim) : unit =
     claim.Abandon()
     match failed with
     | None -> ()
-    | Some reason -> raise (RunFolderException(claim.Folder, $"cannot take the complete run ({reason}); it is kept in {claim.Staging}"))
+    | Some reason -> InvalidInput.about $"output folder {claim.Folder}" $"cannot take the complete run ({reason}); it is kept in {claim.Staging}"

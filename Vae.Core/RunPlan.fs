@@ -26,18 +26,17 @@ module RunSettings =
     /// No overrides.
     let none = { Quick = false; Epochs = None; Seed = None; Repeats = None; Lanes = None }
 
-    /// The settings, or the first override that breaks the bound a definition's value has (named
-    /// as the command line spells it): a seed above `MaxSeed` would overflow in the seeds a run
-    /// derives from it.
-    let validate (settings: RunSettings) : Result<RunSettings, string> =
+    /// The first override that breaks the bound a definition's value has, as (option as the command
+    /// line spells it, problem): a seed above `MaxSeed` would overflow in the seeds a run derives from it.
+    let private firstBroken (settings: RunSettings) : (string * string) option =
         let bounded name (minimum: int64) (maximum: int64) (value: int64 option) =
             match value with
-            | Some v when v < minimum -> Some $"{name}: must be at least {minimum}, was {v}"
-            | Some v when v > maximum -> Some $"{name}: must be at most {maximum}, was {v}"
+            | Some v when v < minimum -> Some(name, $"must be at least {minimum}, was {v}")
+            | Some v when v > maximum -> Some(name, $"must be at most {maximum}, was {v}")
             | _ -> None
         let between name (minimum: int64) (maximum: int64) (value: int64 option) =
             match value with
-            | Some v when v < minimum || v > maximum -> Some $"{name}: must be between {minimum} and {maximum}, was {v}"
+            | Some v when v < minimum || v > maximum -> Some(name, $"must be between {minimum} and {maximum}, was {v}")
             | _ -> None
         let wide = Option.map int64
         [ bounded "--epochs" 1L MaxEpochLimit (wide settings.Epochs)
@@ -45,9 +44,18 @@ module RunSettings =
           between "--repeats" 1L MaxRepeats (wide settings.Repeats)
           between "--lanes" 1L 64L (wide settings.Lanes) ]
         |> List.tryPick id
-        |> function
-            | Some message -> Error message
-            | None -> Ok settings
+
+    /// The settings, or the first override that breaks its bound ("--epochs: must be at least 1, was 0").
+    let validate (settings: RunSettings) : Result<RunSettings, string> =
+        match firstBroken settings with
+        | Some(option, problem) -> Error $"{option}: {problem}"
+        | None -> Ok settings
+
+    /// The settings; the first override that breaks its bound raises the bad-input error naming the option.
+    let check (settings: RunSettings) : RunSettings =
+        match firstBroken settings with
+        | Some(option, problem) -> InvalidInput.about option problem
+        | None -> settings
 
 /// Quick runs train on this many images, validate on this many, for at most two epochs.
 [<Literal>]

@@ -119,9 +119,7 @@ let trainEpoch
 /// the weights of the epoch with the lowest validation loss. The same seed, data and thread count
 /// give the same numbers.
 let train (hooks: TrainingHooks) (options: TrainingOptions) (train: Split) (validation: Split) (model: Model) : TrainingResult =
-    match TrainingOptions.validate options with
-    | Error message -> invalidArg (nameof options) message
-    | Ok _ -> ()
+    TrainingOptions.validate options |> InvalidInput.orRaise "training options" |> ignore
     if validation.Count = 0 then invalidArg (nameof validation) "the validation split is empty"
     use shuffle = new torch.Generator(uint64 options.Seed)
     use noise = new torch.Generator(uint64 options.Seed + 1UL)

@@ -29,7 +29,7 @@ internal static class BenchCommand
     private static void CheckWritable(string path)
     {
         var folder = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        if (!Directory.Exists(folder)) throw new InvalidInputException($"--json: folder {folder} does not exist");
+        if (!Directory.Exists(folder)) throw new Vae.Core.InvalidInputException("--json", "", $"folder {folder} does not exist");
         var probe = Path.Combine(folder, $".bench-probe-{Environment.ProcessId}");
         try
         {
@@ -38,7 +38,7 @@ internal static class BenchCommand
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new InvalidInputException($"--json: {path} cannot be written: {e.Message}", e);
+            throw new Vae.Core.InvalidInputException("--json", "", $"{path} cannot be written: {e.Message}", e);
         }
     }
 

@@ -27,7 +27,7 @@ try
     // seconds later, under the engine's threads (a segmentation fault was seen while a run measured).
     return await parsed.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null, EnableDefaultExceptionHandler = false }, interrupt.Token);
 }
-catch (InvalidInputException e)
+catch (Vae.Core.InvalidInputException e)
 {
     Console.Error.WriteLine($"error: {OneLine.Of(e.Message)}");
     return ExitCodes.BadInput;

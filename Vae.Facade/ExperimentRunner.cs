@@ -53,7 +53,7 @@ public static class ExperimentRunner
     /// from the threads that train (several models at once, see <see cref="RunOptions.Lanes"/>) and it should
     /// return quickly.</summary>
     /// <returns>The results, and the folder written.</returns>
-    /// <exception cref="InvalidInputException">Bad input (definition, data, options, output folder); nothing was written.</exception>
+    /// <exception cref="Core.InvalidInputException">Bad input (definition, data, options, output folder); nothing was written.</exception>
     /// <exception cref="OperationCanceledException">Cancelled; nothing was left behind.</exception>
     public static async Task<(RunResult Result, string Folder)> RunAsync(
         string nameOrPath,
@@ -62,34 +62,24 @@ public static class ExperimentRunner
         CancellationToken cancellationToken = default)
     {
         options ??= new RunOptions();
-        var validated = RunSettingsModule.validate(new RunSettings(options.Quick, options.Epochs.ToOption(), options.Seed.ToOption(), options.Repeats.ToOption(), options.Lanes.ToOption()));
-        if (validated.IsError) throw new InvalidInputException(validated.ErrorValue);
-        var settings = validated.ResultValue;
-        if (options.OutputFolder is { } output && string.IsNullOrWhiteSpace(output)) throw new InvalidInputException("--out: must not be empty");
-        if (options.DataDirectory is { } dataFolder && string.IsNullOrWhiteSpace(dataFolder)) throw new InvalidInputException("--data: must not be empty");
+        var settings = RunSettingsModule.check(new RunSettings(options.Quick, options.Epochs.ToOption(), options.Seed.ToOption(), options.Repeats.ToOption(), options.Lanes.ToOption()));
+        if (options.OutputFolder is { } output && string.IsNullOrWhiteSpace(output)) throw new Core.InvalidInputException("--out", "", "must not be empty");
+        if (options.DataDirectory is { } dataFolder && string.IsNullOrWhiteSpace(dataFolder)) throw new Core.InvalidInputException("--data", "", "must not be empty");
         var plan = ExperimentPlan.Load(nameOrPath);
         var started = DateTime.UtcNow;
         var folder = Path.GetFullPath(options.OutputFolder ?? DefaultOutputFolder(plan.Name, started));
         // Everything that can be refused is checked before anything is written: the definition, the
         // output folder, the data.
-        InvalidInputException.Guard(() => { RunFolder.check(folder); return 0; });
+        RunFolder.check(folder);
         var data = await FashionMnistData.LoadAsync(options.DataDirectory);
         cancellationToken.ThrowIfCancellationRequested();
-        using var claim = InvalidInputException.Guard(() => RunFolder.claim(folder, EstimatedBytes(plan, settings)));
-        try
-        {
-            var run = await Core.OnEngine.runAsync(Hooks(plan, settings, progress, cancellationToken), settings, data.Dataset, plan.Core.ToFSharpList());
-            Writing(folder, () => SaveCheckpoints(run.Experiments, claim.Staging));
-            var result = RunResults.Of(plan.Name, started, options.Quick, run.Experiments, run.Lanes, run.ThreadsPerLane);
-            await Writing(folder, () => Report.WriteAsync(result, claim.Staging, cancellationToken));
-            InvalidInputException.Guard(() => { RunFolder.publish(claim); return 0; });
-            return (result, folder);
-        }
-        catch (DefinitionException e)
-        {
-            // A reference that cannot be resolved once its experiment has trained (every VAE it could take diverged).
-            throw new InvalidInputException(e.Message, e);
-        }
+        using var claim = RunFolder.claim(folder, EstimatedBytes(plan, settings));
+        var run = await Core.OnEngine.runAsync(Hooks(plan, settings, progress, cancellationToken), settings, data.Dataset, plan.Core.ToFSharpList());
+        Writing(folder, () => SaveCheckpoints(run.Experiments, claim.Staging));
+        var result = RunResults.Of(plan.Name, started, options.Quick, run.Experiments, run.Lanes, run.ThreadsPerLane);
+        await Writing(folder, () => Report.WriteAsync(result, claim.Staging, cancellationToken));
+        RunFolder.publish(claim);
+        return (result, folder);
     }
 
     /// <summary>Bytes a run of <paramref name="plan"/> may write: every trained model's checkpoint and pictures
@@ -118,7 +108,7 @@ public static class ExperimentRunner
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new InvalidInputException($"output folder {folder} could not be written: {e.Message}", e);
+            throw new Core.InvalidInputException($"output folder {folder}", "", $"could not be written: {e.Message}", e);
         }
     }
 
@@ -132,7 +122,7 @@ public static class ExperimentRunner
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new InvalidInputException($"output folder {folder} could not be written: {e.Message}", e);
+            throw new Core.InvalidInputException($"output folder {folder}", "", $"could not be written: {e.Message}", e);
         }
     }
 

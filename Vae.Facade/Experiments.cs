@@ -38,12 +38,12 @@ public sealed record ExperimentPlan(string Name, string Description, IReadOnlyLi
 
     /// <summary>Reads and validates a definition by name (a shipped one, e.g. "task1" or "seed-study")
     /// or by path to a JSON file, with every experiment it needs.</summary>
-    /// <exception cref="InvalidInputException">A file is missing or invalid: the message names the file, the JSON path and the rule broken.</exception>
-    public static ExperimentPlan Load(string nameOrPath) => InvalidInputException.Guard(() =>
+    /// <exception cref="Core.InvalidInputException">A file is missing or invalid: the message names the file, the JSON path and the rule broken.</exception>
+    public static ExperimentPlan Load(string nameOrPath)
     {
         var (top, experiments) = plan(nameOrPath);
         return new ExperimentPlan(top.Name, top.Description, experiments.Select(ToFacade).ToArray()) { Core = experiments.ToArray() };
-    });
+    }
 
     /// <summary>The shipped definitions (the repository's or the program's experiments/ folder), one
     /// line each: the name, what it is, and, if a file is invalid, why.</summary>

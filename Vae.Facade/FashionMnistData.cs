@@ -22,22 +22,12 @@ public sealed class FashionMnistData
     /// <summary>Loads the data from <paramref name="directory"/>, or else from the first of
     /// $FASHION_MNIST_DIR, the repository's data/fashion-mnist and /usr/share/datasets/fashion-mnist
     /// that holds the four files.</summary>
-    /// <exception cref="InvalidInputException">A file is missing, unreadable, corrupt or not the official one.</exception>
+    /// <exception cref="Core.InvalidInputException">A file is missing, unreadable, corrupt or not the official one.</exception>
     public static FashionMnistData Load(string? directory = null) =>
-        new(InvalidInputException.Guard(() => Core.OnEngine.loadData(directory.ToOption())));
+        new(Core.OnEngine.loadData(directory.ToOption()));
 
     /// <summary>Loads the data as <see cref="Load"/> does, not waiting for it.</summary>
-    internal static async Task<FashionMnistData> LoadAsync(string? directory)
-    {
-        try
-        {
-            return new(await Core.OnEngine.loadDataAsync(directory.ToOption()));
-        }
-        catch (Exception e) when (InvalidInputException.IsInputError(e))
-        {
-            throw new InvalidInputException(e.Message, e);
-        }
-    }
+    internal static async Task<FashionMnistData> LoadAsync(string? directory) => new(await Core.OnEngine.loadDataAsync(directory.ToOption()));
 
     /// <summary>Test images <paramref name="start"/> to <paramref name="start"/> + <paramref name="count"/> − 1, 784 values each.</summary>
     public IReadOnlyList<float[]> TestImages(int start, int count) => Core.OnEngine.testImages(Dataset, start, count);

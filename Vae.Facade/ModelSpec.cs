@@ -23,12 +23,9 @@ public sealed record ModelSpec(ModelKind Kind, IReadOnlyList<int> Hidden, int La
     /// <summary>Number of trainable values.</summary>
     public long ParameterCount => Core.ArchitectureModule.parameterCount(ToArchitecture());
 
-    /// <summary>The validated core architecture; throws <see cref="InvalidInputException"/> naming the rule broken.</summary>
-    internal Core.Architecture ToArchitecture()
-    {
-        var result = Core.ArchitectureModule.tryCreate(Kind.ToCore(), Core.FashionMnist.Pixels, Hidden.ToFSharpList(), Latent);
-        return result.IsOk ? result.ResultValue : throw new InvalidInputException(result.ErrorValue);
-    }
+    /// <summary>The validated core architecture; throws <see cref="Core.InvalidInputException"/> naming the rule broken.</summary>
+    internal Core.Architecture ToArchitecture() =>
+        Core.InvalidInput.orRaise("model", Core.ArchitectureModule.tryCreate(Kind.ToCore(), Core.FashionMnist.Pixels, Hidden.ToFSharpList(), Latent));
 
     internal static ModelSpec FromCore(Core.Architecture a) => new(a.Kind.ToResult(), a.Hidden.ToArray(), a.Latent);
 }

@@ -40,23 +40,15 @@ public static class TrainingBenchmark
 {
     /// <summary>Trains for <paramref name="epochs"/> epochs (at least 3 for a meaningful median) and
     /// reports (epoch, seconds) after each.</summary>
-    /// <exception cref="InvalidInputException">Fewer than one epoch, or the data cannot be loaded.</exception>
+    /// <exception cref="Core.InvalidInputException">Fewer than one epoch, or the data cannot be loaded.</exception>
     public static Task<BenchResult> RunAsync(int epochs = 3, IProgress<(int Epoch, double Seconds)>? progress = null, CancellationToken cancellationToken = default)
     {
-        if (epochs < 1) throw new InvalidInputException($"--epochs: must be at least 1, was {epochs}");
+        if (epochs < 1) throw new Core.InvalidInputException("--epochs", "", $"must be at least 1, was {epochs}");
         return Run();
 
         async Task<BenchResult> Run()
         {
-            Core.Benchmark.BenchReport r;
-            try
-            {
-                r = await Core.OnEngine.benchmarkAsync(epochs, FuncConvert.FromAction<int, double>((e, s) => progress?.Report((e, s))), cancellationToken);
-            }
-            catch (Exception e) when (InvalidInputException.IsInputError(e))
-            {
-                throw new InvalidInputException(e.Message, e);
-            }
+            var r = await Core.OnEngine.benchmarkAsync(epochs, FuncConvert.FromAction<int, double>((e, s) => progress?.Report((e, s))), cancellationToken);
             return new BenchResult(r.EpochSeconds, r.MedianSecondsPerEpoch, r.ImagesPerSecond, r.Gflops, r.PeakResidentBytes, r.Threads,
                 r.FinalTrainingLoss, new BenchMachine(r.Machine.Processor, r.Machine.Cores));
         }

@@ -8,10 +8,7 @@ namespace Vae.Facade;
 /// <param name="Seed">Seeds the shuffling and the sampling noise (a model's initial weights have their own seed).</param>
 public sealed record TrainingSettings(int MaxEpochs = 15, int BatchSize = 64, double LearningRate = 1e-3, int? Patience = 3, long Seed = 1)
 {
-    internal Core.Training.TrainingOptions ToCore()
-    {
-        var options = new Core.Training.TrainingOptions(MaxEpochs, BatchSize, LearningRate, Patience.ToOption(), Seed);
-        var checkedOptions = Core.Training.TrainingOptionsModule.validate(options);
-        return checkedOptions.IsOk ? options : throw new InvalidInputException(checkedOptions.ErrorValue);
-    }
+    internal Core.Training.TrainingOptions ToCore() =>
+        Core.InvalidInput.orRaise("training settings", Core.Training.TrainingOptionsModule.validate(
+            new Core.Training.TrainingOptions(MaxEpochs, BatchSize, LearningRate, Patience.ToOption(), Seed)));
 }

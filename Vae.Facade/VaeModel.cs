@@ -41,13 +41,12 @@ public sealed class VaeModel
     public long ParameterCount => Core.ModelModule.parameterCount(Model);
 
     /// <summary>A new model with PyTorch's default initialisation drawn from <paramref name="seed"/>.</summary>
-    /// <exception cref="InvalidInputException">The spec breaks a rule (a width or the latent size below 1), or
+    /// <exception cref="Core.InvalidInputException">The spec breaks a rule (a width or the latent size below 1), or
     /// training the model would need more memory than this machine can give it; nothing was allocated.</exception>
     public static VaeModel Create(ModelSpec spec, long seed = 1)
     {
         var architecture = spec.ToArchitecture();
-        var fits = Core.Memory.check(Core.Training.TrainingOptionsModule.defaults.BatchSize, architecture);
-        if (fits.IsError) throw new InvalidInputException(fits.ErrorValue);
+        Core.InvalidInput.orRaise("model", Core.Memory.check(Core.Training.TrainingOptionsModule.defaults.BatchSize, architecture));
         return new VaeModel(Core.OnEngine.createModel(seed, architecture));
     }
 
@@ -68,7 +67,7 @@ public sealed class VaeModel
     {
         var options = (settings ?? new TrainingSettings()).ToCore();
         if (validationSize < 1 || validationSize >= data.TrainCount)
-            throw new InvalidInputException($"validationSize: must be between 1 and {data.TrainCount - 1}, was {validationSize}");
+            throw new Core.InvalidInputException("validationSize", "", $"must be between 1 and {data.TrainCount - 1}, was {validationSize}");
         var hooks = new Core.Training.TrainingHooks(
             FuncConvert.FromAction<Core.Training.EpochRecord>(e => progress?.Report(e.ToResult())),
             FuncConvert.FromAction<int, int, int>((_, _, _) => { }),
@@ -88,19 +87,19 @@ public sealed class VaeModel
         Core.OnEngine.evaluate(seed, Model, split == DataSplit.Test ? data.Dataset.Test : data.Dataset.Train).ToResult();
 
     /// <summary>The code of each image: μ for a VAE, z for an autoencoder (Latent values each).</summary>
-    public IReadOnlyList<float[]> Encode(IReadOnlyList<float[]> images) => InvalidInputException.Guard(() => Core.OnEngine.encode(Model, images.ToArray()));
+    public IReadOnlyList<float[]> Encode(IReadOnlyList<float[]> images) => Core.OnEngine.encode(Model, images.ToArray());
 
     /// <summary>Each image passed through its code and decoded (μ for a VAE: no sampling noise).</summary>
-    public IReadOnlyList<float[]> Reconstruct(IReadOnlyList<float[]> images) => InvalidInputException.Guard(() => Core.OnEngine.reconstruct(Model, images.ToArray()));
+    public IReadOnlyList<float[]> Reconstruct(IReadOnlyList<float[]> images) => Core.OnEngine.reconstruct(Model, images.ToArray());
 
     /// <summary>Images decoded from codes (Latent values each).</summary>
     public IReadOnlyList<float[]> Decode(IReadOnlyList<float[]> codes) =>
-        InvalidInputException.Guard(() => Core.OnEngine.decode(Model, codes.ToArray()));
+        Core.OnEngine.decode(Model, codes.ToArray());
 
     /// <summary><paramref name="count"/> images decoded from z ~ N(0, I) drawn from <paramref name="seed"/>.</summary>
     public IReadOnlyList<float[]> Generate(int count, long seed = 0)
     {
-        if (count < 1) throw new InvalidInputException($"count: must be at least 1, was {count}");
+        if (count < 1) throw new Core.InvalidInputException("count", "", $"must be at least 1, was {count}");
         return Core.OnEngine.generate(seed, count, Model);
     }
 
@@ -108,8 +107,8 @@ public sealed class VaeModel
     public void Save(string path) => Core.OnEngine.save(path, Model);
 
     /// <summary>Loads a model saved by <see cref="Save"/>.</summary>
-    /// <exception cref="InvalidInputException">Not a regular file, not such a checkpoint, its tensors do not match the
+    /// <exception cref="Core.InvalidInputException">Not a regular file, not such a checkpoint, its tensors do not match the
     /// architecture it claims, or they hold NaN or infinite values; the message is one line naming the field.</exception>
-    public static VaeModel Load(string path) => new(InvalidInputException.Guard(() => Core.OnEngine.load(path)));
+    public static VaeModel Load(string path) => new(Core.OnEngine.load(path));
 
 }

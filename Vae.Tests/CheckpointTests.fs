@@ -24,7 +24,7 @@ let private editHeader (bytes: byte[]) (text: string) (replacement: string) =
     let edited = Encoding.UTF8.GetBytes(header.Replace(text, replacement))
     Array.concat [ BitConverter.GetBytes(uint64 edited.Length); edited; bytes.[8 + length ..] ]
 
-let private problem bytes = messageOf<Checkpoint.CheckpointException> (fun () -> Checkpoint.ofBytes "m.safetensors" bytes |> ignore)
+let private problem bytes = messageOf<InvalidInputException> (fun () -> Checkpoint.ofBytes "m.safetensors" bytes |> ignore)
 
 /// VAE 3-2-1: 27 values, a checkpoint of under 1 KB.
 let private tiny =
@@ -203,7 +203,7 @@ let tests =
             Expect.stringContains (problem bytes.[.. 100]) "runs past the end" "truncated header"
             Expect.stringContains (problem (editHeader bytes "vae-core/1" "other/99")) "__metadata__.format" "another format"
             Expect.stringContains (problem (Array.append (System.BitConverter.GetBytes 4UL) "nope"B)) "not a JSON object" "not JSON"
-            Expect.stringContains (messageOf<Checkpoint.CheckpointException> (fun () -> Checkpoint.load "/nonexistent/m.safetensors" |> ignore)) "cannot be read" "missing file"
+            Expect.stringContains (messageOf<InvalidInputException> (fun () -> Checkpoint.load "/nonexistent/m.safetensors" |> ignore)) "cannot be read" "missing file"
         }
     
         test "each hostile checkpoint is refused with one line naming the field" {
@@ -216,12 +216,12 @@ let tests =
             Expect.isLessThan bytes.Length 1024 "under 1 KB"
         }
 
-        testPropertyWithConfig config "any mutation of a checkpoint loads or raises CheckpointException with a one-line message"
+        testPropertyWithConfig config "any mutation of a checkpoint loads or raises InvalidInputException with a one-line message"
             (Prop.forAll mutated (fun bytes ->
                 try
                     Checkpoint.ofBytes "m.safetensors" bytes |> ignore
                     true
-                with :? Checkpoint.CheckpointException as e -> not (e.Message.Contains '\n')))
+                with :? InvalidInputException as e -> not (e.Message.Contains '\n')))
 
         test "a checkpoint whose tensors are stored in another order loads the same values" {
             let model = tiny.Value
@@ -230,7 +230,7 @@ let tests =
         }
 
         test "load refuses a path that is not a regular file, and a file longer than its header allows before reading it" {
-            let loadProblem path = messageOf<Checkpoint.CheckpointException> (fun () -> Checkpoint.load path |> ignore)
+            let loadProblem path = messageOf<InvalidInputException> (fun () -> Checkpoint.load path |> ignore)
             Expect.equal (loadProblem "/dev/zero") "/dev/zero: is not a regular file (a character device)" "a device that never ends"
             let dir = temporaryDirectory ()
             Expect.equal (loadProblem dir) $"{dir}: is not a regular file (a directory)" "a folder"

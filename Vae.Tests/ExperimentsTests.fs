@@ -25,7 +25,7 @@ let private experiment (models: string) =
 
 let private valid = experiment """[ { "name": "a", "kind": "vae", "hidden": [400], "latent": 20 } ]"""
 
-let private problem json = messageOf<DefinitionException> (fun () -> parse "d.json" json |> ignore)
+let private problem json = messageOf<InvalidInputException> (fun () -> parse "d.json" json |> ignore)
 
 /// Each rule: a definition that breaks it, and the message that names it.
 let private rules =
@@ -115,7 +115,7 @@ let tests =
             for name, json, _ in rules do
                 let message = problem json
                 Expect.isFalse (message.Contains '\n' || message.Contains '\r') $"{name}: {message}"
-            Expect.equal (messageOf<DefinitionException> (fun () -> plan "/nowhere/a\nb.json" |> ignore)) "/nowhere/a\\nb.json: no such definition file" "a file name with a newline"
+            Expect.equal (messageOf<InvalidInputException> (fun () -> plan "/nowhere/a\nb.json" |> ignore)) "/nowhere/a\\nb.json: no such definition file" "a file name with a newline"
         }
 
         test "a name of 64 characters, 1,000 models and a seed of 2^62 − 1 are accepted" {
@@ -138,11 +138,11 @@ let tests =
             let over = Path.Combine(dir, "over.json")
             File.WriteAllText(over, padded 1_500_000)
             Expect.equal
-                (messageOf<DefinitionException> (fun () -> loadFile over |> ignore))
+                (messageOf<InvalidInputException> (fun () -> loadFile over |> ignore))
                 $"{over}: is larger than 1 MB (1,500,000 bytes); a definition is at most 1 MB of JSON (1,000 models take about 60 kB)"
                 "the size"
             // It read until OutOfMemoryException at 3.9 GB: given seconds, not minutes.
-            let zero = Threading.Tasks.Task.Run(fun () -> messageOf<DefinitionException> (fun () -> plan "/dev/zero" |> ignore))
+            let zero = Threading.Tasks.Task.Run(fun () -> messageOf<InvalidInputException> (fun () -> plan "/dev/zero" |> ignore))
             Expect.isTrue (zero.Wait(TimeSpan.FromSeconds 10.0)) "refused within seconds"
             Expect.equal zero.Result "/dev/zero: is larger than 1 MB (more than 1,000,000 bytes); a definition is at most 1 MB of JSON (1,000 models take about 60 kB)" "no length known"
         }
@@ -179,7 +179,7 @@ let tests =
                                  "c", (experiment """[ { "name": "m", "bestOf": "nowhere" } ]""").Replace("\"name\": \"t\"", "\"name\": \"c\"")
                                  "d", (experiment """[ { "name": "m", "bestOf": "s" } ]""").Replace("\"name\": \"t\"", "\"name\": \"d\"")
                                  "s", """{ "name": "s", "experiments": ["c"] }""" ]
-            let refusal name = messageOf<DefinitionException> (fun () -> plan (Path.Combine(dir, name + ".json")) |> ignore)
+            let refusal name = messageOf<InvalidInputException> (fun () -> plan (Path.Combine(dir, name + ".json")) |> ignore)
             Expect.stringContains (refusal "a") "in a cycle (a → b → a)" "cycle"
             Expect.stringContains (refusal "c") "models[0].bestOf: refers to \"nowhere\", which is not a definition" "missing"
             Expect.stringContains (refusal "d") "refers to \"s\", a study" "study"
@@ -193,7 +193,7 @@ let tests =
                                  "t4", named "t4" """[ { "name": "d", "kind": "vae", "architectureOf": "t2" } ]"""
                                  "t5", named "t5" """[ { "name": "e", "kind": "ae", "architectureOf": "t6" } ]"""
                                  "t6", named "t6" """[ { "name": "f", "kind": "ae", "hidden": [4], "latent": 2 }, { "name": "g", "kind": "vae", "architectureOf": "task1" } ]""" ]
-            let refusal name = messageOf<DefinitionException> (fun () -> plan (Path.Combine(dir, name + ".json")) |> ignore)
+            let refusal name = messageOf<InvalidInputException> (fun () -> plan (Path.Combine(dir, name + ".json")) |> ignore)
             Expect.equal (refusal "t3") $"""{Path.Combine(dir, "t3.json")}: models[0].architectureOf: "t1" has no VAE (its best VAE's architecture is taken)""" "only autoencoders"
             Expect.stringContains (refusal "t4") "t4.json: models[0].architectureOf: \"t2\" has no VAE (its best VAE's architecture is taken; a bestOf model does not count, its kind is known only once trained)" "only a bestOf model"
             Expect.equal (plan (Path.Combine(dir, "t5.json")) |> snd |> List.map _.Name) [ "task1"; "t6"; "t5" ] "a VAE that takes another's architecture counts"
@@ -204,7 +204,7 @@ let tests =
                                  "t3", named "t3" """[ { "name": "c", "kind": "ae", "architectureOf": "t1" } ]"""
                                  "t4", named "t4" """[ { "name": "c", "bestOf": "t1" } ]"""
                                  "s", """{ "name": "s", "experiments": ["t1"] }""" ]
-            let refusal name = messageOf<DefinitionException> (fun () -> plan (Path.Combine(dir, name + ".json")) |> ignore)
+            let refusal name = messageOf<InvalidInputException> (fun () -> plan (Path.Combine(dir, name + ".json")) |> ignore)
             let expected = $"""{Path.Combine(dir, "t1.json")}: name: is "other", but the file is found as "t1"; a definition's name must match its file name"""
             Expect.equal (refusal "t3") expected "architectureOf"
             Expect.equal (refusal "t4") expected "bestOf"
@@ -215,7 +215,7 @@ let tests =
         test "a run trains at most 1,000 models, counting the experiments it refers to" {
             let dir = inFolder [ "a", named "a" (models 600); "b", named "b" (models 600); "s", """{ "name": "s", "experiments": ["a", "b"] }""" ]
             Expect.equal
-                (messageOf<DefinitionException> (fun () -> plan (Path.Combine(dir, "s.json")) |> ignore))
+                (messageOf<InvalidInputException> (fun () -> plan (Path.Combine(dir, "s.json")) |> ignore))
                 $"""{Path.Combine(dir, "s.json")}: the run has 1,200 models (counting the experiments it refers to); at most 1,000"""
                 "refused"
         }
@@ -223,7 +223,7 @@ let tests =
         test "a model too large for this machine is refused by the plan, naming the file and the model" {
             let dir = inFolder [ "huge", named "huge" """[ { "name": "a", "kind": "vae", "hidden": [100000, 100000], "latent": 20 } ]"""
                                  "big", named "big" """[ { "name": "a", "kind": "vae", "hidden": [4], "latent": 2 }, { "name": "b", "kind": "vae", "hidden": [20000, 20000], "latent": 20 } ]""" ]
-            let refusal name = messageOf<DefinitionException> (fun () -> plan (Path.Combine(dir, name + ".json")) |> ignore)
+            let refusal name = messageOf<InvalidInputException> (fun () -> plan (Path.Combine(dir, name + ".json")) |> ignore)
             Expect.stringContains (refusal "huge") "huge.json: models[0]: VAE 784-100000-100000-20 has 20,163,200,824 parameters; training it needs about 496.0 GB, more than the" "huge"
             if float (Memory.budget (Memory.available ())) >= Memory.trainingBytes 64 (Architecture.create Vae [ 20000; 20000 ] 20) then
                 skiptest "this machine can give 22.4 GB to one model"
@@ -257,8 +257,8 @@ let tests =
         }
 
         test "an unknown name or a missing file is refused" {
-            Expect.stringContains (messageOf<DefinitionException> (fun () -> plan "task9" |> ignore)) "task9: no definition of that name" "name"
-            Expect.stringContains (messageOf<DefinitionException> (fun () -> plan "/nowhere/x.json" |> ignore)) "/nowhere/x.json: no such definition file" "path"
+            Expect.stringContains (messageOf<InvalidInputException> (fun () -> plan "task9" |> ignore)) "task9: no definition of that name" "name"
+            Expect.stringContains (messageOf<InvalidInputException> (fun () -> plan "/nowhere/x.json" |> ignore)) "/nowhere/x.json: no such definition file" "path"
         }
 
         test "run settings override epochs and seed; a quick run trains at most two epochs" {

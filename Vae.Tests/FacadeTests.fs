@@ -18,7 +18,7 @@ let tests =
         }
 
         test "a model too large for this machine is refused before anything is allocated" {
-            let create (hidden: int[]) = messageOf<Vae.Facade.InvalidInputException> (fun () -> Vae.Facade.VaeModel.Create(Vae.Facade.ModelSpec(Vae.Reporting.ModelKind.Vae, hidden, 20)) |> ignore)
+            let create (hidden: int[]) = messageOf<Vae.Core.InvalidInputException> (fun () -> Vae.Facade.VaeModel.Create(Vae.Facade.ModelSpec(Vae.Reporting.ModelKind.Vae, hidden, 20)) |> ignore)
             let clock = System.Diagnostics.Stopwatch.StartNew()
             // Unchecked, libtorch failed to allocate 80 GB with a 40-line native trace.
             Expect.stringContains (create [| 100000; 100000 |]) "VAE 784-100000-100000-20 has 20,163,200,824 parameters; training it needs about 496.0 GB, more than the" "huge"
@@ -59,7 +59,7 @@ let tests =
             for name, path, expected in cases do
                 let e = Expect.throwsC (fun () -> Vae.Facade.VaeModel.Load path |> ignore) id
                 match e with
-                | :? Vae.Facade.InvalidInputException ->
+                | :? Vae.Core.InvalidInputException ->
                     Expect.equal e.Message expected name
                     Expect.isFalse (e.Message.Contains '\n') $"{name}: one line"
                 | other -> failtest $"{name}: {other.GetType().Name} instead of InvalidInputException: {other.Message}"

@@ -46,7 +46,7 @@ let tests =
                 let path = Path.Combine(dir, file.Name)
                 Expect.equal (Idx.readContent file.DecompressedSize path).Length file.DecompressedSize file.Name
                 Expect.equal
-                    (messageOf<Idx.DataFileException> (fun () -> Idx.readContent (file.DecompressedSize - 1) path |> ignore))
+                    (messageOf<InvalidInputException> (fun () -> Idx.readContent (file.DecompressedSize - 1) path |> ignore))
                     $"{path}: decompresses to more than {file.DecompressedSize - 1} bytes, the most it may hold (a gzip bomb or the wrong file)"
                     file.Name
         }
@@ -67,7 +67,7 @@ let tests =
 
         test "an explicit folder that lacks the files is named with what is missing" {
             let dir = temporaryDirectory ()
-            let m = messageOf<Idx.DataFileException> (fun () -> locate (Some dir) |> ignore)
+            let m = messageOf<InvalidInputException> (fun () -> locate (Some dir) |> ignore)
             Expect.stringContains m dir "the folder"
             Expect.stringContains m "train-images-idx3-ubyte.gz" "a missing file"
         }

@@ -128,7 +128,7 @@ let tests =
             let first = start [] [ "run"; "task1"; "--quick"; "--epochs"; "1"; "--out"; folder ]
             first |> waitForLine 2.0 (fun l -> l.Contains "epoch 1/1")
             let second = run [ "run"; "task1"; "--quick"; "--epochs"; "1"; "--out"; folder ]
-            refused $"output folder {folder} is in use by another run" second
+            refused $"output folder {folder}: is in use by another run" second
             let first = finish 4.0 first
             Expect.equal first.ExitCode 0 $"the first run completes (stderr: {first.FirstError})"
             Expect.isTrue (File.Exists(Path.Combine(folder, "results.json"))) "its folder is complete"
@@ -173,7 +173,7 @@ let tests =
             Expect.equal (entries dir |> List.filter (fun e -> e.Contains "incomplete") |> List.length) 51 "the links are left alone"
             let link = Path.Combine(dir, "link")
             Directory.CreateSymbolicLink(link, victim) |> ignore
-            refused $"output folder {link} is a symbolic link" (run [ "run"; "task1"; "--quick"; "--out"; link ])
+            refused $"output folder {link}: is a symbolic link" (run [ "run"; "task1"; "--quick"; "--out"; link ])
             Expect.isEmpty (entries victim) "nothing written there either"
         }
 
@@ -222,7 +222,7 @@ let tests =
             | Some disk ->
                 try
                     let folder = Path.Combine(disk, "a", "b", "out")
-                    refused $"output folder {folder} has" (run [ "run"; "task1"; "--quick"; "--out"; folder ])
+                    refused $"output folder {folder}: has" (run [ "run"; "task1"; "--quick"; "--out"; folder ])
                     Expect.isEmpty (entries disk) "no parent folders left behind"
                 finally unmount disk
         }
@@ -241,7 +241,7 @@ let tests =
                         try File.WriteAllBytes(filler, Array.zeroCreate (40 * 1024 * 1024)) with :? IOException -> ()
                     fill ()
                     let o = finish 3.0 r
-                    refused $"output folder {folder} could not be written" o
+                    refused $"output folder {folder}: could not be written" o
                     Expect.stringContains o.FirstError "No space left on device" "says why"
                     Expect.equal (entries disk) [ "filler" ] "nothing of the run left"
                 finally unmount disk

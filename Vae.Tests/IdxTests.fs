@@ -27,9 +27,9 @@ let private config = { FsCheckConfig.defaultConfig with arbitrary = [] ; maxTest
 let private images count = serialise { Dimensions = [ count; 28; 28 ]; Data = Array.init (count * 784) byte }
 let private labels (values: byte list) = serialise { Dimensions = [ values.Length ]; Data = Array.ofList values }
 
-let private problem (content: byte[]) = messageOf<DataFileException> (fun () -> parse "f.idx" content |> ignore)
+let private problem (content: byte[]) = messageOf<InvalidInputException> (fun () -> parse "f.idx" content |> ignore)
 
-let private refusal (f: unit -> 'a) = messageOf<DataFileException> (f >> ignore)
+let private refusal (f: unit -> 'a) = messageOf<InvalidInputException> (f >> ignore)
 
 /// Writes a gzip file of `size` zero bytes in 1 MB pieces, so that the test never holds them all.
 let private zerosGzip (path: string) (size: int64) =
@@ -84,31 +84,31 @@ let tests =
         test "a truncated or damaged gzip stream is named" {
             let compressed = gzip (images 3)
             let truncated = compressed.[.. compressed.Length / 2]
-            Expect.stringContains (messageOf<DataFileException> (fun () -> decompress "f.gz" DefaultLimit truncated |> ignore)) "f.gz: corrupt or truncated gzip stream" "truncated"
+            Expect.stringContains (messageOf<InvalidInputException> (fun () -> decompress "f.gz" DefaultLimit truncated |> ignore)) "f.gz: corrupt or truncated gzip stream" "truncated"
             let damaged = Array.copy compressed
             damaged.[12] <- damaged.[12] ^^^ 0xFFuy
-            Expect.stringContains (messageOf<DataFileException> (fun () -> decompress "f.gz" DefaultLimit damaged |> ignore)) "gzip stream" "damaged"
+            Expect.stringContains (messageOf<InvalidInputException> (fun () -> decompress "f.gz" DefaultLimit damaged |> ignore)) "gzip stream" "damaged"
         }
 
         test "images and labels that disagree on the count are named" {
-            let m = messageOf<DataFileException> (fun () -> FashionMnist.toSplit "i" (parse "i" (images 3)) "l" (parse "l" (labels [ 1uy; 2uy ])) |> ignore)
+            let m = messageOf<InvalidInputException> (fun () -> FashionMnist.toSplit "i" (parse "i" (images 3)) "l" (parse "l" (labels [ 1uy; 2uy ])) |> ignore)
             Expect.stringContains m "l: 2 labels, but i holds 3 images" "count mismatch"
         }
 
         test "a label outside 0–9 is named with its index" {
-            let m = messageOf<DataFileException> (fun () -> FashionMnist.toSplit "i" (parse "i" (images 3)) "l" (parse "l" (labels [ 1uy; 12uy; 2uy ])) |> ignore)
+            let m = messageOf<InvalidInputException> (fun () -> FashionMnist.toSplit "i" (parse "i" (images 3)) "l" (parse "l" (labels [ 1uy; 12uy; 2uy ])) |> ignore)
             Expect.stringContains m "label 12 at index 1 is outside 0–9" "label range"
         }
 
         test "images that are not 28 × 28 are named" {
-            let m = messageOf<DataFileException> (fun () -> FashionMnist.toSplit "i" (parse "i" (serialise { Dimensions = [ 1; 2; 2 ]; Data = Array.zeroCreate 4 })) "l" (parse "l" (labels [ 1uy ])) |> ignore)
+            let m = messageOf<InvalidInputException> (fun () -> FashionMnist.toSplit "i" (parse "i" (serialise { Dimensions = [ 1; 2; 2 ]; Data = Array.zeroCreate 4 })) "l" (parse "l" (labels [ 1uy ])) |> ignore)
             Expect.stringContains m "images must be n × 28 × 28" "shape"
         }
 
         test "an official file whose content differs is named with both checksums" {
             let dir = temporaryDirectory ()
             File.WriteAllBytes(Path.Combine(dir, FashionMnist.testLabels.Name), gzip (labels [ 1uy; 2uy ]))
-            let m = messageOf<DataFileException> (fun () -> FashionMnist.readOfficial dir FashionMnist.testLabels |> ignore)
+            let m = messageOf<InvalidInputException> (fun () -> FashionMnist.readOfficial dir FashionMnist.testLabels |> ignore)
             Expect.stringContains m "SHA-256 of the decompressed content is" "checksum"
             Expect.stringContains m FashionMnist.testLabels.Sha256 "the expected checksum"
         }
@@ -116,7 +116,7 @@ let tests =
         test "an official file that is also malformed reports the structural fault" {
             let dir = temporaryDirectory ()
             File.WriteAllBytes(Path.Combine(dir, FashionMnist.testLabels.Name), gzip (Array.append (labels [ 1uy ]) [| 0uy |]))
-            let m = messageOf<DataFileException> (fun () -> FashionMnist.readOfficial dir FashionMnist.testLabels |> ignore)
+            let m = messageOf<InvalidInputException> (fun () -> FashionMnist.readOfficial dir FashionMnist.testLabels |> ignore)
             Expect.stringContains m "1 trailing bytes" "structure first"
         }
     

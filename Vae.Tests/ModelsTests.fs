@@ -65,7 +65,7 @@ let tests =
         test "invalid architectures are refused, naming the rule" {
             Expect.equal (Architecture.tryCreate Vae 784 [ 400; 0 ] 20 |> Result.mapError id) (Error "hidden[1]: must be at least 1, was 0") "width"
             Expect.equal (Architecture.tryCreate Vae 784 [ 400 ] 0 |> Result.mapError id) (Error "latent: must be at least 1, was 0") "latent"
-            Expect.throwsT<System.ArgumentException> (fun () -> Architecture.create Autoencoder [ -3 ] 2 |> ignore) "create throws"
+            Expect.throwsT<InvalidInputException> (fun () -> Architecture.create Autoencoder [ -3 ] 2 |> ignore) "create raises the bad-input error"
         }
 
         test "initialisation is PyTorch's: U(−1/√fan_in, 1/√fan_in), seeded" {

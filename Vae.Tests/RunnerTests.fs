@@ -172,7 +172,7 @@ let tests =
         }
 
         test "an unwritable output folder is refused" {
-            refused "output folder /proc/vae-run cannot be created" (runner [ "run"; "task1"; "--quick"; "--out"; "/proc/vae-run" ]) "/proc/vae-run"
+            refused "output folder /proc/vae-run: cannot be created" (runner [ "run"; "task1"; "--quick"; "--out"; "/proc/vae-run" ]) "/proc/vae-run"
         }
 
         test "an output folder that is not empty is refused, and left as it was" {

@@ -62,9 +62,9 @@ public static class Tour
             VaeModel.Create(new ModelSpec(ModelKind.Autoencoder, [0], 8));
             Check(false, "an invalid spec is refused");
         }
-        catch (InvalidInputException e)
+        catch (Vae.Core.InvalidInputException e)
         {
-            Check(e.Message == "hidden[0]: must be at least 1, was 0", $"the refusal names the rule, got: {e.Message}");
+            Check(e.Message == "model: hidden[0]: must be at least 1, was 0", $"the refusal names the rule, got: {e.Message}");
         }
 
         return new TourSummary(report.Epochs.Count, report.Epochs[0].ValLoss, report.Epochs[1].ValLoss, test, checkpoint);
