@@ -44,7 +44,7 @@ let toBytes (model: Model) : byte[] =
     let header = JsonObject()
     let metadata = JsonObject()
     metadata["format"] <- JsonValue.Create Format
-    metadata["kind"] <- JsonValue.Create(match a.Kind with Vae -> "vae" | Autoencoder -> "ae")
+    metadata["kind"] <- JsonValue.Create(ModelKind.key a.Kind)
     metadata["input"] <- JsonValue.Create(string a.Input)
     metadata["hidden"] <- JsonValue.Create(String.Join(",", a.Hidden))
     metadata["latent"] <- JsonValue.Create(string a.Latent)
@@ -138,10 +138,10 @@ let private readHeader (file: string) (header: ReadOnlyMemory<byte>) (dataLength
         | true, v -> v
         | _ -> fail $"__metadata__.{field} is not a whole number: {quoted text}"
     let kind =
-        match meta "kind" with
-        | "vae" -> Vae
-        | "ae" -> Autoencoder
-        | other -> fail $"__metadata__.kind is {quoted other}, expected \"vae\" or \"ae\""
+        let text = meta "kind"
+        match ModelKind.tryOfKey text with
+        | Some kind -> kind
+        | None -> fail $"__metadata__.kind is {quoted text}, expected {ModelKind.keys ()}"
     let tensorNames = root.EnumerateObject() |> Seq.map _.Name |> Seq.filter ((<>) "__metadata__") |> Set.ofSeq
     let hidden =
         match meta "hidden" with
@@ -165,7 +165,7 @@ let private readHeader (file: string) (header: ReadOnlyMemory<byte>) (dataLength
     let widths =
         [ yield "input", input, int64 input
           yield! hidden |> List.mapi (fun i w -> $"hidden[{i}]", w, int64 w)
-          yield "latent", latent, (match kind with Vae -> 2L * int64 latent | Autoencoder -> int64 latent) ]
+          yield "latent", latent, ModelKind.headWidth kind (int64 latent) ]
     match widths |> List.tryFind (fun (_, _, values) -> 4L * values > dataLength) with
     | Some(field, width, _) -> fail $"__metadata__.{field} is {width}: a layer that wide needs more than the file's {dataLength} data bytes"
     | None -> ()

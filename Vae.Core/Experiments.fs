@@ -176,10 +176,10 @@ let parse (file: string) (json: string) : Definition =
         if not (namePattern.IsMatch value) then fail path $"{quote value} must be lower-case letters, digits and dashes"
         value
     let kind path element =
-        match text path element with
-        | "vae" -> Vae
-        | "ae" -> Autoencoder
-        | other -> fail path $"must be \"vae\" or \"ae\", was {quote other}"
+        let key = text path element
+        match ModelKind.tryOfKey key with
+        | Some kind -> kind
+        | None -> fail path $"must be {ModelKind.keys ()}, was {quote key}"
     // An array of at most `maximum` items (counted before any is read).
     let array path (maximum: int) (what: string) (element: JsonElement) =
         if element.ValueKind <> JsonValueKind.Array then None

@@ -91,8 +91,7 @@ let internal measure (m: Measuring) (seed: int64) repeat spec architecture (trai
 /// The IWAE estimate of a VAE's negative log-likelihood on the first test images (None for an
 /// autoencoder): `measure`'s `IwaeNll`.
 let internal likelihood (m: Measuring) (analysis: AnalysisSettings) (seed: int64) (model: Model) =
-    match model.Architecture.Kind with
-    | Vae ->
+    if ModelKind.hasPosterior model.Architecture.Kind then
         let test = m.Data.Test
         Some(Likelihood.iwaeNllCancellable m.Cancellation (seed + 5L) analysis.IwaeSamples model (test.Images.narrow(0L, 0L, int64 (min analysis.IwaeImages test.Count))))
-    | Autoencoder -> None
+    else None

@@ -23,7 +23,7 @@ let parameters (a: Architecture) : int64 =
     let trunk (widths: int list) = widths |> List.pairwise |> List.fold (fun sum (n, m) -> plus sum (layer (int64 n) (int64 m))) 0L
     let encoder = a.Input :: a.Hidden
     let decoder = a.Latent :: List.rev a.Hidden
-    let head = match a.Kind with Vae -> 2L * int64 a.Latent | Autoencoder -> int64 a.Latent
+    let head = ModelKind.headWidth a.Kind (int64 a.Latent)
     [ trunk encoder
       layer (int64 (List.last encoder)) head
       trunk decoder
@@ -47,7 +47,7 @@ let private ActivationBytes = 12.0
 /// copies and a batch's activations. Validation passes `Evaluation.BatchSize` images at once,
 /// usually more than a training batch; the larger counts.
 let trainingBytes (batchSize: int) (a: Architecture) : float =
-    let head = match a.Kind with Vae -> 2.0 * float a.Latent | Autoencoder -> float a.Latent
+    let head = float (ModelKind.headWidth a.Kind (int64 a.Latent))
     // Encoder and decoder: the input and its reconstruction, every hidden width twice, the head and z.
     let widths = 2.0 * float a.Input + 2.0 * (a.Hidden |> List.sumBy float) + head + float a.Latent
     let images = float (max batchSize Evaluation.BatchSize)

@@ -12,6 +12,40 @@ type ModelKind =
     | Vae
     | Autoencoder
 
+/// What each kind is, declared once: a new kind is one case here, one line in each function of
+/// this module, and its loss (Gradients.fs; Likelihood.fs if it has a posterior).
+module ModelKind =
+    /// Every kind.
+    let all = [ Vae; Autoencoder ]
+
+    /// Its key in definitions and checkpoints: "vae", "ae".
+    let key kind =
+        match kind with
+        | Vae -> "vae"
+        | Autoencoder -> "ae"
+
+    /// Its name in descriptions: "VAE", "AE".
+    let label kind =
+        match kind with
+        | Vae -> "VAE"
+        | Autoencoder -> "AE"
+
+    /// Whether its encoder gives a posterior (μ, log σ²) rather than a point: it then has a KL term,
+    /// an ELBO and an IWAE estimate, and its head is twice the latent width.
+    let hasPosterior kind =
+        match kind with
+        | Vae -> true
+        | Autoencoder -> false
+
+    /// The kind of `key`, if there is one.
+    let tryOfKey (key': string) = all |> List.tryFind (fun k -> key k = key')
+
+    /// The keys, for messages: "\"vae\" or \"ae\"".
+    let keys () = all |> List.map (fun k -> $"\"{key k}\"") |> String.concat " or "
+
+    /// Width of the encoder's head for a latent size: μ and log σ² side by side, or z.
+    let headWidth kind (latent: int64) = if hasPosterior kind then 2L * latent else latent
+
 /// The shape of a model, validated once by `Architecture.create`: every width ≥ 1, latent ≥ 1.
 /// The decoder mirrors the encoder: hidden [400; 200; 100] encodes 784-400-200-100-latent and
 /// decodes latent-100-200-400-784.
@@ -33,7 +67,7 @@ type Architecture =
 
     /// E.g. "VAE 784-400-200-100-20".
     override a.ToString() =
-        let name = match a.kind with Vae -> "VAE" | Autoencoder -> "AE"
+        let name = ModelKind.label a.kind
         let widths = a.input :: a.hidden @ [ a.latent ] |> List.map string
         $"""{name} {String.Join("-", widths)}"""
 
@@ -58,10 +92,7 @@ module Architecture =
     let fiveLayer = create Vae [ 400; 200; 100 ] 20
 
     /// Width of the encoder's head: μ and log σ² side by side for a VAE, z for an autoencoder.
-    let headWidth (a: Architecture) =
-        match a.Kind with
-        | Vae -> 2 * a.Latent
-        | Autoencoder -> a.Latent
+    let headWidth (a: Architecture) = int (ModelKind.headWidth a.Kind (int64 a.Latent))
 
     /// The parameter tensors' names and shapes, in the order they are stored.
     let layout (a: Architecture) : Slot list =
