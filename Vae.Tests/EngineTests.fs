@@ -85,8 +85,8 @@ let tests =
                 try
                     System.Threading.Tasks.Task.Run(fun () -> OnEngine.decode model [| [| 1.0f |] |]).GetAwaiter().GetResult() |> ignore
                     None
-                with :? System.ArgumentException as e -> Some e.Message
-            Expect.equal message (Some "image 0 has 1 values, the model takes 2") "a code of the wrong size, named, as its own exception type"
+                with :? InvalidInputException as e -> Some e.Message
+            Expect.equal message (Some "codes: [0]: has 1 values, the model takes 2") "a code of the wrong size, named, as its own exception type"
         }
 
         test "lanes run jobs at once, each with its share of threads, after the jobs they wait for" {
