@@ -24,7 +24,7 @@ internal static class ProgressDisplay
                 {
                     var key = (e.Experiment, e.Model, e.Repeat);
                     if (!bars.TryGetValue(key, out var bar))
-                        bars[key] = bar = new Bar(context.AddTask("", maxValue: 1));
+                        bars[key] = bar = new Bar(context.AddTask($"[bold]{e.Experiment}/{e.Model}[/]", maxValue: 1));
                     bar.Show(e);
                 }));
             });
