@@ -29,8 +29,12 @@ let effectiveLanes (settings: RunSettings) = settings.Lanes |> Option.defaultWit
 /// at a time): a model that takes another experiment's best architecture trains once every model
 /// of that experiment has trained. Each model trains and is measured on one lane with its share of
 /// the threads, so its numbers do not depend on which lane took it or when. Outcomes are in
-/// definition order, each experiment seeing those before it.
-let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: ExperimentDefinition list) : ExperimentOutcome list =
+/// definition order, each experiment seeing those before it. `onEvent` gets the run's events
+/// (`RunEvent`) on the thread of the lane that raised them, two lanes at once when there are two:
+/// it must be thread-safe, and quick, since the lane waits for it (`OnEngine.runAsync` queues them
+/// and delivers them on one thread). `cancellation` stops the run: training checks it every batch,
+/// measurement between its steps.
+let run (onEvent: RunEvent -> unit) (cancellation: Threading.CancellationToken) (settings: RunSettings) (data: Dataset) (experiments: ExperimentDefinition list) : ExperimentOutcome list =
     let experiments = Array.ofList experiments
     let indexOf name = experiments |> Array.findIndex (fun e -> e.Name = name)
     let repeatsOf ei = effectiveRepeats settings experiments.[ei]
@@ -64,7 +68,7 @@ let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: 
             fun generated ->
                 let directions, mean = pcaFit.Value
                 Analysis.frechetDistance (directions.narrow(1L, 0L, int64 Analysis.FrechetComponents), mean) data.Test.Images generated
-          Cancellation = hooks.Cancellation }
+          Cancellation = cancellation }
     // One split per split setting (each copies about 190 MB of images), freed when the run ends.
     let splits =
         experiments
@@ -137,42 +141,47 @@ let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: 
                 Architecture.create kind a.Hidden a.Latent
         | BestOf _ -> invalidOp "a bestOf model is not trained"
     let seedOf slot = (effectiveTraining settings experiments.[slot.Experiment]).Seed + int64 slot.Repeat
-    let train slot () =
+    let train (job: JobId) slot () =
         let experiment = experiments.[slot.Experiment]
-        let spec = specOf slot
         startedAt.TryAdd(slot.Experiment, DateTime.UtcNow) |> ignore
-        hooks.OnModelStart experiment.Name spec.Name slot.Repeat slot.Model experiment.Models.Length
-        let architecture = architectureOf slot
         let options = { effectiveTraining settings experiment with Seed = seedOf slot }
         let trainSplit, validationSplit = splitOf experiment
+        onEvent (Started(job, options.MaxEpochs, batchesPerEpoch options trainSplit.Count))
+        let architecture = architectureOf slot
+        let hooks =
+            { OnEpoch = fun record -> onEvent (Epoch(job, record))
+              OnBatch = fun epoch batch batches -> onEvent (Batch(job, epoch, batch, batches))
+              Cancellation = cancellation }
         let clock = Stopwatch.StartNew()
-        let result = Training.train (hooks.Training experiment.Name spec.Name slot.Repeat) options trainSplit validationSplit (Model.create options.Seed architecture)
+        let result = Training.train hooks options trainSplit validationSplit (Model.create options.Seed architecture)
         trained.[slot] <- (architecture, result, clock.Elapsed.TotalSeconds)
+        if result.Diverged then onEvent (Diverged(job, result))
     // A model is measured by two jobs: `measure` and the IWAE estimate (`likelihood`); the
-    // second to finish puts the outcome together and reports the model done.
+    // second to finish puts the outcome together and reports the model finished. Recording a
+    // job's part, reporting it and looking for the other's are one step under the lock: exactly
+    // one of the two finds both, and Finished comes after both Measured.
     let likelihoods = Collections.Concurrent.ConcurrentDictionary<Slot, float option>()
-    let complete slot =
+    let completed (job: JobId) slot (record: unit -> unit) =
         lock measured (fun () ->
+            record ()
+            onEvent (Measured job)
             match measured.TryGetValue slot, likelihoods.TryGetValue slot with
-            | (true, outcome), (true, iwae) -> Some { outcome with IwaeNll = iwae }
-            | _ -> None)
-        |> Option.iter (fun outcome ->
-            measured.[slot] <- outcome
-            hooks.OnModelDone experiments.[slot.Experiment].Name outcome)
+            | (true, outcome), (true, iwae) ->
+                let outcome = { outcome with IwaeNll = iwae }
+                measured.[slot] <- outcome
+                onEvent (Finished(experiments.[slot.Experiment].Name, outcome))
+            | _ -> ())
     // A model whose training diverged is not measured (its weights are not a model's to judge).
-    let measureSlot slot () =
+    let measureSlot (job: JobId) slot () =
         let architecture, result, seconds = trained.[slot]
-        if result.Diverged then hooks.OnModelDiverged experiments.[slot.Experiment].Name (specOf slot) slot.Repeat result
-        else
+        if not result.Diverged then
             let outcome = measure measuring (seedOf slot) slot.Repeat (specOf slot) architecture result seconds None
-            lock measured (fun () -> measured.[slot] <- outcome)
-            complete slot
-    let likelihoodSlot slot () =
+            completed job slot (fun () -> measured.[slot] <- outcome)
+    let likelihoodSlot (job: JobId) slot () =
         let _, result, _ = trained.[slot]
         if not result.Diverged then
             let iwae = likelihood measuring (effectiveAnalysis settings experiments.[slot.Experiment]) (seedOf slot) result.Model
-            lock measured (fun () -> likelihoods.[slot] <- iwae)
-            complete slot
+            completed job slot (fun () -> likelihoods.[slot] <- iwae)
     // The plan (`jobs`) run on the lanes: each job's work is its kind's, for its slot.
     let plan = jobs settings (List.ofArray experiments)
     let position = plan |> List.mapi (fun i job -> job.Id, i) |> dict
@@ -186,9 +195,9 @@ let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: 
                 Exclusive = job.Exclusive
                 Work =
                   match job.Id.Kind with
-                  | Train -> train slot
-                  | Measure -> measureSlot slot
-                  | Likelihood -> likelihoodSlot slot } ]
+                  | Train -> train job.Id slot
+                  | Measure -> measureSlot job.Id slot
+                  | Likelihood -> likelihoodSlot job.Id slot } ]
     Lanes.run (effectiveLanes settings) laneJobs
     // Outcomes in definition order; a bestOf model is its source's outcome, measured there.
     experiments
@@ -205,7 +214,6 @@ let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: 
                 match (specOf slot).Source with
                 | BestOf other ->
                     let spec = specOf slot
-                    hooks.OnModelStart experiment.Name spec.Name slot.Repeat slot.Model experiment.Models.Length
                     let source = previous |> List.find (fun o -> o.Definition.Name = other)
                     match source.Best with
                     | None ->
@@ -214,7 +222,7 @@ let run (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: 
                         let best = source.RepeatsOf sourceBest.Spec.Name |> List.item (min slot.Repeat (source.Repeats.Length - 1))
                         // The same model: its measurements (and samples) are the ones taken where it was trained.
                         let outcome = { best with Spec = spec; Repeat = slot.Repeat; ReusedFrom = Some(other, best.Spec.Name) }
-                        hooks.OnModelDone experiment.Name outcome
+                        onEvent (Finished(experiment.Name, outcome))
                         outcome
                 | _ -> measured.[slot]
             let outcome =

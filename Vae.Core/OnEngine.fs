@@ -5,6 +5,8 @@
 module Vae.Core.OnEngine
 
 open System
+open System.Collections.Concurrent
+open System.Threading
 open System.Threading.Tasks
 open TorchSharp
 open Vae.Core.FashionMnist
@@ -125,28 +127,64 @@ let benchmarkAsync (epochs: int) (onEpoch: int -> float -> unit) (cancellation: 
 /// A run's outcomes, and how it trained: models at once and libtorch threads each.
 type RunOutcome = { Experiments: ExperimentOutcome list; Lanes: int; ThreadsPerLane: int }
 
-/// `hooks` called one at a time, each call finished before the next starts, from whichever lane
-/// trains: a caller's callbacks need not be thread-safe.
-let private serialised (hooks: RunHooks) : RunHooks =
-    let gate = obj ()
-    let one f = lock gate f
-    { OnModelStart = fun e m r i n -> one (fun () -> hooks.OnModelStart e m r i n)
-      Training =
-        fun e m r ->
-            let training = one (fun () -> hooks.Training e m r)
-            { training with
-                OnEpoch = fun epoch -> one (fun () -> training.OnEpoch epoch)
-                OnBatch = fun epoch batch batches -> one (fun () -> training.OnBatch epoch batch batches) }
-      OnModelDone = fun e outcome -> one (fun () -> hooks.OnModelDone e outcome)
-      OnModelDiverged = fun e spec r training -> one (fun () -> hooks.OnModelDiverged e spec r training)
-      Cancellation = hooks.Cancellation }
-
-/// Runs `experiments` (`Experiments.run`) on the engine's thread and its lanes. The hooks are
-/// called one at a time (never two at once, each finished before the next starts), from the
-/// thread of whichever lane reached them.
-let runAsync (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: ExperimentDefinition list) : Task<RunOutcome> =
-    start (fun () ->
-        hooks.Cancellation.ThrowIfCancellationRequested()
-        let outcomes = run (serialised hooks) settings data experiments
-        let lanes = effectiveLanes settings
-        { Experiments = outcomes; Lanes = lanes; ThreadsPerLane = Lanes.threadsPerLane lanes })
+/// Runs `experiments` (`Execution.run`) on the engine's thread and its lanes. `onEvent` gets the
+/// run's events on one thread of the run's own (not a lane's, nor the caller's), one at a time and in
+/// the order the lanes raised them, so it need not be thread-safe; a slow callback holds up the
+/// events after it, not the training. Every event has been delivered before the task completes. A
+/// callback that throws stops the run (as `cancellation` does): the task fails with its exception,
+/// as thrown, and later events are not delivered.
+let runAsync
+    (onEvent: RunEvent -> unit)
+    (cancellation: CancellationToken)
+    (settings: RunSettings)
+    (data: Dataset)
+    (experiments: ExperimentDefinition list)
+    : Task<RunOutcome> =
+    // The lanes only queue their events; the run's own thread below delivers them in order.
+    let events = new BlockingCollection<RunEvent>()
+    // The caller's cancellation, or a callback's exception, stops the run.
+    let stop = CancellationTokenSource.CreateLinkedTokenSource cancellation
+    // Set by the run before it stops adding events, read once they are all taken.
+    let ended = ref (Error(InvalidOperationException "the run did not end" :> exn))
+    let work () =
+        try
+            try
+                stop.Token.ThrowIfCancellationRequested()
+                let outcomes = run events.Add stop.Token settings data experiments
+                let lanes = effectiveLanes settings
+                ended.Value <- Ok { Experiments = outcomes; Lanes = lanes; ThreadsPerLane = Lanes.threadsPerLane lanes }
+            with e ->
+                ended.Value <- Error e
+        finally
+            events.CompleteAdding()
+    let completion = TaskCompletionSource<RunOutcome>(TaskCreationOptions.RunContinuationsAsynchronously)
+    let deliver () =
+        let thrown =
+            events.GetConsumingEnumerable()
+            |> Seq.fold
+                (fun (thrown: exn option) event ->
+                    // After a callback has thrown, the rest are taken and dropped: the run can end.
+                    if thrown.IsSome then thrown
+                    else
+                        try
+                            onEvent event
+                            None
+                        with e ->
+                            stop.Cancel()
+                            Some e)
+                None
+        stop.Dispose()
+        events.Dispose()
+        // The exception as thrown (its stack trace is kept), the callback's before the
+        // cancellation it caused.
+        match thrown, ended.Value with
+        | Some e, _
+        | None, Error e -> completion.SetException e
+        | None, Ok outcome -> completion.SetResult outcome
+    // A thread of its own, not the thread pool's: every event is delivered on the same thread. It
+    // starts first, so that events are delivered as they come even when the caller is on the
+    // engine's thread (where the run then runs inline).
+    let dispatcher = Thread(deliver, IsBackground = true, Name = "Vae run events")
+    dispatcher.Start()
+    start work |> ignore
+    completion.Task

@@ -1,4 +1,4 @@
-/// What a run leaves: every model's training and measurements, per experiment, and the callbacks
+/// What a run leaves: every model's training and measurements, per experiment, and the events
 /// that report progress on the way.
 module Vae.Core.Outcomes
 
@@ -104,24 +104,23 @@ type ExperimentOutcome =
     /// The model with the lowest mean best-epoch validation loss; None when every model diverged.
     member o.Best = o.Models |> Statistics.best Statistics.Lower (fun m -> o.MeanValidationLoss m.Spec.Name)
 
-/// Progress callbacks of a run.
-type RunHooks =
-    { /// (experiment, model, repeat, model index within the repeat, model count) before a model trains.
-      OnModelStart: string -> string -> int -> int -> int -> unit
-      /// Training hooks for (experiment, model, repeat).
-      Training: string -> string -> int -> TrainingHooks
-      /// After a model is trained and measured.
-      OnModelDone: string -> ModelOutcome -> unit
-      /// (experiment, model, repeat, training) after a model's training diverged: it is not measured.
-      OnModelDiverged: string -> ModelSpec -> int -> TrainingResult -> unit
-      /// Stops the run: training checks it every batch, measurement between its steps.
-      Cancellation: Threading.CancellationToken }
-
-module RunHooks =
-    /// No callbacks.
-    let none =
-        { OnModelStart = (fun _ _ _ _ _ -> ())
-          Training = (fun _ _ _ -> TrainingHooks.none)
-          OnModelDone = (fun _ _ -> ())
-          OnModelDiverged = (fun _ _ _ _ -> ())
-          Cancellation = Threading.CancellationToken.None }
+/// What a run reports as it goes, one event per step of a model in a repeat. A trained model
+/// gives Started, then Batch and Epoch as it trains, then either Diverged (it is not measured) or
+/// a Measured for each of its two measurement jobs and Finished after the second. A model taken
+/// from another experiment's best (bestOf) is not trained: it gives Finished alone, once that
+/// experiment's outcome is known. `Job` is the plan's job (`RunPlan.jobs`) the event belongs to.
+type RunEvent =
+    /// A model's training (a `Train` job) starts: at most `MaxEpochs` epochs of `Batches` batches.
+    | Started of Job: JobId * MaxEpochs: int * Batches: int
+    /// A batch of training is done: `Done` of the `Batches` batches of epoch `Epoch` (1-based).
+    | Batch of Job: JobId * Epoch: int * Done: int * Batches: int
+    /// An epoch of training is done and validated.
+    | Epoch of Job: JobId * Record: EpochRecord
+    /// Training stopped at a NaN or infinite loss (`Training.DivergedAt`): the model is not
+    /// measured and never best.
+    | Diverged of Job: JobId * Training: TrainingResult
+    /// A measurement job (`Measure` or `Likelihood`) of a trained model is done.
+    | Measured of Job: JobId
+    /// A model of `Experiment` is trained and measured, or taken from another experiment
+    /// (`Outcome.ReusedFrom`).
+    | Finished of Experiment: string * Outcome: ModelOutcome

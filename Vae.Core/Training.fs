@@ -74,6 +74,9 @@ type TrainingResult =
     /// True when training stopped at a NaN or infinite loss.
     member r.Diverged = r.DivergedAt.IsSome
 
+/// Batches of an epoch over `images` images, the last one short when they do not divide evenly.
+let batchesPerEpoch (options: TrainingOptions) (images: int) = (images + options.BatchSize - 1) / options.BatchSize
+
 /// Trains on `train` for one epoch, in a permutation drawn from `shuffle`; returns the optimizer
 /// state and the mean training reconstruction and KL per image. A batch whose loss is NaN or
 /// infinite ends the epoch there (the divergence guard: nothing after it can recover), and the means
@@ -89,7 +92,7 @@ let trainEpoch
     (train: Split)
     =
     let n = train.Count
-    let batches = (n + options.BatchSize - 1) / options.BatchSize
+    let batches = batchesPerEpoch options n
     use order = torch.randperm (int64 n, generator = shuffle)
     // One batch in its own dispose scope, freed before the next batch starts (a `use` inside the
     // recursive loop below would hold every batch's tensors until the epoch ends).

@@ -8,60 +8,94 @@ namespace Vae.Experiments;
 /// left) on a terminal, one line per epoch when the output is redirected.</summary>
 internal static class ProgressDisplay
 {
-    public static async Task<T> RunAsync<T>(Func<IProgress<RunProgress>, Task<T>> work)
+    public static async Task<T> RunAsync<T>(Func<IProgress<RunEvent>, Task<T>> work)
     {
         if (!AnsiConsole.Profile.Capabilities.Interactive)
-            return await work(new Reporter(Lines));
+            return await work(new Reporter(Line));
         return await AnsiConsole.Progress()
             .AutoClear(false)
             .HideCompleted(false)
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .StartAsync(async context =>
             {
-                var tasks = new Dictionary<(string, string, int), ProgressTask>();
-                return await work(new Reporter(p =>
+                // The run reports on one thread, one event at a time: no lock.
+                var bars = new Dictionary<(string, string, int), Bar>();
+                return await work(new Reporter(e =>
                 {
-                    var key = (p.Experiment, p.Model, p.Repeat);
-                    if (!tasks.TryGetValue(key, out var task))
-                        tasks[key] = task = context.AddTask(Describe(p), maxValue: 1);
-                    task.Description = Describe(p);
-                    if (p.Finished)
-                    {
-                        task.Value = task.MaxValue;
-                        task.StopTask();
-                    }
-                    else if (p.Batches > 0)
-                    {
-                        // Progress through the maximum epochs; early stopping finishes the bar.
-                        task.MaxValue = (double)p.MaxEpochs * p.Batches;
-                        task.Value = (double)(p.Epoch - 1) * p.Batches + p.Batch;
-                    }
+                    var key = (e.Experiment, e.Model, e.Repeat);
+                    if (!bars.TryGetValue(key, out var bar))
+                        bars[key] = bar = new Bar(context.AddTask($"[bold]{e.Experiment}/{e.Model}[/]", maxValue: 1));
+                    bar.Show(e);
                 }));
             });
     }
 
-    private static string Describe(RunProgress p)
+    private static void Line(RunEvent e)
     {
-        var name = $"[bold]{p.Experiment}/{p.Model}[/] repeat {p.Repeat + 1} ({p.ModelIndex + 1}/{p.ModelCount})";
-        var state = p.Diverged ? $"[red]diverged in epoch {p.Epoch}[/]" : p.Finished ? $"done, best epoch {p.LastEpoch?.Epoch}" : $"epoch {p.Epoch}/{p.MaxEpochs}";
-        var losses = p.LastEpoch is { } e && !p.Diverged ? $" · val {e.ValLoss:F1} (KL {e.ValKl:F1})" : "";
-        return $"{name} {state}{losses}";
+        var name = $"{e.Experiment}/{e.Model} repeat {e.Repeat + 1}";
+        switch (e)
+        {
+            case RunEvent.EpochDone { Epoch: var r } d:
+                Console.WriteLine($"{name} ({e.ModelIndex + 1}/{e.ModelCount}) epoch {r.Epoch}/{d.MaxEpochs}: train {r.TrainLoss:F2} (KL {r.TrainKl:F2}), validation {r.ValLoss:F2} (KL {r.ValKl:F2}), {r.Seconds:F1} s");
+                break;
+            case RunEvent.Diverged d:
+                Console.WriteLine($"{name}: diverged in epoch {d.Epoch.Epoch} (a NaN or infinite loss); not measured");
+                break;
+            case RunEvent.Finished f:
+                Console.WriteLine($"{name}: done, best epoch {f.Best.Epoch}, validation loss {f.Best.ValLoss:F2}");
+                break;
+        }
     }
 
-    private static void Lines(RunProgress p)
+    /// <summary>One model's line of the live display: its bar through the maximum epochs (early stopping
+    /// finishes it), and what the events so far say.</summary>
+    private sealed class Bar(ProgressTask task)
     {
-        if (p.Diverged)
-            Console.WriteLine($"{p.Experiment}/{p.Model} repeat {p.Repeat + 1}: diverged in epoch {p.Epoch} (a NaN or infinite loss); not measured");
-        else if (p.Finished)
-            Console.WriteLine($"{p.Experiment}/{p.Model} repeat {p.Repeat + 1}: done, best epoch {p.LastEpoch?.Epoch}, validation loss {p.LastEpoch?.ValLoss:F2}");
-        else if (p.Batches == 0 && p.LastEpoch is { } e)
-            Console.WriteLine($"{p.Experiment}/{p.Model} repeat {p.Repeat + 1} ({p.ModelIndex + 1}/{p.ModelCount}) epoch {e.Epoch}/{p.MaxEpochs}: train {e.TrainLoss:F2} (KL {e.TrainKl:F2}), validation {e.ValLoss:F2} (KL {e.ValKl:F2}), {e.Seconds:F1} s");
+        private int _epoch, _maxEpochs;
+        private EpochReport? _last;
+        private string _state = "";
+
+        public void Show(RunEvent e)
+        {
+            switch (e)
+            {
+                case RunEvent.Started s:
+                    (_epoch, _maxEpochs) = (1, s.MaxEpochs);
+                    task.MaxValue = (double)s.MaxEpochs * s.Batches;
+                    break;
+                case RunEvent.BatchDone b:
+                    _epoch = b.Epoch;
+                    task.Value = (double)(b.Epoch - 1) * b.Batches + b.Batch;
+                    break;
+                case RunEvent.EpochDone d:
+                    _last = d.Epoch;
+                    break;
+                case RunEvent.Diverged d:
+                    _state = $"[red]diverged in epoch {d.Epoch.Epoch}[/]";
+                    Stop();
+                    break;
+                case RunEvent.Finished f:
+                    (_last, _state) = (f.Best, $"done, best epoch {f.Best.Epoch}");
+                    Stop();
+                    break;
+            }
+            var name = $"[bold]{e.Experiment}/{e.Model}[/] repeat {e.Repeat + 1} ({e.ModelIndex + 1}/{e.ModelCount})";
+            var state = _state != "" ? _state : $"epoch {_epoch}/{_maxEpochs}";
+            var losses = _last is { } l && e is not RunEvent.Diverged ? $" · val {l.ValLoss:F1} (KL {l.ValKl:F1})" : "";
+            task.Description = $"{name} {state}{losses}";
+        }
+
+        private void Stop()
+        {
+            task.Value = task.MaxValue;
+            task.StopTask();
+        }
     }
 
-    /// <summary>Calls back synchronously on the training thread (Progress&lt;T&gt; would queue thousands of batch
-    /// reports); the run makes its calls one at a time.</summary>
-    private sealed class Reporter(Action<RunProgress> report) : IProgress<RunProgress>
+    /// <summary>Calls back synchronously on the run's event thread (Progress&lt;T&gt; would queue thousands of batch
+    /// reports on the thread pool); the run makes its calls one at a time.</summary>
+    private sealed class Reporter(Action<RunEvent> report) : IProgress<RunEvent>
     {
-        public void Report(RunProgress value) => report(value);
+        public void Report(RunEvent value) => report(value);
     }
 }

@@ -18,23 +18,6 @@ namespace Vae.Facade;
 /// <param name="Lanes">Models trained at once, each on its share of libtorch's threads (default: 2 when there are at least 2 threads, else 1). A model's numbers depend on its seed and on the threads it got, so runs with the same lanes and threads reproduce each other.</param>
 public sealed record RunOptions(string? OutputFolder = null, int? Epochs = null, long? Seed = null, string? DataDirectory = null, bool Quick = false, int? Repeats = null, int? Lanes = null);
 
-/// <summary>Where a run is.</summary>
-/// <param name="Experiment">The experiment running.</param>
-/// <param name="Model">The model training.</param>
-/// <param name="Repeat">0-based repeat (each repeat trains with its own seed).</param>
-/// <param name="ModelIndex">0-based index of the model within the run, counting every repeat.</param>
-/// <param name="ModelCount">Models in the whole run, counting every repeat.</param>
-/// <param name="Epoch">The epoch under way (1-based).</param>
-/// <param name="MaxEpochs">Epochs at most.</param>
-/// <param name="Batch">Batches done in this epoch.</param>
-/// <param name="Batches">Batches per epoch.</param>
-/// <param name="LastEpoch">The last finished epoch of this model, if any.</param>
-/// <param name="Finished">True once the model is trained and measured, or has diverged.</param>
-/// <param name="Diverged">True when its training stopped at a NaN or infinite loss: it is not measured and never best.</param>
-public sealed record RunProgress(
-    string Experiment, string Model, int Repeat, int ModelIndex, int ModelCount,
-    int Epoch, int MaxEpochs, int Batch, int Batches, EpochReport? LastEpoch, bool Finished, bool Diverged = false);
-
 /// <summary>Runs experiment definitions: trains every model, measures it on the test set, and writes
 /// the run folder (checkpoints, plots, results.json, report.md, report.html).</summary>
 public static class ExperimentRunner
@@ -48,17 +31,18 @@ public static class ExperimentRunner
 
     /// <summary>Validates the definition, data and output folder, then trains and writes everything.
     /// Nothing is left behind on failure or cancellation: the run is written aside and moved into
-    /// place when complete. <paramref name="progress"/> is called synchronously, one report at a time and in
-    /// order: each call returns before the next starts, so it need not be thread-safe, though the calls come
-    /// from the threads that train (several models at once, see <see cref="RunOptions.Lanes"/>) and it should
-    /// return quickly.</summary>
+    /// place when complete. <paramref name="progress"/> gets the run's events (<see cref="RunEvent"/>) on one thread,
+    /// the run's own (not the caller's, nor one that trains), one at a time and in the order they happened, so it
+    /// need not be thread-safe; its <c>Report</c> is called directly (a <see cref="Progress{T}"/> passes them on to
+    /// its synchronization context). Every event has been reported before the task completes. An exception thrown
+    /// by <c>Report</c> stops the run, which fails with it.</summary>
     /// <returns>The results, and the folder written.</returns>
     /// <exception cref="Core.InvalidInputException">Bad input (definition, data, options, output folder); nothing was written.</exception>
     /// <exception cref="OperationCanceledException">Cancelled; nothing was left behind.</exception>
     public static async Task<(RunResult Result, string Folder)> RunAsync(
         string nameOrPath,
         RunOptions? options = null,
-        IProgress<RunProgress>? progress = null,
+        IProgress<RunEvent>? progress = null,
         CancellationToken cancellationToken = default)
     {
         options ??= new RunOptions();
@@ -74,7 +58,7 @@ public static class ExperimentRunner
         var data = await FashionMnistData.LoadAsync(options.DataDirectory);
         cancellationToken.ThrowIfCancellationRequested();
         using var claim = RunFolder.claim(folder, EstimatedBytes(plan, settings));
-        var run = await Core.OnEngine.runAsync(Hooks(plan, settings, progress, cancellationToken), settings, data.Dataset, plan.Core.ToFSharpList());
+        var run = await Core.OnEngine.runAsync(Events(plan, settings, progress), cancellationToken, settings, data.Dataset, plan.Core.ToFSharpList());
         Writing(folder, () => SaveCheckpoints(run.Experiments, claim.Staging));
         var result = RunResults.Of(plan.Name, started, options.Quick, run.Experiments, run.Lanes, run.ThreadsPerLane);
         await Writing(folder, () => Report.WriteAsync(result, claim.Staging, cancellationToken));
@@ -126,47 +110,44 @@ public static class ExperimentRunner
         }
     }
 
-    private static RunHooks Hooks(ExperimentPlan plan, RunSettings settings, IProgress<RunProgress>? progress, CancellationToken cancellationToken)
+    /// <summary>The core's events as the façade's, to <paramref name="progress"/>; the core calls this on one
+    /// thread, one event at a time (<c>Core.OnEngine.runAsync</c>).</summary>
+    private static FSharpFunc<Core.Outcomes.RunEvent, Unit> Events(ExperimentPlan plan, RunSettings settings, IProgress<RunEvent>? progress)
     {
+        if (progress is null) return FuncConvert.FromAction<Core.Outcomes.RunEvent>(_ => { });
         // Models are counted over every repeat of every experiment, for "model 7 of 27".
         var sizes = plan.Core.Select(e => e.Models.Length * effectiveRepeats(settings, e)).ToArray();
         var modelCount = sizes.Sum();
-        int Index(string experiment, int repeat, int model)
+        int IndexOf(string experiment, int repeat, string model)
         {
-            var e = plan.Core.Select((d, i) => (d, i)).First(p => p.d.Name == experiment);
-            return sizes.Take(e.i).Sum() + repeat * e.d.Models.Length + model;
+            var (definition, i) = plan.Core.Select((d, i) => (d, i)).First(p => p.d.Name == experiment);
+            return sizes.Take(i).Sum() + repeat * definition.Models.Length + definition.Models.Select(m => m.Name).ToList().IndexOf(model);
         }
-        int IndexOf(string experiment, int repeat, string model) =>
-            Index(experiment, repeat, plan.Core.First(e => e.Name == experiment).Models.Select(m => m.Name).ToList().IndexOf(model));
-        // The core calls these one at a time (Core.OnEngine.runAsync).
-        var lastEpoch = new Dictionary<(string, string, int), EpochReport>();
-        return new RunHooks(
-            FuncConvert.FromAction<string, string, int, int, int>((_, _, _, _, _) => { }),
-            FuncConvert.FromFunc<string, string, int, Training.TrainingHooks>((experiment, model, repeat) =>
-            {
-                var maxEpochs = effectiveTraining(settings, plan.Core.First(e => e.Name == experiment)).MaxEpochs;
-                var index = IndexOf(experiment, repeat, model);
-                RunProgress At(int epoch, int batch, int batches) => new(
-                    experiment, model, repeat, index, modelCount, epoch, maxEpochs, batch, batches, lastEpoch.GetValueOrDefault((experiment, model, repeat)), false);
-                return new Training.TrainingHooks(
-                    FuncConvert.FromAction<Training.EpochRecord>(e =>
-                    {
-                        lastEpoch[(experiment, model, repeat)] = e.ToResult();
-                        progress?.Report(At(e.Epoch, 0, 0));
-                    }),
-                    FuncConvert.FromAction<int, int, int>((epoch, batch, batches) =>
-                    {
-                        if (batch % BatchReportInterval == 0 || batch == batches) progress?.Report(At(epoch, batch, batches));
-                    }),
-                    cancellationToken);
-            }),
-            FuncConvert.FromAction<string, ModelOutcome>((experiment, outcome) =>
-                progress?.Report(new RunProgress(experiment, outcome.Spec.Name, outcome.Repeat, IndexOf(experiment, outcome.Repeat, outcome.Spec.Name), modelCount,
-                    outcome.Training.History.Length, outcome.Training.History.Length, 0, 0, outcome.Training.Best.ToResult(), true))),
-            FuncConvert.FromAction<string, Core.Experiments.ModelSpec, int, Training.TrainingResult>((experiment, spec, repeat, training) =>
-                progress?.Report(new RunProgress(experiment, spec.Name, repeat, IndexOf(experiment, repeat, spec.Name), modelCount,
-                    training.History.Length, training.History.Length, 0, 0, training.History.Last().ToResult(), true, Diverged: true))),
-            cancellationToken);
+        int IndexOfJob(JobId job) => IndexOf(job.Experiment, job.Repeat, job.Model);
+        int MaxEpochs(string experiment) => effectiveTraining(settings, plan.Core.First(e => e.Name == experiment)).MaxEpochs;
+        RunEvent? Of(Core.Outcomes.RunEvent e) => e switch
+        {
+            Core.Outcomes.RunEvent.Started s =>
+                new RunEvent.Started(s.Job.Experiment, s.Job.Model, s.Job.Repeat, IndexOfJob(s.Job), modelCount, s.MaxEpochs, s.Batches),
+            Core.Outcomes.RunEvent.Batch b when b.Done % BatchReportInterval == 0 || b.Done == b.Batches =>
+                new RunEvent.BatchDone(b.Job.Experiment, b.Job.Model, b.Job.Repeat, IndexOfJob(b.Job), modelCount, b.Epoch, MaxEpochs(b.Job.Experiment), b.Done, b.Batches),
+            Core.Outcomes.RunEvent.Batch => null,
+            Core.Outcomes.RunEvent.Epoch p =>
+                new RunEvent.EpochDone(p.Job.Experiment, p.Job.Model, p.Job.Repeat, IndexOfJob(p.Job), modelCount, p.Record.ToResult(), MaxEpochs(p.Job.Experiment)),
+            Core.Outcomes.RunEvent.Diverged d =>
+                new RunEvent.Diverged(d.Job.Experiment, d.Job.Model, d.Job.Repeat, IndexOfJob(d.Job), modelCount, d.Training.History.Last().ToResult()),
+            Core.Outcomes.RunEvent.Measured m =>
+                new RunEvent.Measured(m.Job.Experiment, m.Job.Model, m.Job.Repeat, IndexOfJob(m.Job), modelCount,
+                    m.Job.Kind.IsLikelihood ? MeasurementKind.Likelihood : MeasurementKind.TestSet),
+            Core.Outcomes.RunEvent.Finished { Experiment: var experiment, Outcome: var o } =>
+                new RunEvent.Finished(experiment, o.Spec.Name, o.Repeat, IndexOf(experiment, o.Repeat, o.Spec.Name), modelCount,
+                    o.Training.Best.ToResult(), o.Training.History.Length, o.ReusedFrom is { } source ? $"{source.Value.Item1}/{source.Value.Item2}" : null),
+            _ => throw new ArgumentOutOfRangeException(nameof(e), e, "an event the façade does not know"),
+        };
+        return FuncConvert.FromAction<Core.Outcomes.RunEvent>(e =>
+        {
+            if (Of(e) is { } reported) progress.Report(reported);
+        });
     }
 
     private static void SaveCheckpoints(IEnumerable<ExperimentOutcome> outcomes, string staging)

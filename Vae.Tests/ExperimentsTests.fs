@@ -276,11 +276,15 @@ let tests =
             let settings = { RunSettings.none with Quick = true; Repeats = Some 2 }
             let threads = TorchSharp.torch.get_num_threads ()
             let starts = Collections.Concurrent.ConcurrentBag<string * int>()
-            let hooks = { RunHooks.none with OnModelStart = fun e m _ _ _ -> starts.Add($"{e}/{m}", Threading.Thread.CurrentThread.ManagedThreadId) }
+            // `run` raises each event on the lane that reached it.
+            let onEvent =
+                function
+                | Started(job, _, _) -> starts.Add($"{job.Experiment}/{job.Model}", Threading.Thread.CurrentThread.ManagedThreadId)
+                | _ -> ()
             let run lanes =
                 starts.Clear()
-                let outcomes = run hooks { settings with Lanes = Some lanes } dataset.Value experiments
-                outcomes, starts |> Seq.filter (fun (m, _) -> m <> "task3/vae") |> Seq.map snd |> Seq.distinct |> Seq.length
+                let outcomes = run onEvent Threading.CancellationToken.None { settings with Lanes = Some lanes } dataset.Value experiments
+                outcomes, starts |> Seq.map snd |> Seq.distinct |> Seq.length
             let oneAtATime, _ =
                 Engine.setThreads 1
                 try run 1 finally Engine.setThreads threads
