@@ -7,7 +7,7 @@ module Vae.Core.OnEngine
 open System
 open System.Threading.Tasks
 open TorchSharp
-open Vae.Core.FashionMnist
+open Vae.Core.Data
 open Vae.Core.Experiments
 open Vae.Core.RunPlan
 open Vae.Core.Outcomes
@@ -49,13 +49,18 @@ let loadData (directory: string option) : Dataset = invoke (fun () -> FashionMni
 /// `loadData`, not waiting for it.
 let loadDataAsync (directory: string option) : Task<Dataset> = start (fun () -> FashionMnist.load directory)
 
-/// Test images start .. start + count − 1, 784 values each.
+/// The data sets `experiments` train on, each loaded once (`DataSource.loadAll`); Fashion-MNIST
+/// from `fashionMnistDirectory` or where `FashionMnist.locate` finds it. Not waiting for it.
+let loadDataSetsAsync (fashionMnistDirectory: string option) (experiments: ExperimentDefinition list) : Task<Map<DataSource, Dataset>> =
+    start (fun () -> DataSource.loadAll fashionMnistDirectory (experiments |> List.map _.Data.Source))
+
+/// Test images start .. start + count − 1, height × width values each.
 let testImages (data: Dataset) (start: int) (count: int) : float32[][] =
     invoke (fun () ->
         use images = data.Test.Images.narrow(0L, int64 start, int64 count)
         rowsOf images)
 
-/// Labels (0–9) of test images start .. start + count − 1.
+/// Labels of test images start .. start + count − 1.
 let testLabels (data: Dataset) (start: int) (count: int) : int[] =
     invoke (fun () ->
         use labels = data.Test.Labels.narrow(0L, int64 start, int64 count)
@@ -66,7 +71,7 @@ let createModel (seed: int64) (architecture: Architecture) : Model = invoke (fun
 
 let private trainOnSplit (hooks: Training.TrainingHooks) options splitSeed validationSize (data: Dataset) model =
     hooks.Cancellation.ThrowIfCancellationRequested()
-    let training, validation = FashionMnist.trainValidationSplit splitSeed validationSize data.Train
+    let training, validation = trainValidationSplit splitSeed validationSize data.Train
     Training.train hooks options training validation model
 
 /// Trains `model` on the training images less `validationSize` (split by `splitSeed`), validating
@@ -86,14 +91,14 @@ let encode (model: Model) (images: float32[][]) : float32[][] =
     invoke (fun () ->
         use _ = torch.NewDisposeScope()
         use _ = torch.no_grad ()
-        tensorOf FashionMnist.Pixels images |> Model.encode model |> rowsOf)
+        tensorOf model.Architecture.Input images |> Model.encode model |> rowsOf)
 
 /// Each image through its code and back (`Model.reconstruct`).
 let reconstruct (model: Model) (images: float32[][]) : float32[][] =
     invoke (fun () ->
         use _ = torch.NewDisposeScope()
         use _ = torch.no_grad ()
-        tensorOf FashionMnist.Pixels images |> Model.reconstruct model |> rowsOf)
+        tensorOf model.Architecture.Input images |> Model.reconstruct model |> rowsOf)
 
 /// Images decoded from codes (`Model.decode`).
 let decode (model: Model) (codes: float32[][]) : float32[][] =
@@ -143,8 +148,9 @@ let private serialised (hooks: RunHooks) : RunHooks =
 
 /// Runs `experiments` (`Experiments.run`) on the engine's thread and its lanes. The hooks are
 /// called one at a time (never two at once, each finished before the next starts), from the
-/// thread of whichever lane reached them.
-let runAsync (hooks: RunHooks) (settings: RunSettings) (data: Dataset) (experiments: ExperimentDefinition list) : Task<RunOutcome> =
+/// thread of whichever lane reached them. `data` holds the data set of each experiment's source
+/// (`loadDataSetsAsync`).
+let runAsync (hooks: RunHooks) (settings: RunSettings) (data: Map<DataSource, Dataset>) (experiments: ExperimentDefinition list) : Task<RunOutcome> =
     start (fun () ->
         hooks.Cancellation.ThrowIfCancellationRequested()
         let outcomes = run (serialised hooks) settings data experiments
