@@ -25,7 +25,8 @@ public sealed class InvalidInputException : Exception
     }
 
     /// <summary>True for the core's errors about its input.</summary>
-    internal static bool IsInputError(Exception e) => e is Core.Idx.DataFileException
+    internal static bool IsInputError(Exception e) => e is Core.InvalidInputException
+        or Core.Idx.DataFileException
         or Core.Checkpoint.CheckpointException
         or Core.Experiments.DefinitionException
         or Core.RunFolder.RunFolderException
