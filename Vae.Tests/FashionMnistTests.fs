@@ -6,6 +6,7 @@ open Expecto
 open TorchSharp
 open Vae.Core
 open Vae.Core.FashionMnist
+open Vae.Core.Data
 open Vae.Tests.Shared
 
 let private classCounts (split: Split) =
@@ -67,7 +68,7 @@ let tests =
 
         test "an explicit folder that lacks the files is named with what is missing" {
             let dir = temporaryDirectory ()
-            let m = messageOf<Idx.DataFileException> (fun () -> locate (Some dir) |> ignore)
+            let m = messageOf<InvalidInputException> (fun () -> locate (Some dir) |> ignore)
             Expect.stringContains m dir "the folder"
             Expect.stringContains m "train-images-idx3-ubyte.gz" "a missing file"
         }

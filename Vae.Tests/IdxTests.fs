@@ -91,24 +91,24 @@ let tests =
         }
 
         test "images and labels that disagree on the count are named" {
-            let m = messageOf<DataFileException> (fun () -> FashionMnist.toSplit "i" (parse "i" (images 3)) "l" (parse "l" (labels [ 1uy; 2uy ])) |> ignore)
+            let m = messageOf<InvalidInputException> (fun () -> Data.toSplit (28, 28) 10 "i" (parse "i" (images 3)) "l" (parse "l" (labels [ 1uy; 2uy ])) |> ignore)
             Expect.stringContains m "l: 2 labels, but i holds 3 images" "count mismatch"
         }
 
         test "a label outside 0–9 is named with its index" {
-            let m = messageOf<DataFileException> (fun () -> FashionMnist.toSplit "i" (parse "i" (images 3)) "l" (parse "l" (labels [ 1uy; 12uy; 2uy ])) |> ignore)
+            let m = messageOf<InvalidInputException> (fun () -> Data.toSplit (28, 28) 10 "i" (parse "i" (images 3)) "l" (parse "l" (labels [ 1uy; 12uy; 2uy ])) |> ignore)
             Expect.stringContains m "label 12 at index 1 is outside 0–9" "label range"
         }
 
         test "images that are not 28 × 28 are named" {
-            let m = messageOf<DataFileException> (fun () -> FashionMnist.toSplit "i" (parse "i" (serialise { Dimensions = [ 1; 2; 2 ]; Data = Array.zeroCreate 4 })) "l" (parse "l" (labels [ 1uy ])) |> ignore)
+            let m = messageOf<InvalidInputException> (fun () -> Data.toSplit (28, 28) 10 "i" (parse "i" (serialise { Dimensions = [ 1; 2; 2 ]; Data = Array.zeroCreate 4 })) "l" (parse "l" (labels [ 1uy ])) |> ignore)
             Expect.stringContains m "images must be n × 28 × 28" "shape"
         }
 
         test "an official file whose content differs is named with both checksums" {
             let dir = temporaryDirectory ()
             File.WriteAllBytes(Path.Combine(dir, FashionMnist.testLabels.Name), gzip (labels [ 1uy; 2uy ]))
-            let m = messageOf<DataFileException> (fun () -> FashionMnist.readOfficial dir FashionMnist.testLabels |> ignore)
+            let m = messageOf<InvalidInputException> (fun () -> FashionMnist.readOfficial dir FashionMnist.testLabels |> ignore)
             Expect.stringContains m "SHA-256 of the decompressed content is" "checksum"
             Expect.stringContains m FashionMnist.testLabels.Sha256 "the expected checksum"
         }
@@ -116,7 +116,7 @@ let tests =
         test "an official file that is also malformed reports the structural fault" {
             let dir = temporaryDirectory ()
             File.WriteAllBytes(Path.Combine(dir, FashionMnist.testLabels.Name), gzip (Array.append (labels [ 1uy ]) [| 0uy |]))
-            let m = messageOf<DataFileException> (fun () -> FashionMnist.readOfficial dir FashionMnist.testLabels |> ignore)
+            let m = messageOf<InvalidInputException> (fun () -> FashionMnist.readOfficial dir FashionMnist.testLabels |> ignore)
             Expect.stringContains m "1 trailing bytes" "structure first"
         }
     
