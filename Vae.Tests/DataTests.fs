@@ -194,7 +194,7 @@ let tests =
         test "architectureOf across image sizes and bestOf across data sets are refused before training" {
             let root = temporaryDirectory ()
             writeIdxDataSet (Path.Combine(root, "shapes")) (12, 12) 3 300 60 false |> ignore
-            write root "small" (definition (folderData "shapes" 50)) |> ignore
+            write root "small" ((definition (folderData "shapes" 50)).Replace("\"name\": \"d\"", "\"name\": \"small\"")) |> ignore
             let refers (name: string) (model: string) =
                 write root name ((definition """{ "validationSize": 5000, "splitSeed": 42 }""").Replace("\"name\": \"d\"", $"\"name\": \"{name}\"").Replace("""{ "name": "a", "kind": "vae", "hidden": [8], "latent": 2 }""", model))
             Expect.equal
