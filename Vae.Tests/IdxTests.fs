@@ -116,7 +116,7 @@ let tests =
         test "an official file that is also malformed reports the structural fault" {
             let dir = temporaryDirectory ()
             File.WriteAllBytes(Path.Combine(dir, FashionMnist.testLabels.Name), gzip (Array.append (labels [ 1uy ]) [| 0uy |]))
-            let m = messageOf<InvalidInputException> (fun () -> FashionMnist.readOfficial dir FashionMnist.testLabels |> ignore)
+            let m = messageOf<DataFileException> (fun () -> FashionMnist.readOfficial dir FashionMnist.testLabels |> ignore)
             Expect.stringContains m "1 trailing bytes" "structure first"
         }
     
