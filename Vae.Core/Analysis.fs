@@ -3,7 +3,7 @@
 module Vae.Core.Analysis
 
 open TorchSharp
-open Vae.Core.FashionMnist
+open Vae.Core.Data
 
 /// The projection of `codes` ([n; d]) on their first `components` principal components
 /// ([n; components]), by the SVD of the centred codes. Component signs are fixed so that each
@@ -35,13 +35,29 @@ let codes (model: Model) (split: Split) : torch.Tensor =
     for part in parts do part.Dispose()
     all
 
-/// One test image of each of the first `count` classes (the first of each in the split's order):
-/// the same images for every model, so that reconstructions can be compared side by side.
-let oneImagePerClass (count: int) (split: Split) : torch.Tensor =
+/// `count` images of a split, the same for every model so that reconstructions can be compared
+/// side by side: the first image of each class in label order, then the second of each, and so on
+/// (a class with no image left is passed over). With ten classes and nine images, one of each of
+/// the first nine classes.
+let examples (count: int) (classes: int) (split: Split) : torch.Tensor =
     let labels = split.Labels.data<int64>().ToArray()
-    let indices = [| for c in 0L .. int64 count - 1L -> int64 (Array.findIndex ((=) c) labels) |]
+    let byClass = Array.init classes (fun c -> labels |> Array.indexed |> Array.filter (fun (_, l) -> l = int64 c) |> Array.map fst)
+    let deepest = byClass |> Array.map Array.length |> Array.fold max 0
+    let indices =
+        Seq.init deepest (fun round -> byClass |> Seq.filter (fun images -> round < images.Length) |> Seq.map (fun images -> int64 images.[round]))
+        |> Seq.concat
+        |> Seq.truncate count
+        |> Array.ofSeq
+    if indices.Length < count then invalidArg (nameof split) $"holds {indices.Length} images of the {classes} classes, fewer than {count}"
     use index = torch.tensor(indices)
     split.Images.index_select(0L, index)
+
+/// The first image of class `label` in a split.
+let firstOfClass (label: int) (split: Split) : torch.Tensor =
+    let labels = split.Labels.data<int64>().ToArray()
+    match Array.tryFindIndex ((=) (int64 label)) labels with
+    | Some i -> split.Images.[int64 i]
+    | None -> invalidArg (nameof split) $"has no image of class {label}"
 
 /// Per latent dimension, the variance over the images of E[zᵢ | x] (the posterior mean; z itself for
 /// an autoencoder). A dimension is active when this is above 0.01 (Burda et al. 2016): the
@@ -96,7 +112,7 @@ let generateFitted (generator: torch.Generator) (count: int) (mean: torch.Tensor
     use z = mean + epsilon.matmul(factor.t())
     Model.decode model z
 
-/// Images decoded along the straight line between the codes of images `a` and `b` ([784] each):
+/// Images decoded along the straight line between the codes of images `a` and `b` ([pixels] each):
 /// `steps` images, the first a's reconstruction and the last b's.
 let interpolate (steps: int) (model: Model) (a: torch.Tensor) (b: torch.Tensor) : torch.Tensor =
     use _ = torch.no_grad ()
@@ -108,7 +124,7 @@ let interpolate (steps: int) (model: Model) (a: torch.Tensor) (b: torch.Tensor) 
 
 /// For each latent dimension in `dimensions`, `steps` images decoded from the mean code of
 /// `split` with that dimension moved from −3 to +3 standard deviations (of the codes over the
-/// split): [dimensions × steps; 784], one row of images per dimension.
+/// split): [dimensions × steps; pixels], one row of images per dimension.
 let traverse (steps: int) (dimensions: int list) (model: Model) (split: Split) : torch.Tensor =
     use _ = torch.no_grad ()
     use scope = torch.NewDisposeScope()
@@ -124,7 +140,7 @@ let traverse (steps: int) (dimensions: int list) (model: Model) (split: Split) :
     (Model.decode model (torch.cat(rows, 0L))).MoveToOuterDisposeScope()
 
 /// The Fréchet distance between two sets of images in the space of given principal directions
-/// ([784; d], with the mean to centre by): ‖μ₁ − μ₂‖² + Tr(Σ₁ + Σ₂ − 2 (Σ₁^½ Σ₂ Σ₁^½)^½), the
+/// ([pixels; d], with the mean to centre by): ‖μ₁ − μ₂‖² + Tr(Σ₁ + Σ₂ − 2 (Σ₁^½ Σ₂ Σ₁^½)^½), the
 /// distance between Gaussians fitted to the two sets' features (as FID does with Inception
 /// features; here the features are the pixels' leading principal components). It is low only when
 /// generated images match real ones in both average and spread: faint or blurry samples, and

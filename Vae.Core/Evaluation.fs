@@ -2,7 +2,7 @@
 module Vae.Core.Evaluation
 
 open TorchSharp
-open Vae.Core.FashionMnist
+open Vae.Core.Data
 
 /// Means per image over a split.
 type Evaluation =

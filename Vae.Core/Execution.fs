@@ -5,7 +5,7 @@ module Vae.Core.Execution
 open System
 open System.Diagnostics
 open TorchSharp
-open Vae.Core.FashionMnist
+open Vae.Core.Data
 open Vae.Core.Training
 open Vae.Core.Experiments
 open Vae.Core.RunPlan
@@ -34,47 +34,54 @@ let effectiveLanes (settings: RunSettings) = settings.Lanes |> Option.defaultWit
 /// it must be thread-safe, and quick, since the lane waits for it (`OnEngine.runAsync` queues them
 /// and delivers them on one thread). `cancellation` stops the run: training checks it every batch,
 /// measurement between its steps.
-let run (onEvent: RunEvent -> unit) (cancellation: Threading.CancellationToken) (settings: RunSettings) (data: Dataset) (experiments: ExperimentDefinition list) : ExperimentOutcome list =
+let run (onEvent: RunEvent -> unit) (cancellation: Threading.CancellationToken) (settings: RunSettings) (data: Map<DataSource, Dataset>) (experiments: ExperimentDefinition list) : ExperimentOutcome list =
     let experiments = Array.ofList experiments
     let indexOf name = experiments |> Array.findIndex (fun e -> e.Name = name)
     let repeatsOf ei = effectiveRepeats settings experiments.[ei]
-    let probeTrain = if settings.Quick then take QuickProbeImages data.Train else data.Train
-    let probeTest = data.Test
-    let originals = Analysis.oneImagePerClass 9 data.Test
-    // The PCA yardstick depends only on the data and the code size: fitted once, scored once per size.
-    // Fitted on first use, which is inside a model's measurement: detached from that dispose scope.
-    let pcaFit =
-        lazy (
-            let directions, mean = Probes.pcaFit FashionMnist.Pixels probeTrain.Images
-            directions.DetachFromDisposeScope(), mean.DetachFromDisposeScope())
-    let pcaScores = Collections.Concurrent.ConcurrentDictionary<int, Lazy<float * float>>()
-    let pca latent =
-        let score () =
-            let directions, mean = pcaFit.Value
-            let leading = directions.narrow(1L, 0L, int64 latent), mean
-            use trainX = Probes.pcaProject leading probeTrain.Images
-            use testX = Probes.pcaProject leading probeTest.Images
-            Probes.linearAccuracy trainX probeTrain.Labels testX probeTest.Labels,
-            Probes.knnAccuracy 5 trainX probeTrain.Labels testX probeTest.Labels
-        pcaScores.GetOrAdd(latent, fun _ -> lazy (score ())).Value
-    let measuring =
+    let dataOf (e: ExperimentDefinition) = data.[e.Data.Source]
+    // What measuring needs, once per data set.
+    let measuringOf (data: Dataset) =
+        let pixels = data.Description.Pixels
+        let probeTrain = if settings.Quick then take QuickProbeImages data.Train else data.Train
+        let probeTest = data.Test
+        let originals = Analysis.examples Examples data.Description.Classes.Length data.Test
+        let from, ``to`` = data.Description.Interpolation
+        // The PCA yardstick depends only on the data and the code size: fitted once, scored once per size.
+        // Fitted on first use, which is inside a model's measurement: detached from that dispose scope.
+        let pcaFit =
+            lazy (
+                let directions, mean = Probes.pcaFit pixels probeTrain.Images
+                directions.DetachFromDisposeScope(), mean.DetachFromDisposeScope())
+        let pcaScores = Collections.Concurrent.ConcurrentDictionary<int, Lazy<float * float>>()
+        let pca latent =
+            let score () =
+                let directions, mean = pcaFit.Value
+                // A code wider than the image is measured against all of the pixels' components.
+                let leading = directions.narrow(1L, 0L, int64 (min latent pixels)), mean
+                use trainX = Probes.pcaProject leading probeTrain.Images
+                use testX = Probes.pcaProject leading probeTest.Images
+                Probes.linearAccuracy trainX probeTrain.Labels testX probeTest.Labels,
+                Probes.knnAccuracy 5 trainX probeTrain.Labels testX probeTest.Labels
+            pcaScores.GetOrAdd(latent, fun _ -> lazy (score ())).Value
         { Data = data
           ProbeTrain = probeTrain
           ProbeTest = probeTest
           Originals = originals
-          InterpolationEnds = torch.stack([| originals.[0L]; originals.[7L] |], 0L)
+          InterpolationEnds = torch.stack([| Analysis.firstOfClass from data.Test; Analysis.firstOfClass ``to`` data.Test |], 0L)
           Pca = pca
           Frechet =
             fun generated ->
                 let directions, mean = pcaFit.Value
-                Analysis.frechetDistance (directions.narrow(1L, 0L, int64 Analysis.FrechetComponents), mean) data.Test.Images generated
+                Analysis.frechetDistance (directions.narrow(1L, 0L, int64 (min Analysis.FrechetComponents pixels)), mean) data.Test.Images generated
           Cancellation = cancellation }
-    // One split per split setting (each copies about 190 MB of images), freed when the run ends.
+    let measurings = experiments |> Array.map (fun e -> e.Data.Source) |> Array.distinct |> Array.map (fun s -> s, measuringOf data.[s]) |> dict
+    let measuringFor (e: ExperimentDefinition) = measurings.[e.Data.Source]
+    // One split per split setting (each copies about 190 MB of Fashion-MNIST's images), freed when the run ends.
     let splits =
         experiments
         |> Array.map (fun e -> e.Data)
         |> Array.distinct
-        |> Array.map (fun d -> d, trainValidationSplit d.SplitSeed d.ValidationSize data.Train)
+        |> Array.map (fun d -> d, trainValidationSplit d.SplitSeed d.ValidationSize data.[d.Source].Train)
         |> dict
     use _ =
         { new IDisposable with
@@ -130,7 +137,7 @@ let run (onEvent: RunEvent -> unit) (cancellation: Threading.CancellationToken) 
     let architectureOf slot =
         let experiment = experiments.[slot.Experiment]
         match (specOf slot).Source with
-        | Widths(kind, hidden, latent) -> Architecture.create kind hidden latent
+        | Widths(kind, hidden, latent) -> Architecture.createFor (dataOf experiment).Description.Pixels kind hidden latent
         | ArchitectureOf(kind, other) ->
             let oi = indexOf other
             match bestOf oi (fun a -> a.Kind = Vae) with
@@ -138,7 +145,7 @@ let run (onEvent: RunEvent -> unit) (cancellation: Threading.CancellationToken) 
                 InvalidInput.raise experiment.Name "" $"architectureOf \"{other}\": that experiment has no VAE that trained without diverging"
             | best ->
                 let a = fst (trainingOf { Experiment = oi; Repeat = 0; Model = best }).Value
-                Architecture.create kind a.Hidden a.Latent
+                Architecture.createFor (dataOf experiment).Description.Pixels kind a.Hidden a.Latent
         | BestOf _ -> invalidOp "a bestOf model is not trained"
     let seedOf slot = (effectiveTraining settings experiments.[slot.Experiment]).Seed + int64 slot.Repeat
     let train (job: JobId) slot () =
@@ -175,12 +182,12 @@ let run (onEvent: RunEvent -> unit) (cancellation: Threading.CancellationToken) 
     let measureSlot (job: JobId) slot () =
         let architecture, result, seconds = trained.[slot]
         if not result.Diverged then
-            let outcome = measure measuring (seedOf slot) slot.Repeat (specOf slot) architecture result seconds None
+            let outcome = measure (measuringFor experiments.[slot.Experiment]) (seedOf slot) slot.Repeat (specOf slot) architecture result seconds None
             completed job slot (fun () -> measured.[slot] <- outcome)
     let likelihoodSlot (job: JobId) slot () =
         let _, result, _ = trained.[slot]
         if not result.Diverged then
-            let iwae = likelihood measuring (effectiveAnalysis settings experiments.[slot.Experiment]) (seedOf slot) result.Model
+            let iwae = likelihood (measuringFor experiments.[slot.Experiment]) (effectiveAnalysis settings experiments.[slot.Experiment]) (seedOf slot) result.Model
             completed job slot (fun () -> likelihoods.[slot] <- iwae)
     // The plan (`jobs`) run on the lanes: each job's work is its kind's, for its slot.
     let plan = jobs settings (List.ofArray experiments)
@@ -230,9 +237,10 @@ let run (onEvent: RunEvent -> unit) (cancellation: Threading.CancellationToken) 
                   Training = effectiveTraining settings experiment
                   Analysis = effectiveAnalysis settings experiment
                   StartedUtc = match startedAt.TryGetValue ei with | true, t -> t | _ -> runStarted
-                  Originals = originals
-                  InterpolationEnds = measuring.InterpolationEnds
-                  TestLabels = data.Test.Labels
+                  Data = (dataOf experiment).Description
+                  Originals = (measuringFor experiment).Originals
+                  InterpolationEnds = (measuringFor experiment).InterpolationEnds
+                  TestLabels = (dataOf experiment).Test.Labels
                   Repeats = List.init (repeatsOf ei) (fun r -> healthy |> List.map (fun i -> outcomeOf { Experiment = ei; Repeat = r; Model = i }))
                   Diverged =
                     diverged

@@ -9,7 +9,7 @@ open System.IO
 open System.Text.Json
 open System.Text.RegularExpressions
 open TorchSharp
-open Vae.Core.FashionMnist
+open Vae.Core.Data
 open Vae.Core.Text
 open Vae.Core.Training
 
@@ -25,8 +25,8 @@ type ModelSource =
 /// One model of an experiment.
 type ModelSpec = { Name: string; Source: ModelSource }
 
-/// How the training set is split.
-type DataSettings = { ValidationSize: int; SplitSeed: int64 }
+/// The data an experiment trains on, and how its training set is split.
+type DataSettings = { ValidationSize: int; SplitSeed: int64; Source: DataSource }
 
 /// How trained models are measured beyond their losses.
 type AnalysisSettings =
@@ -77,6 +77,10 @@ let private namePattern = Regex "^[a-z0-9][a-z0-9-]*$"
 /// component far below the 255 bytes file systems allow, and is ample for a name a person reads.
 [<Literal>]
 let MaxNameLength = 64
+
+/// The longest class name: pictures write class names under images and in legends.
+[<Literal>]
+let MaxClassNameLength = 40
 
 /// The most models an experiment has. A run holds every trained model and its pictures until the
 /// report is written (about 3 MB for the baseline VAE) and the report draws each one; 1,000 models
@@ -210,9 +214,57 @@ let parse (file: string) (json: string) : Definition =
     | None, Some models ->
         let data =
             let d = required "" "data" get
-            let g = properties "data" [ "validationSize"; "splitSeed" ] d
-            { ValidationSize = required "data" "validationSize" g |> integer "data.validationSize" 1L 59999L |> int
-              SplitSeed = required "data" "splitSeed" g |> integer "data.splitSeed" 0L MaxSeed }
+            let g = properties "data" [ "folder"; "classes"; "interpolate"; "validationSize"; "splitSeed" ] d
+            let source =
+                match g "folder" with
+                | None ->
+                    for key in [ "classes"; "interpolate" ] do
+                        if (g key).IsSome then fail $"data.{key}" "describes the data set of a folder: give data.folder too (Fashion-MNIST's classes are fixed)"
+                    FashionMnistFiles
+                | Some f ->
+                    let folder = text "data.folder" f
+                    if String.IsNullOrWhiteSpace folder then fail "data.folder" "must name a folder"
+                    if folder |> Seq.exists Char.IsControl then fail "data.folder" $"{quote folder} must not hold control characters"
+                    // Relative to the definition, so that a definition and its data move together.
+                    let resolved = Path.GetFullPath(folder, Path.GetDirectoryName(Path.GetFullPath file))
+                    let classes =
+                        match required "data" "classes" g |> array "data.classes" MaxClasses "classes" with
+                        | Some items when items.Length >= 2 ->
+                            [ for i, c in items ->
+                                  let path = $"data.classes[{i}]"
+                                  let value = text path c
+                                  if String.IsNullOrWhiteSpace value then fail path "must name the class, was empty"
+                                  if value.Length > MaxClassNameLength then
+                                      fail path $"{quote value} is {value.Length} characters long; a class name is at most {MaxClassNameLength} (pictures label classes with it)"
+                                  if value |> Seq.exists Char.IsControl then fail path $"{quote value} must not hold control characters"
+                                  value ]
+                        | _ -> fail "data.classes" $"must be an array of 2 to {MaxClasses} class names, by label"
+                    match repeated classes with
+                    | Some(i, j) -> fail $"data.classes[{i}]" $"{quote classes.[i]} is already data.classes[{j}]"
+                    | None -> ()
+                    // A class by name or by label.
+                    let classOf path (element: JsonElement) =
+                        match element.ValueKind with
+                        | JsonValueKind.String ->
+                            match List.tryFindIndex ((=) (element.GetString())) classes with
+                            | Some i -> i
+                            | None -> fail path $"{quote (element.GetString())} is not one of data.classes"
+                        | _ -> integer path 0L (int64 classes.Length - 1L) element |> int
+                    let interpolation =
+                        match g "interpolate" with
+                        | None -> 0, classes.Length - 1
+                        | Some i ->
+                            match array "data.interpolate" 2 "classes" i with
+                            | Some [ (_, a); (_, b) ] ->
+                                let from, ``to`` = classOf "data.interpolate[0]" a, classOf "data.interpolate[1]" b
+                                if from = ``to`` then fail "data.interpolate" $"walks from a class to itself ({quote classes.[from]}); name two classes"
+                                from, ``to``
+                            | _ -> fail "data.interpolate" "must be two classes to walk between, by name or label, e.g. [\"a\", \"b\"] or [0, 2]"
+                    IdxFolder { Folder = resolved; Classes = classes; Interpolation = interpolation }
+            // The bound the training set puts on it is checked by `plan`, which reads the data's size.
+            { ValidationSize = required "data" "validationSize" g |> integer "data.validationSize" 1L (int64 Int32.MaxValue - 1L) |> int
+              SplitSeed = required "data" "splitSeed" g |> integer "data.splitSeed" 0L MaxSeed
+              Source = source }
         let training =
             let t = required "" "training" get
             let g = properties "training" [ "maxEpochs"; "batchSize"; "learningRate"; "patience"; "seed" ] t
@@ -362,10 +414,17 @@ let private hasVae (e: ExperimentDefinition) =
         | ArchitectureOf(Vae, _) -> true
         | _ -> false)
 
+/// A data source in words: "Fashion-MNIST" or "the IDX files of /data/shapes".
+let private describe (source: DataSource) =
+    match source with
+    | FashionMnistFiles -> "Fashion-MNIST"
+    | IdxFolder f -> $"the IDX files of {f.Folder}"
+
 /// The experiments a run of `nameOrPath` trains, in order: a study's experiments, each preceded
 /// by the experiments it refers to (architectureOf, bestOf) unless they already ran. Every file is
-/// read and validated before anything trains, and every model is checked against the memory this
-/// machine can give it (`Memory.check`).
+/// read and validated before anything trains: each experiment's data against its definition (the
+/// training images' count and size, from the header of a folder's training images), and every
+/// model against the memory this machine can give it (`Memory.check`).
 let plan (nameOrPath: string) : Definition * ExperimentDefinition list =
     let file = resolve None nameOrPath
     let top = loadFile file
@@ -393,15 +452,34 @@ let plan (nameOrPath: string) : Definition * ExperimentDefinition list =
             | ArchitectureOf(_, other) -> Some($"models[{i}].architectureOf", other, true)
             | BestOf other -> Some($"models[{i}].bestOf", other, false)
             | Widths _ -> None)
+    // Each data set's training images (count, height, width), from its header, read once: a
+    // folder that is missing or whose images are no images is refused here, naming the definition.
+    let shapes = Collections.Generic.Dictionary<DataSource, int * int * int>()
+    let shapeOf (file: string) (e: ExperimentDefinition) =
+        match shapes.TryGetValue e.Data.Source with
+        | true, shape -> shape
+        | _ ->
+            let shape =
+                try DataSource.trainingShape e.Data.Source
+                with :? InvalidInputException as error -> InvalidInput.raise file "data.folder" error.Message
+            shapes.[e.Data.Source] <- shape
+            shape
+    let checkData (file: string) (e: ExperimentDefinition) =
+        let count, _, _ = shapeOf file e
+        if e.Data.ValidationSize >= count then
+            InvalidInput.raise file "data.validationSize"
+                $"must be at most {count - 1}, was {e.Data.ValidationSize}: the data set has {thousands count} training images, and some must be left to train on"
+    let imageSize file e = let _, h, w = shapeOf file e in h, w
     // Models with their own widths; the others take a model or an architecture from an experiment
     // that is checked itself (an autoencoder with a VAE's widths needs less than the VAE). The
     // memory is read once, not once per model.
     let available = Memory.available ()
     let checkMemory (file: string) (e: ExperimentDefinition) =
+        let height, width = imageSize file e
         for i, m in List.indexed e.Models do
             match m.Source with
             | Widths(kind, hidden, latent) ->
-                match Memory.checkWithin available e.Training.BatchSize (Architecture.create kind hidden latent) with
+                match Memory.checkWithin available e.Training.BatchSize (Architecture.createFor (height * width) kind hidden latent) with
                 | Error message -> InvalidInput.raise file $"models[{i}]" message
                 | Ok _ -> ()
             | ArchitectureOf _
@@ -423,8 +501,16 @@ let plan (nameOrPath: string) : Definition * ExperimentDefinition list =
                         if takesArchitecture && not (hasVae definition) then
                             let bestOfs = if definition.Models |> List.exists (fun m -> m.Source.IsBestOf) then "; a bestOf model does not count, its kind is known only once trained" else ""
                             InvalidInput.raise referrer path $"{quote other} has no VAE (its best VAE's architecture is taken{bestOfs})"
+                        let size (h, w) = $"{h} × {w}"
+                        if takesArchitecture && imageSize file definition <> imageSize referrer e then
+                            InvalidInput.raise referrer path
+                                $"{quote other} trains on {size (imageSize file definition)} images, this experiment on {size (imageSize referrer e)}; an architecture's input is its image size"
+                        if not takesArchitecture && definition.Data.Source <> e.Data.Source then
+                            InvalidInput.raise referrer path
+                                $"{quote other} trains on other data ({describe definition.Data.Source}, this experiment {describe e.Data.Source}); a bestOf model is measured on the data it was trained on"
                         acc)
                     ordered
+            checkData referrer e
             checkMemory referrer e
             ordered @ [ e ]
     let experiments =

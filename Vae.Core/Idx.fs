@@ -122,3 +122,32 @@ let readContent (limit: int) (path: string) : byte[] =
 
 /// Reads and parses an IDX file, gzip-compressed or raw, of at most `DefaultLimit` bytes.
 let read (path: string) : IdxArray = parse path (readContent DefaultLimit path)
+
+/// The dimensions in the header of the IDX file at `path` (gzip-compressed or raw), read without
+/// reading the data: a run's plan needs a data set's image size and count before it loads it.
+/// The rest of the file is checked when it is read whole (`read`).
+let readDimensions (path: string) : int list =
+    let fail problem = InvalidInput.about path problem
+    use file =
+        match InputFile.openRead path with
+        | Ok stream -> stream
+        | Error problem -> fail problem
+    try
+        let magic = Array.zeroCreate<byte> 2
+        let gzip = isGzip magic.[.. file.ReadAtLeast(magic, 2, false) - 1]
+        file.Position <- 0L
+        use content = if gzip then new GZipStream(file, CompressionMode.Decompress, true) :> Stream else file :> Stream
+        let bytes (count: int) =
+            let buffer = Array.zeroCreate<byte> count
+            let read = content.ReadAtLeast(buffer, count, false)
+            if read < count then fail $"too short for an IDX header ({read} of {count} bytes)"
+            buffer
+        let start = bytes 4
+        if start.[0] <> 0uy || start.[1] <> 0uy then
+            fail $"bad magic number 0x{start.[0]:X2}{start.[1]:X2}{start.[2]:X2}{start.[3]:X2}: not an IDX file"
+        if start.[2] <> UnsignedByte then fail $"data type 0x{start.[2]:X2} is not supported (only 0x08, unsigned byte)"
+        let rank = int start.[3]
+        if rank < 1 then fail "the header declares no dimensions"
+        let sizes = bytes (4 * rank)
+        List.init rank (fun i -> BinaryPrimitives.ReadInt32BigEndian(ReadOnlySpan(sizes, 4 * i, 4)))
+    with :? IOException | :? InvalidDataException | :? UnauthorizedAccessException as e -> fail $"cannot be read ({e.Message})"

@@ -5,7 +5,7 @@ module Vae.Core.Likelihood
 
 open System
 open TorchSharp
-open Vae.Core.FashionMnist
+open Vae.Core.Data
 
 let private halfLog2Pi = 0.5 * log (2.0 * Math.PI)
 

@@ -5,7 +5,7 @@ module Vae.Core.Measurement
 open System
 open System.Diagnostics
 open TorchSharp
-open Vae.Core.FashionMnist
+open Vae.Core.Data
 open Vae.Core.Training
 open Vae.Core.Experiments
 open Vae.Core.RunPlan

@@ -58,7 +58,7 @@ type Architecture =
 
     /// VAE or autoencoder.
     member a.Kind = a.kind
-    /// Values per input image (784 for Fashion-MNIST).
+    /// Values per input image (784 for Fashion-MNIST's 28 × 28).
     member a.Input = a.input
     /// Encoder hidden widths, input side first.
     member a.Hidden = a.hidden
@@ -81,9 +81,14 @@ module Architecture =
             | None when latent < 1 -> Error $"latent: must be at least 1, was {latent}"
             | None -> Ok { kind = kind; input = input; hidden = hidden; latent = latent }
 
-    /// The architecture; raises the bad-input error naming the rule broken.
-    let create (kind: ModelKind) (hidden: int list) (latent: int) : Architecture =
-        tryCreate kind FashionMnist.Pixels hidden latent |> InvalidInput.orRaise "architecture"
+    /// The architecture of a model of images of `input` values; raises the bad-input error naming
+    /// the rule broken.
+    let createFor (input: int) (kind: ModelKind) (hidden: int list) (latent: int) : Architecture =
+        tryCreate kind input hidden latent |> InvalidInput.orRaise "architecture"
+
+    /// The architecture of a model of Fashion-MNIST's 28 × 28 images; throws ArgumentException
+    /// naming the rule broken.
+    let create (kind: ModelKind) (hidden: int list) (latent: int) : Architecture = createFor FashionMnist.Pixels kind hidden latent
 
     /// The seed study's three-layer baseline: VAE 784-400-20.
     let baseline = create Vae [ 400 ] 20

@@ -9,7 +9,7 @@ open System.Collections.Concurrent
 open System.Threading
 open System.Threading.Tasks
 open TorchSharp
-open Vae.Core.FashionMnist
+open Vae.Core.Data
 open Vae.Core.Experiments
 open Vae.Core.RunPlan
 open Vae.Core.Outcomes
@@ -51,13 +51,18 @@ let loadData (directory: string option) : Dataset = invoke (fun () -> FashionMni
 /// `loadData`, not waiting for it.
 let loadDataAsync (directory: string option) : Task<Dataset> = start (fun () -> FashionMnist.load directory)
 
-/// Test images start .. start + count − 1, 784 values each.
+/// The data sets `experiments` train on, each loaded once (`DataSource.loadAll`); Fashion-MNIST
+/// from `fashionMnistDirectory` or where `FashionMnist.locate` finds it. Not waiting for it.
+let loadDataSetsAsync (fashionMnistDirectory: string option) (experiments: ExperimentDefinition list) : Task<Map<DataSource, Dataset>> =
+    start (fun () -> DataSource.loadAll fashionMnistDirectory (experiments |> List.map _.Data.Source))
+
+/// Test images start .. start + count − 1, height × width values each.
 let testImages (data: Dataset) (start: int) (count: int) : float32[][] =
     invoke (fun () ->
         use images = data.Test.Images.narrow(0L, int64 start, int64 count)
         rowsOf images)
 
-/// Labels (0–9) of test images start .. start + count − 1.
+/// Labels of test images start .. start + count − 1.
 let testLabels (data: Dataset) (start: int) (count: int) : int[] =
     invoke (fun () ->
         use labels = data.Test.Labels.narrow(0L, int64 start, int64 count)
@@ -68,7 +73,7 @@ let createModel (seed: int64) (architecture: Architecture) : Model = invoke (fun
 
 let private trainOnSplit (hooks: Training.TrainingHooks) options splitSeed validationSize (data: Dataset) model =
     hooks.Cancellation.ThrowIfCancellationRequested()
-    let training, validation = FashionMnist.trainValidationSplit splitSeed validationSize data.Train
+    let training, validation = trainValidationSplit splitSeed validationSize data.Train
     Training.train hooks options training validation model
 
 /// Trains `model` on the training images less `validationSize` (split by `splitSeed`), validating
@@ -88,14 +93,14 @@ let encode (model: Model) (images: float32[][]) : float32[][] =
     invoke (fun () ->
         use _ = torch.NewDisposeScope()
         use _ = torch.no_grad ()
-        tensorOf "images" FashionMnist.Pixels images |> Model.encode model |> rowsOf)
+        tensorOf "images" model.Architecture.Input images |> Model.encode model |> rowsOf)
 
 /// Each image through its code and back (`Model.reconstruct`).
 let reconstruct (model: Model) (images: float32[][]) : float32[][] =
     invoke (fun () ->
         use _ = torch.NewDisposeScope()
         use _ = torch.no_grad ()
-        tensorOf "images" FashionMnist.Pixels images |> Model.reconstruct model |> rowsOf)
+        tensorOf "images" model.Architecture.Input images |> Model.reconstruct model |> rowsOf)
 
 /// Images decoded from codes (`Model.decode`).
 let decode (model: Model) (codes: float32[][]) : float32[][] =
@@ -132,12 +137,13 @@ type RunOutcome = { Experiments: ExperimentOutcome list; Lanes: int; ThreadsPerL
 /// the order the lanes raised them, so it need not be thread-safe; a slow callback holds up the
 /// events after it, not the training. Every event has been delivered before the task completes. A
 /// callback that throws stops the run (as `cancellation` does): the task fails with its exception,
-/// as thrown, and later events are not delivered.
+/// as thrown, and later events are not delivered. `data` holds the data set of each experiment's
+/// source (`loadDataSetsAsync`).
 let runAsync
     (onEvent: RunEvent -> unit)
     (cancellation: CancellationToken)
     (settings: RunSettings)
-    (data: Dataset)
+    (data: Map<DataSource, Dataset>)
     (experiments: ExperimentDefinition list)
     : Task<RunOutcome> =
     // The lanes only queue their events; the run's own thread below delivers them in order.

@@ -5,7 +5,7 @@ module Vae.Core.Outcomes
 open System
 open System.Diagnostics
 open TorchSharp
-open Vae.Core.FashionMnist
+open Vae.Core.Data
 open Vae.Core.Training
 open Vae.Core.Experiments
 open Vae.Core.RunPlan
@@ -39,11 +39,11 @@ type ModelOutcome =
       /// Mean KL divergence per latent dimension on the test set (zeros for an autoencoder).
       KlPerDimension: float[]
       Probe: ProbeScores
-      /// Nine images from z ~ N(0, I) ([9; 784]).
+      /// Nine images from z ~ N(0, I) ([9; pixels]).
       Generated: torch.Tensor
-      /// Nine images from a Gaussian fitted (full covariance) to the training codes ([9; 784]).
+      /// Nine images from a Gaussian fitted (full covariance) to the training codes ([9; pixels]).
       GeneratedFitted: torch.Tensor
-      /// Reconstructions of the run's nine test images ([9; 784]).
+      /// Reconstructions of the experiment's nine test images ([9; pixels]).
       Reconstructions: torch.Tensor
       /// Ten images along the line between the codes of two test images of different classes.
       Interpolation: torch.Tensor
@@ -51,7 +51,7 @@ type ModelOutcome =
       Traversal: torch.Tensor
       /// The latent dimensions the traversal moves, most active first.
       TraversalDimensions: int list
-      /// The test set's codes on their first two principal components ([10000; 2]).
+      /// The test set's codes on their first two principal components ([test images; 2]).
       Latent2d: torch.Tensor }
 
     /// This repeat's numbers, as the metrics (Metrics.all) read them.
@@ -82,9 +82,13 @@ type ExperimentOutcome =
       Training: TrainingOptions
       Analysis: AnalysisSettings
       StartedUtc: DateTime
-      /// The nine test images every model reconstructs (one of each of the first nine classes).
+      /// The data set it trained on.
+      Data: Description
+      /// The nine test images every model reconstructs (`Analysis.examples`: with ten classes, one
+      /// of each of the first nine).
       Originals: torch.Tensor
-      /// The two test images interpolated between (a T-shirt/top and a sneaker).
+      /// The two test images interpolated between: the first of each class of `Data.Interpolation`
+      /// (for Fashion-MNIST a T-shirt/top and a sneaker).
       InterpolationEnds: torch.Tensor
       TestLabels: torch.Tensor
       /// Per repeat, every model that did not diverge, in definition order.

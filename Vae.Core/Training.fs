@@ -6,7 +6,7 @@ open System
 open System.Diagnostics
 open System.Threading
 open TorchSharp
-open Vae.Core.FashionMnist
+open Vae.Core.Data
 
 /// How to train.
 type TrainingOptions =

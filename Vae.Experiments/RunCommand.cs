@@ -14,7 +14,7 @@ internal static class RunCommand
         var output = new Option<string?>("--out") { Description = "Output folder (default: runs/<name>-<UTC timestamp>). Must not exist yet, or be empty." };
         var epochs = new Option<int?>("--epochs") { Description = "Replace every experiment's maximum number of epochs." };
         var seed = new Option<long?>("--seed") { Description = "Replace every experiment's training seed." };
-        var data = new Option<string?>("--data") { Description = "Folder holding the four Fashion-MNIST files (default: $FASHION_MNIST_DIR, the repository's data/fashion-mnist, /usr/share/datasets/fashion-mnist)." };
+        var data = new Option<string?>("--data") { Description = "Folder holding the four Fashion-MNIST files (default: $FASHION_MNIST_DIR, the repository's data/fashion-mnist, /usr/share/datasets/fashion-mnist); a definition whose data name a folder of their own reads that." };
         var quick = new Option<bool>("--quick") { Description = "Smoke test: train on 2,048 images for at most two epochs, measure on small subsets." };
         var repeats = new Option<int?>("--repeats") { Description = "Replace every experiment's number of repeats (each repeat trains with its own seed)." };
         var lanes = new Option<int?>("--lanes") { Description = "Models trained at once, each on its share of libtorch's threads (default: 2 when there are at least 2 threads, else 1)." };

@@ -12,7 +12,7 @@ namespace Vae.Facade;
 /// <param name="OutputFolder">Where to write; default runs/&lt;name&gt;-&lt;UTC timestamp&gt; under the working folder. Must not exist yet, or be empty.</param>
 /// <param name="Epochs">Replaces every experiment's maximum epochs.</param>
 /// <param name="Seed">Replaces every experiment's training seed.</param>
-/// <param name="DataDirectory">Where the Fashion-MNIST files are (default: searched as <see cref="FashionMnistData.Load"/> does).</param>
+/// <param name="DataDirectory">Where the Fashion-MNIST files are (default: searched as <see cref="FashionMnistData.Load"/> does); experiments whose definitions name a data folder of their own read that.</param>
 /// <param name="Quick">Train on 2,048 images (512 for validation) for at most two epochs, and measure on small subsets: a smoke test.</param>
 /// <param name="Repeats">Replaces every experiment's number of repeats.</param>
 /// <param name="Lanes">Models trained at once, each on its share of libtorch's threads (default: 2 when there are at least 2 threads, else 1). A model's numbers depend on its seed and on the threads it got, so runs with the same lanes and threads reproduce each other.</param>
@@ -53,12 +53,12 @@ public static class ExperimentRunner
         var started = DateTime.UtcNow;
         var folder = Path.GetFullPath(options.OutputFolder ?? DefaultOutputFolder(plan.Name, started));
         // Everything that can be refused is checked before anything is written: the definition, the
-        // output folder, the data.
+        // output folder, the data (each data set the experiments name, loaded once).
         RunFolder.check(folder);
-        var data = await FashionMnistData.LoadAsync(options.DataDirectory);
+        var data = await LoadDataAsync(options.DataDirectory, plan);
         cancellationToken.ThrowIfCancellationRequested();
         using var claim = RunFolder.claim(folder, EstimatedBytes(plan, settings));
-        var run = await Core.OnEngine.runAsync(Events(plan, settings, progress), cancellationToken, settings, data.Dataset, plan.Core.ToFSharpList());
+        var run = await Core.OnEngine.runAsync(Events(plan, settings, progress), cancellationToken, settings, data, plan.Core.ToFSharpList());
         Writing(folder, () => SaveCheckpoints(run.Experiments, claim.Staging));
         var result = RunResults.Of(plan.Name, started, options.Quick, run.Experiments, run.Lanes, run.ThreadsPerLane);
         await Writing(folder, () => Report.WriteAsync(result, claim.Staging, cancellationToken));
@@ -66,18 +66,25 @@ public static class ExperimentRunner
         return (result, folder);
     }
 
+    /// <summary>The data sets of <paramref name="plan"/>'s experiments, Fashion-MNIST looked for first in <paramref name="directory"/>.</summary>
+    private static Task<Microsoft.FSharp.Collections.FSharpMap<Core.DataSource, Core.Data.Dataset>> LoadDataAsync(string? directory, ExperimentPlan plan) =>
+        Core.OnEngine.loadDataSetsAsync(directory.ToOption(), plan.Core.ToFSharpList());
+
     /// <summary>Bytes a run of <paramref name="plan"/> may write: every trained model's checkpoint and pictures
     /// (about 1 MB), each experiment's charts and the report (plotly.js alone is 4.6 MB). A model whose
     /// architecture comes from another experiment counts as the plan's largest.</summary>
     private static long EstimatedBytes(ExperimentPlan plan, RunSettings settings)
     {
         const long PerModel = 1 << 20, PerExperiment = 2 << 20, Report = 16 << 20;
-        long ParametersOf(ModelSource source) => source is ModelSource.Widths w ? ArchitectureModule.parameterCount(ArchitectureModule.create(w.kind, w.hidden, w.latent)) : 0;
-        var largest = plan.Core.SelectMany(e => e.Models).Select(m => ParametersOf(m.Source)).DefaultIfEmpty(0).Max();
+        // The plan has read each data set's image size already (from its training images' header); read again, it is 16 bytes.
+        var pixels = plan.Core.Select(e => e.Data.Source).Distinct().ToDictionary(s => s, s => DataSourceModule.trainingShape(s) is var (_, h, w) ? h * w : 0);
+        long ParametersOf(Core.Experiments.ExperimentDefinition e, ModelSource source) => source is ModelSource.Widths w
+            ? ArchitectureModule.parameterCount(ArchitectureModule.createFor(pixels[e.Data.Source], w.kind, w.hidden, w.latent)) : 0;
+        var largest = plan.Core.SelectMany(e => e.Models.Select(m => ParametersOf(e, m.Source))).DefaultIfEmpty(0).Max();
         return Report + plan.Core.Sum(e => PerExperiment + effectiveRepeats(settings, e) * e.Models.Sum(m => m.Source switch
         {
             ModelSource.BestOf => 0,
-            ModelSource.Widths => PerModel + 4 * ParametersOf(m.Source),
+            ModelSource.Widths => PerModel + 4 * ParametersOf(e, m.Source),
             _ => PerModel + 4 * largest,
         }));
     }

@@ -24,7 +24,15 @@ public sealed record ExperimentDefinition(
     int ValidationSize,
     long SplitSeed,
     TrainingSettings Training,
-    IReadOnlyList<ModelDefinition> Models);
+    IReadOnlyList<ModelDefinition> Models)
+{
+    /// <summary>The folder of IDX files the experiment trains on (an absolute path), or null for Fashion-MNIST, the default.</summary>
+    public string? DataFolder { get; init; }
+
+    /// <summary>The class names of a folder's data set, by label (as the definition names them); Fashion-MNIST's
+    /// otherwise (<see cref="FashionMnistData.ClassNames"/>).</summary>
+    public IReadOnlyList<string> ClassNames { get; init; } = FashionMnistData.ClassNames;
+}
 
 /// <summary>What a run of a definition trains: the experiments in order, every file read and
 /// validated. A study lists experiments; an experiment that takes another's best model or
@@ -61,6 +69,13 @@ public sealed record ExperimentPlan(string Name, string Description, IReadOnlyLi
         };
     }).ToArray();
 
+    /// <summary>Values per image of a data source (its training images' height × width).</summary>
+    private static int Pixels(DataSource source)
+    {
+        var (_, height, width) = DataSourceModule.trainingShape(source);
+        return height * width;
+    }
+
     private static ExperimentDefinition ToFacade(Core.Experiments.ExperimentDefinition e) => new(
         e.Name,
         e.Description,
@@ -68,11 +83,15 @@ public sealed record ExperimentPlan(string Name, string Description, IReadOnlyLi
         e.Data.SplitSeed,
         new TrainingSettings(e.Training.MaxEpochs, e.Training.BatchSize, e.Training.LearningRate,
             e.Training.Patience is null ? null : e.Training.Patience.Value, e.Training.Seed),
-        e.Models.Select(m => new ModelDefinition(m.Name, Describe(m.Source))).ToArray());
-
-    private static string Describe(ModelSource source) => source switch
+        e.Models.Select(m => new ModelDefinition(m.Name, Describe(e, m.Source))).ToArray())
     {
-        ModelSource.Widths w => ArchitectureModule.create(w.kind, w.hidden, w.latent).ToString(),
+        DataFolder = e.Data.Source is DataSource.IdxFolder f ? f.Item.Folder : null,
+        ClassNames = e.Data.Source is DataSource.IdxFolder g ? g.Item.Classes.ToArray() : FashionMnistData.ClassNames,
+    };
+
+    private static string Describe(Core.Experiments.ExperimentDefinition e, ModelSource source) => source switch
+    {
+        ModelSource.Widths w => ArchitectureModule.createFor(Pixels(e.Data.Source), w.kind, w.hidden, w.latent).ToString(),
         ModelSource.ArchitectureOf a => $"{(a.kind.IsVae ? "VAE" : "AE")} with the architecture of {a.experiment}'s best VAE",
         ModelSource.BestOf b => $"{b.experiment}'s best model, as trained there",
         _ => source.ToString(),

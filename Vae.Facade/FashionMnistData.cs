@@ -6,9 +6,9 @@ namespace Vae.Facade;
 /// ten classes; every file checked by structure and SHA-256 as it loads.</summary>
 public sealed class FashionMnistData
 {
-    private FashionMnistData(Core.FashionMnist.Dataset dataset) => Dataset = dataset;
+    private FashionMnistData(Core.Data.Dataset dataset) => Dataset = dataset;
 
-    internal Core.FashionMnist.Dataset Dataset { get; }
+    internal Core.Data.Dataset Dataset { get; }
 
     /// <summary>Class names by label: T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot.</summary>
     public static IReadOnlyList<string> ClassNames { get; } = Core.FashionMnist.classNames;
@@ -25,9 +25,6 @@ public sealed class FashionMnistData
     /// <exception cref="Core.InvalidInputException">A file is missing, unreadable, corrupt or not the official one.</exception>
     public static FashionMnistData Load(string? directory = null) =>
         new(Core.OnEngine.loadData(directory.ToOption()));
-
-    /// <summary>Loads the data as <see cref="Load"/> does, not waiting for it.</summary>
-    internal static async Task<FashionMnistData> LoadAsync(string? directory) => new(await Core.OnEngine.loadDataAsync(directory.ToOption()));
 
     /// <summary>Test images <paramref name="start"/> to <paramref name="start"/> + <paramref name="count"/> − 1, 784 values each.</summary>
     public IReadOnlyList<float[]> TestImages(int start, int count) => Core.OnEngine.testImages(Dataset, start, count);

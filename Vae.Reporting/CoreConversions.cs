@@ -29,6 +29,11 @@ public static class CoreConversions
         r.Test.IwaeNll is { } iwae ? FSharpOption<double>.Some(iwae) : FSharpOption<double>.None,
         r.ActiveUnits, r.Probe.LinearAccuracy, r.Probe.KnnAccuracy, r.GenerationDistance, r.FittedGenerationDistance, r.TrainingSeconds);
 
+    /// <summary>A core data-set description.</summary>
+    public static DataSetResult ToResult(this Core.Data.Description d) => new(
+        d.Name, d.Folder?.Value, d.Height, d.Width, d.Classes.ToArray(), [d.Interpolation.Item1, d.Interpolation.Item2],
+        d.TrainImages, d.TestImages, d.Files.ToDictionary(f => f.Item1, f => f.Item2));
+
     /// <summary>Rows of a [n; d] tensor as float arrays.</summary>
     public static IReadOnlyList<float[]> ToRows(this torch.Tensor t)
     {

@@ -110,12 +110,12 @@ internal static partial class InteractiveCharts
             var samples = model.Samples;
             var step = Math.Max(1, (samples.LatentX.Count + LatentPoints - 1) / LatentPoints);
             var chosen = Enumerable.Range(0, samples.LatentX.Count).Where(i => i % step == 0).ToList();
-            var classes = Enumerable.Range(0, 10).Select(c =>
+            var classes = Enumerable.Range(0, experiment.Data.Classes.Count).Select(c =>
             {
                 var points = chosen.Where(i => samples.LatentLabels[i] == c).ToList();
                 return Chart.Point<float, float, string>(
                         points.Select(i => samples.LatentX[i]), points.Select(i => samples.LatentY[i]),
-                        Name: FashionMnistClasses.Label(c), ShowLegend: m == 0, Opacity: 0.7,
+                        Name: experiment.Data.ClassLabel(c), ShowLegend: m == 0, Opacity: 0.7,
                         Marker: Marker(Color.fromHex(ChartStyle.ClassColors[c].ToHex()), 4, "circle"))
                     .WithTraceInfo(LegendGroup: $"class {c}");
             });

@@ -38,24 +38,25 @@ internal static class LatentSpacePng
 
         for (var i = 0; i < experiment.Models.Count; i++)
         {
-            using var plot = Panel(experiment.Models[i]);
+            using var plot = Panel(experiment.Models[i], experiment.Data);
             figure.Draw(plot, i % columns * CellWidth, TitleBand + i / columns * CellHeight, CellWidth, CellHeight);
         }
         var legend = experiment.Models.Count;
-        DrawLegend(figure, legend % columns * CellWidth, TitleBand + legend / columns * CellHeight);
+        DrawLegend(figure, experiment.Data, legend % columns * CellWidth, TitleBand + legend / columns * CellHeight);
         figure.SavePng(path);
     }
 
-    private static Plot Panel(ModelResult model)
+    private static Plot Panel(ModelResult model, DataSetResult data)
     {
         var plot = ChartStyle.NewPlot($"{model.Name}\n{ModelText.Architecture(model)}", "PC 1", "PC 2");
         plot.Axes.Title.Label.FontSize = 14;
         var samples = model.Samples;
-        var byClass = Enumerable.Range(0, 10)
+        var classes = data.Classes.Count;
+        var byClass = Enumerable.Range(0, classes)
             .Select(c => Enumerable.Range(0, samples.LatentLabels.Count).Where(i => samples.LatentLabels[i] == c).ToArray())
             .ToArray();
         for (var slice = 0; slice < Slices; slice++)
-            for (var c = 0; c < 10; c++)
+            for (var c = 0; c < classes; c++)
             {
                 var indices = byClass[c].Where((_, k) => k % Slices == slice).ToArray();
                 if (indices.Length == 0) continue;
@@ -66,18 +67,18 @@ internal static class LatentSpacePng
         return plot;
     }
 
-    private static void DrawLegend(Figure figure, float left, float top)
+    private static void DrawLegend(Figure figure, DataSetResult data, float left, float top)
     {
         var x = left + 40;
         var y = top + 70f;
         figure.Text("class", x, y, 16, true, CellWidth - 60);
         using var paint = new SKPaint { IsAntialias = true };
-        for (var c = 0; c < 10; c++)
+        for (var c = 0; c < data.Classes.Count; c++)
         {
             y += 28;
             paint.Color = ChartStyle.ClassColors[c].ToSKColor();
             figure.Canvas.DrawCircle(x + 7, y - 5, 7, paint);
-            figure.Text(FashionMnistClasses.Label(c), x + 24, y, 15, false, CellWidth - 90);
+            figure.Text(data.ClassLabel(c), x + 24, y, 15, false, CellWidth - 90);
         }
     }
 }

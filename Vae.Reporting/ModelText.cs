@@ -3,9 +3,6 @@ namespace Vae.Reporting;
 /// <summary>The words the report uses for a model: its kind and its architecture.</summary>
 internal static class ModelText
 {
-    /// <summary>Fashion-MNIST images are 28 × 28 pixels, flattened.</summary>
-    public const int InputSize = 784;
-
     /// <summary>"VAE" or "autoencoder".</summary>
     public static string Kind(ModelKind kind) => kind switch
     {
@@ -14,9 +11,12 @@ internal static class ModelText
         _ => kind.ToString(),
     };
 
-    /// <summary>The encoder's widths from input to code: "784-400-200-100-20".</summary>
-    public static string Widths(ModelResult model) =>
-        string.Join("-", new[] { InputSize }.Concat(model.Hidden).Append(model.Latent));
+    /// <summary>The encoder's widths from input (the image's pixels) to code: "784-400-200-100-20".</summary>
+    public static string Widths(ModelResult model) => Widths(model.Input, model.Hidden, model.Latent);
+
+    /// <summary>Widths from <paramref name="input"/> through <paramref name="hidden"/> to <paramref name="latent"/>: "784-400-20".</summary>
+    public static string Widths(int input, IEnumerable<int> hidden, int latent) =>
+        string.Join("-", new[] { input }.Concat(hidden).Append(latent));
 
     /// <summary>Kind and widths: "VAE 784-400-200-100-20".</summary>
     public static string Architecture(ModelResult model) => $"{Kind(model.Kind)} {Widths(model)}";

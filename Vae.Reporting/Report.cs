@@ -22,7 +22,7 @@ public static class Report
     /// <param name="runFolder">The run folder; every path in <paramref name="run"/> is relative to it.</param>
     /// <param name="cancellationToken">Checked between files; a cancelled report leaves the files written so far.</param>
     /// <exception cref="ArgumentException">The run is malformed: no experiments or models, duplicate names, a best
-    /// epoch that is not one of the epochs, not nine 28 × 28 images, latent arrays of different lengths, no repeats,
+    /// epoch that is not one of the epochs, not nine images of the data's size, latent arrays of different lengths, no repeats,
     /// a KL per dimension or traversal that does not fit the latent size, a verdict naming an unknown model, or a
     /// picture path outside the run folder. The message names the experiment, the model and the field.</exception>
     public static async Task WriteAsync(RunResult run, string runFolder, CancellationToken cancellationToken = default)
@@ -34,14 +34,15 @@ public static class Report
 
         foreach (var experiment in run.Experiments)
         {
+            var data = experiment.Data;
             foreach (var model in experiment.Models)
             {
                 await Draw(() => LossCurvesPng.Write(model, At(model.Images.LossCurves)), cancellationToken);
-                await Draw(() => ImageGridPng.WriteGenerated(model, At(model.Images.Generated)), cancellationToken);
-                await Draw(() => ImageGridPng.WriteReconstruction(model, At(model.Images.Reconstruction)), cancellationToken);
-                await Draw(() => ImageGridPng.WriteGeneratedFitted(model, At(model.Images.GeneratedFitted)), cancellationToken);
-                await Draw(() => LatentWalkPng.WriteInterpolation(model, At(model.Images.Interpolation)), cancellationToken);
-                await Draw(() => LatentWalkPng.WriteTraversal(model, At(model.Images.Traversal)), cancellationToken);
+                await Draw(() => ImageGridPng.WriteGenerated(model, data, At(model.Images.Generated)), cancellationToken);
+                await Draw(() => ImageGridPng.WriteReconstruction(model, data, At(model.Images.Reconstruction)), cancellationToken);
+                await Draw(() => ImageGridPng.WriteGeneratedFitted(model, data, At(model.Images.GeneratedFitted)), cancellationToken);
+                await Draw(() => LatentWalkPng.WriteInterpolation(model, data, At(model.Images.Interpolation)), cancellationToken);
+                await Draw(() => LatentWalkPng.WriteTraversal(model, data, At(model.Images.Traversal)), cancellationToken);
                 await Draw(() => KlPerDimensionPng.Write(model, At(model.Images.KlPerDim)), cancellationToken);
             }
             if (experiment.Models.Count > 0)

@@ -26,11 +26,14 @@ internal static class ReportContent
             + (run.Lanes > 1
                 ? $"Models trained {run.Lanes} at a time, each on {Plural(run.ThreadsPerModel, "thread")}; a training time is wall-clock time beside whatever trained or was measured at the same time."
                 : $"Models trained one at a time, on {Plural(run.ThreadsPerModel, "thread")}.")));
+        // Pixels and test images are counted when every experiment has the same number of them (one data set).
+        var pixels = run.Experiments.Select(e => e.Data.Pixels).Distinct().ToList();
+        var testImages = run.Experiments.Select(e => e.Data.TestImages).Distinct().ToList();
         blocks.Add(new Paragraph(
-            "Losses are in nats per image: the reconstruction is the binary cross-entropy summed over the 784 pixels, the KL term "
+            $"Losses are in nats per image: the reconstruction is the binary cross-entropy summed over {(pixels.Count == 1 ? $"the {Numbers.Count(pixels[0])}" : "an image's")} pixels, the KL term "
             + "(VAEs only) is the KL divergence of the encoder's posterior from N(0, I), and the loss is their sum. Training and "
             + "validation losses are those of each model's best epoch (lowest validation loss); test losses are the best epoch's "
-            + "weights on the 10,000 test images. The generation distance is the Fréchet distance between the test images and 5,000 images "
+            + $"weights on {(testImages.Count == 1 ? $"the {Numbers.Count(testImages[0])}" : "each data set's")} test images. The generation distance is the Fréchet distance between the test images and 5,000 images "
             + "generated from z ~ N(0, I), on the pixels' first 50 principal components (as FID does on Inception features): lower "
             + "means the generated images match real ones better in both average and spread; faint, blurry or monotonous samples raise it."));
         blocks.Add(new Paragraph(
@@ -53,10 +56,16 @@ internal static class ReportContent
         return blocks;
     }
 
+    /// <summary>A folder's data set in words (Fashion-MNIST, the default, goes without saying).</summary>
+    private static string DataSet(DataSetResult data) =>
+        $"Data: the IDX files of {data.Folder}, {Numbers.Count(data.TrainImages)} training and {Numbers.Count(data.TestImages)} test images "
+        + $"of {data.Height} × {data.Width} pixels in {Plural(data.Classes.Count, "class")}: {string.Join(", ", data.Classes.Select((c, i) => $"{i} {c}"))}. "
+        + $"The interpolation walks from the first test {data.Classes[data.Interpolation[0]]} to the first test {data.Classes[data.Interpolation[1]]}.";
+
     private static IReadOnlyList<Span> Diverged(DivergedModel model) =>
     [
         new Span(model.Name, Strong: true),
-        $" ({(model.Kind == ModelKind.Vae ? "VAE" : "AE")} {string.Join("-", new[] { RunChecks.Pixels }.Concat(model.Hidden).Append(model.Latent))}): "
+        $" ({(model.Kind == ModelKind.Vae ? "VAE" : "AE")} {ModelText.Widths(model.Input, model.Hidden, model.Latent)}): "
         + string.Join("; ", model.Repeats.Select(r => r.DivergedAtEpoch is { } epoch
             ? $"repeat {r.Repeat + 1} (seed {r.Seed.ToString(CultureInfo.InvariantCulture)}) diverged in epoch {epoch}"
             : $"repeat {r.Repeat + 1} trained {Plural(r.Epochs.Count, "epoch")} without diverging")) + ".",
@@ -73,6 +82,7 @@ internal static class ReportContent
             $"Started {Utc(experiment.StartedUtc)}, seed {experiment.Seed.ToString(CultureInfo.InvariantCulture)}, {Plural(experiment.Models.Count + experiment.Diverged.Count, "model")}"
             + (experiment.Diverged.Count > 0 ? $" ({experiment.Diverged.Count} diverged), " : ", ")
             + (experiment.Repeats > 1 ? $"{experiment.Repeats} repeats (seeds {string.Join(", ", seeds)})." : "1 repeat."));
+        if (!experiment.Data.IsFashionMnist) yield return new Paragraph(DataSet(experiment.Data));
         if (experiment.Diverged.Count > 0)
         {
             yield return new Callout(
@@ -288,5 +298,5 @@ internal static class ReportContent
         (time.Kind == DateTimeKind.Unspecified ? DateTime.SpecifyKind(time, DateTimeKind.Utc) : time.ToUniversalTime())
         .ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture);
 
-    private static string Plural(int count, string noun) => count == 1 ? $"1 {noun}" : $"{count} {noun}s";
+    private static string Plural(int count, string noun) => count == 1 ? $"1 {noun}" : $"{count} {noun}{(noun.EndsWith('s') ? "es" : "s")}";
 }

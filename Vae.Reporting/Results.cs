@@ -98,12 +98,12 @@ public sealed record ModelImages(string LossCurves, string Generated, string Rec
 public sealed record ExperimentImages(string LatentSpace, string BestValidationLoss, string ValidationCurves);
 
 /// <summary>Pixel arrays and codes a report draws from; not written to results.json.</summary>
-/// <param name="Generated">Nine images (784 values in [0, 1] each) decoded from z ~ N(0, I).</param>
+/// <param name="Generated">Nine images (height × width values in [0, 1] each, row by row) decoded from z ~ N(0, I).</param>
 /// <param name="Originals">The run's nine test images.</param>
 /// <param name="Reconstructions">This model's reconstructions of <paramref name="Originals"/>.</param>
 /// <param name="LatentX">First principal component of each test image's code.</param>
 /// <param name="LatentY">Second principal component of each test image's code.</param>
-/// <param name="LatentLabels">Class label (0–9) of each test image, aligned with LatentX and LatentY.</param>
+/// <param name="LatentLabels">Class label of each test image, aligned with LatentX and LatentY.</param>
 /// <param name="GeneratedFitted">Nine images decoded from a Gaussian fitted (full covariance) to the training codes.</param>
 /// <param name="Interpolation">Ten images from the first interpolation end to the second.</param>
 /// <param name="InterpolationLabels">Class labels of the two interpolated test images.</param>
@@ -172,6 +172,44 @@ public sealed record ModelResult(
 
     /// <summary>Arrays the report draws; not serialised.</summary>
     [JsonIgnore] public ModelSamples Samples { get; init; } = ModelSamples.Empty;
+
+    /// <summary>Values per input image (the data set's height × width); not serialised: the experiment's data say it.</summary>
+    [JsonIgnore] public int Input { get; init; } = DataSetResult.FashionMnist.Pixels;
+}
+
+/// <summary>The data set an experiment trained on.</summary>
+/// <param name="Name">"fashion-mnist", or the name of the folder its files were read from.</param>
+/// <param name="Folder">The folder its IDX files were read from; null for Fashion-MNIST, whose official files are taken
+/// wherever they are found and checked against their published checksums.</param>
+/// <param name="Height">Image height in pixels.</param>
+/// <param name="Width">Image width in pixels.</param>
+/// <param name="Classes">Class names by label.</param>
+/// <param name="Interpolation">The two classes (labels) whose first test images the interpolation walks from and to.</param>
+/// <param name="TrainImages">Training images (validation included).</param>
+/// <param name="TestImages">Test images.</param>
+/// <param name="Sha256">Each file read, by name, with the SHA-256 of its decompressed content.</param>
+public sealed record DataSetResult(
+    string Name,
+    string? Folder,
+    int Height,
+    int Width,
+    IReadOnlyList<string> Classes,
+    IReadOnlyList<int> Interpolation,
+    int TrainImages,
+    int TestImages,
+    IReadOnlyDictionary<string, string> Sha256)
+{
+    /// <summary>Fashion-MNIST: 28 × 28 images of ten classes, the interpolation from a T-shirt/top to a sneaker.</summary>
+    public static DataSetResult FashionMnist { get; } = Core.FashionMnist.description.ToResult();
+
+    /// <summary>Values per image: height × width.</summary>
+    [JsonIgnore] public int Pixels => Height * Width;
+
+    /// <summary>True for Fashion-MNIST's official files, the default.</summary>
+    [JsonIgnore] public bool IsFashionMnist => Folder is null;
+
+    /// <summary>A class as legends write it: "0 T-shirt/top".</summary>
+    public string ClassLabel(int label) => $"{label} {Classes[label]}";
 }
 
 /// <summary>The results of one experiment: its models, and which is best (lowest best validation loss).</summary>
@@ -202,6 +240,14 @@ public sealed record ExperimentResult(
     /// <summary>Models whose training diverged (a NaN or infinite loss) in some repeat: not in <see cref="Models"/>,
     /// not measured, never best.</summary>
     public IReadOnlyList<DivergedModel> Diverged { get; init; } = [];
+
+    /// <summary>The data set the experiment trained on: its image size and class names are the pictures'.</summary>
+    [JsonIgnore] public DataSetResult Data { get; init; } = DataSetResult.FashionMnist;
+
+    /// <summary>The data set as results.json records it: only a folder's (Fashion-MNIST, the default, is left out, so
+    /// that its results files stay as they were before data sets could be chosen).</summary>
+    [JsonPropertyName("data"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public DataSetResult? RecordedData => Data.IsFashionMnist ? null : Data;
 }
 
 /// <summary>One repeat of a model that diverged.</summary>
@@ -219,7 +265,11 @@ public sealed record DivergedRepeat(int Repeat, long Seed, int? DivergedAtEpoch,
 /// <param name="Latent">Size of the code z.</param>
 /// <param name="Parameters">Number of trainable values.</param>
 /// <param name="Repeats">Every repeat, diverged or not.</param>
-public sealed record DivergedModel(string Name, ModelKind Kind, IReadOnlyList<int> Hidden, int Latent, long Parameters, IReadOnlyList<DivergedRepeat> Repeats);
+public sealed record DivergedModel(string Name, ModelKind Kind, IReadOnlyList<int> Hidden, int Latent, long Parameters, IReadOnlyList<DivergedRepeat> Repeats)
+{
+    /// <summary>Values per input image (the data set's height × width); not serialised: the experiment's data say it.</summary>
+    [JsonIgnore] public int Input { get; init; } = DataSetResult.FashionMnist.Pixels;
+}
 
 /// <summary>A whole run: one or more experiments written into one folder.</summary>
 /// <param name="Run">The name given to the run (the experiment or study run).</param>

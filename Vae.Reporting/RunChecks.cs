@@ -4,9 +4,6 @@ namespace Vae.Reporting;
 /// experiment, the model and the field rather than half-way through, or with a picture silently wrong.</summary>
 internal static class RunChecks
 {
-    /// <summary>Pixels of a Fashion-MNIST image.</summary>
-    public const int Pixels = 28 * 28;
-
     /// <summary>Throws <see cref="ArgumentException"/> describing the first problem found.</summary>
     public static void Validate(RunResult run)
     {
@@ -22,7 +19,12 @@ internal static class RunChecks
             RequireRelative(experiment.Images.LatentSpace, where, "Images.LatentSpace");
             RequireRelative(experiment.Images.BestValidationLoss, where, "Images.BestValidationLoss");
             RequireRelative(experiment.Images.ValidationCurves, where, "Images.ValidationCurves");
-            foreach (var model in experiment.Models) ValidateModel(model, $"{where}, model '{model.Name}'");
+            var data = experiment.Data;
+            Require(data is not null && data.Height >= 1 && data.Width >= 1
+                    && data.Classes.Count >= 2 && data.Classes.Count <= ChartStyle.ClassColors.Count
+                    && data.Interpolation.Count == 2 && data.Interpolation.All(c => c >= 0 && c < data.Classes.Count),
+                $"{where}: Data must give an image size, 2 to {ChartStyle.ClassColors.Count} classes and the two classes interpolated between");
+            foreach (var model in experiment.Models) ValidateModel(model, data!, $"{where}, model '{model.Name}'");
             var names = experiment.Models.Select(m => m.Name).ToHashSet(StringComparer.Ordinal);
             foreach (var verdict in experiment.Verdicts)
                 Require(names.Contains(verdict.Best) && (verdict.RunnerUp is null || names.Contains(verdict.RunnerUp)),
@@ -30,7 +32,7 @@ internal static class RunChecks
         }
     }
 
-    private static void ValidateModel(ModelResult model, string where)
+    private static void ValidateModel(ModelResult model, DataSetResult data, string where)
     {
         RequireSafeSegment(model.Name, where);
         Require(model.Epochs.Count > 0, $"{where} has no epochs");
@@ -51,33 +53,34 @@ internal static class RunChecks
 
         var samples = model.Samples;
         Require(samples is not null, $"{where} has no Samples");
-        RequireImages(samples!.Generated, 9, where, "Samples.Generated");
-        RequireImages(samples.Originals, 9, where, "Samples.Originals");
-        RequireImages(samples.Reconstructions, 9, where, "Samples.Reconstructions");
+        Require(model.Input == data.Pixels, $"{where}: Input is {model.Input} values, the data's images have {data.Pixels} ({data.Height} × {data.Width})");
+        RequireImages(samples!.Generated, 9, data, where, "Samples.Generated");
+        RequireImages(samples.Originals, 9, data, where, "Samples.Originals");
+        RequireImages(samples.Reconstructions, 9, data, where, "Samples.Reconstructions");
         var points = samples.LatentX.Count;
         Require(points > 0, $"{where}: Samples.LatentX is empty");
         Require(samples.LatentY.Count == points && samples.LatentLabels.Count == points,
             $"{where}: Samples.LatentX, LatentY and LatentLabels have {points}, {samples.LatentY.Count} and {samples.LatentLabels.Count} entries");
-        Require(samples.LatentLabels.All(l => l is >= 0 and <= 9), $"{where}: Samples.LatentLabels holds a label outside 0–9");
-        RequireImages(samples.GeneratedFitted, 9, where, "Samples.GeneratedFitted");
+        Require(samples.LatentLabels.All(l => l >= 0 && l < data.Classes.Count), $"{where}: Samples.LatentLabels holds a label outside 0–{data.Classes.Count - 1}");
+        RequireImages(samples.GeneratedFitted, 9, data, where, "Samples.GeneratedFitted");
         Require(samples.Interpolation.Count >= 2, $"{where}: Samples.Interpolation must hold at least 2 images, it holds {samples.Interpolation.Count}");
-        RequireImages(samples.Interpolation, samples.Interpolation.Count, where, "Samples.Interpolation");
-        Require(samples.InterpolationLabels.Count == 2 && samples.InterpolationLabels.All(l => l is >= 0 and <= 9),
-            $"{where}: Samples.InterpolationLabels must be the two classes (0–9) of the interpolated images");
+        RequireImages(samples.Interpolation, samples.Interpolation.Count, data, where, "Samples.Interpolation");
+        Require(samples.InterpolationLabels.Count == 2 && samples.InterpolationLabels.All(l => l >= 0 && l < data.Classes.Count),
+            $"{where}: Samples.InterpolationLabels must be the two classes (0–{data.Classes.Count - 1}) of the interpolated images");
         var dimensions = samples.TraversalDimensions;
         Require(dimensions.Count > 0 && dimensions.All(d => d >= 0 && d < model.Latent) && dimensions.Distinct().Count() == dimensions.Count,
             $"{where}: Samples.TraversalDimensions must be distinct latent dimensions (0–{model.Latent - 1}), was [{string.Join(", ", dimensions)}]");
         Require(samples.Traversal.Count >= 2 * dimensions.Count && samples.Traversal.Count % dimensions.Count == 0,
             $"{where}: Samples.Traversal holds {samples.Traversal.Count} images, not a row of at least 2 for each of {dimensions.Count} dimensions");
-        RequireImages(samples.Traversal, samples.Traversal.Count, where, "Samples.Traversal");
+        RequireImages(samples.Traversal, samples.Traversal.Count, data, where, "Samples.Traversal");
     }
 
-    private static void RequireImages(IReadOnlyList<float[]> images, int count, string where, string field)
+    private static void RequireImages(IReadOnlyList<float[]> images, int count, DataSetResult data, string where, string field)
     {
         Require(images is not null && images.Count == count, $"{where}: {field} must hold {count} images, it holds {images?.Count ?? 0}");
         for (var i = 0; i < images!.Count; i++)
-            Require(images[i] is not null && images[i].Length == Pixels,
-                $"{where}: {field}[{i}] has {images[i]?.Length ?? 0} values, expected {Pixels} (28 × 28)");
+            Require(images[i] is not null && images[i].Length == data.Pixels,
+                $"{where}: {field}[{i}] has {images[i]?.Length ?? 0} values, expected {data.Pixels} ({data.Height} × {data.Width})");
     }
 
     /// <summary>A name used as a folder: no separators, not "." or "..", no characters a file system rejects.</summary>

@@ -35,6 +35,7 @@ public static class RunResults
     public static ExperimentResult Experiment(ExperimentOutcome o)
     {
         var name = o.Definition.Name;
+        var data = o.Data.ToResult();
         var originals = o.Originals.ToRows();
         var labels = o.TestLabels.data<long>().ToArray().Select(l => (int)l).ToArray();
         var models = o.Models.Select(m =>
@@ -70,8 +71,8 @@ public static class RunResults
             {
                 Samples = new ModelSamples(
                     m.Generated.ToRows(), originals, m.Reconstructions.ToRows(), m.Latent2d.Column(0), m.Latent2d.Column(1), labels,
-                    // The interpolation runs between the first test T-shirt/top (class 0) and sneaker (class 7).
-                    m.GeneratedFitted.ToRows(), m.Interpolation.ToRows(), [0, 7], m.Traversal.ToRows(), m.TraversalDimensions.ToArray()),
+                    m.GeneratedFitted.ToRows(), m.Interpolation.ToRows(), data.Interpolation, m.Traversal.ToRows(), m.TraversalDimensions.ToArray()),
+                Input = m.Architecture.Input,
             };
         }).ToArray();
         return new ExperimentResult(
@@ -85,7 +86,11 @@ public static class RunResults
                 d.Architecture.Latent,
                 ArchitectureModule.parameterCount(d.Architecture),
                 d.Trainings.Select(t => new DivergedRepeat(
-                    t.Item1, o.Training.Seed + t.Item1, t.Item2.DivergedAt?.Value, t.Item2.History.Select(e => e.ToResult()).ToArray())).ToArray())).ToArray(),
+                    t.Item1, o.Training.Seed + t.Item1, t.Item2.DivergedAt?.Value, t.Item2.History.Select(e => e.ToResult()).ToArray())).ToArray())
+            {
+                Input = d.Architecture.Input,
+            }).ToArray(),
+            Data = data,
         };
     }
 

@@ -11,7 +11,7 @@ let private trained =
     lazy (
         let train, validation = trainValidation.Value
         let options = { Training.TrainingOptions.defaults with MaxEpochs = 1; Patience = None; Seed = 3L }
-        (Training.train Training.TrainingHooks.none options (FashionMnist.take 12800 train) (FashionMnist.take 1000 validation) (Model.create 3L Architecture.baseline)).Model)
+        (Training.train Training.TrainingHooks.none options (Data.take 12800 train) (Data.take 1000 validation) (Model.create 3L Architecture.baseline)).Model)
 
 /// Ten well-separated Gaussian clusters in 5 dimensions, `perClass` points each.
 let private clusters (seed: uint64) (perClass: int) =
@@ -26,7 +26,7 @@ let tests =
     testSequenced <| testList "Analysis" [
         test "the IWAE estimate is at least as tight as the ELBO and does not loosen as k grows" {
             let model = trained.Value
-            let images = (FashionMnist.take 500 dataset.Value.Test)
+            let images = (Data.take 500 dataset.Value.Test)
             let elbo = (Evaluation.evaluate 0L model images).Loss
             let bounds = [ 1; 10; 100 ] |> List.map (fun k -> Likelihood.iwaeNll 11L k model images.Images)
             Expect.floatClose { absolute = 1.0; relative = 0.0 } bounds.[0] elbo "k = 1 is the ELBO (up to sampling noise)"
@@ -41,14 +41,14 @@ let tests =
                 use _ = torch.no_grad ()
                 model.EncoderHead.Weight.narrow(0L, 0L, 20L).zero_() |> ignore
             silence ()
-            let variances = Analysis.codeVariance model (FashionMnist.take 2000 dataset.Value.Test)
+            let variances = Analysis.codeVariance model (Data.take 2000 dataset.Value.Test)
             Expect.equal (Analysis.activeUnits variances) 0 "no active unit"
             Expect.isGreaterThan (Analysis.activeUnits (Analysis.codeVariance trained.Value dataset.Value.Test)) 0 "a trained VAE has some"
         }
 
         test "the KL per dimension sums to the KL term" {
             let model = trained.Value
-            let test = FashionMnist.take 2000 dataset.Value.Test
+            let test = Data.take 2000 dataset.Value.Test
             let perDimension = Analysis.klPerDimension model test
             Expect.hasLength perDimension 20 "one per latent dimension"
             Expect.floatClose Accuracy.medium (Array.sum perDimension) (Evaluation.evaluate 0L model test).Kl "sums to the mean KL"
@@ -100,14 +100,14 @@ let tests =
             let ends = Model.reconstruct model (x.narrow(0L, 0L, 2L))
             Expect.isLessThan ((path.[0L] - ends.[0L]).abs().max().item<float32>()) 1e-5f "starts at the first"
             Expect.isLessThan ((path.[9L] - ends.[1L]).abs().max().item<float32>()) 1e-5f "ends at the second"
-            Expect.equal (Analysis.traverse 7 [ 3; 5 ] model (FashionMnist.take 1000 dataset.Value.Test)).shape [| 14L; 784L |] "2 × 7"
+            Expect.equal (Analysis.traverse 7 [ 3; 5 ] model (Data.take 1000 dataset.Value.Test)).shape [| 14L; 784L |] "2 × 7"
         }
 
         test "the Fréchet distance in PCA space is near 0 between real image sets and large for faint ones" {
-            let directions, mean = Probes.pcaFit FashionMnist.Pixels (FashionMnist.take 20000 dataset.Value.Train).Images
+            let directions, mean = Probes.pcaFit FashionMnist.Pixels (Data.take 20000 dataset.Value.Train).Images
             let pca = directions.narrow(1L, 0L, int64 Analysis.FrechetComponents), mean
             let test = dataset.Value.Test.Images
-            let other = (FashionMnist.take 5000 dataset.Value.Train).Images
+            let other = (Data.take 5000 dataset.Value.Train).Images
             let real = Analysis.frechetDistance pca test other
             let faint = Analysis.frechetDistance pca test (other * 0.4f)
             Expect.isTrue (real >= 0.0 && real < 0.5) $"two real sets: {real}"

@@ -14,7 +14,7 @@ open Vae.Tests.Shared
 let private trained () =
     let train, validation = trainValidation.Value
     let options = { Training.TrainingOptions.defaults with MaxEpochs = 1; Patience = None }
-    (Training.train Training.TrainingHooks.none options (FashionMnist.take 3200 train) (FashionMnist.take 500 validation) (Model.create 4L Architecture.fiveLayer)).Model
+    (Training.train Training.TrainingHooks.none options (Data.take 3200 train) (Data.take 500 validation) (Model.create 4L Architecture.fiveLayer)).Model
 
 /// Replaces `text` in the checkpoint's JSON header (the header length follows).
 let private editHeader (bytes: byte[]) (text: string) (replacement: string) =

@@ -6,6 +6,7 @@ open Expecto
 open TorchSharp
 open Vae.Core
 open Vae.Core.FashionMnist
+open Vae.Core.Data
 open Vae.Tests.Shared
 
 let private classCounts (split: Split) =

@@ -91,17 +91,17 @@ let tests =
         }
 
         test "images and labels that disagree on the count are named" {
-            let m = messageOf<InvalidInputException> (fun () -> FashionMnist.toSplit "i" (parse "i" (images 3)) "l" (parse "l" (labels [ 1uy; 2uy ])) |> ignore)
+            let m = messageOf<InvalidInputException> (fun () -> Data.toSplit (28, 28) 10 "i" (parse "i" (images 3)) "l" (parse "l" (labels [ 1uy; 2uy ])) |> ignore)
             Expect.stringContains m "l: 2 labels, but i holds 3 images" "count mismatch"
         }
 
         test "a label outside 0–9 is named with its index" {
-            let m = messageOf<InvalidInputException> (fun () -> FashionMnist.toSplit "i" (parse "i" (images 3)) "l" (parse "l" (labels [ 1uy; 12uy; 2uy ])) |> ignore)
+            let m = messageOf<InvalidInputException> (fun () -> Data.toSplit (28, 28) 10 "i" (parse "i" (images 3)) "l" (parse "l" (labels [ 1uy; 12uy; 2uy ])) |> ignore)
             Expect.stringContains m "label 12 at index 1 is outside 0–9" "label range"
         }
 
         test "images that are not 28 × 28 are named" {
-            let m = messageOf<InvalidInputException> (fun () -> FashionMnist.toSplit "i" (parse "i" (serialise { Dimensions = [ 1; 2; 2 ]; Data = Array.zeroCreate 4 })) "l" (parse "l" (labels [ 1uy ])) |> ignore)
+            let m = messageOf<InvalidInputException> (fun () -> Data.toSplit (28, 28) 10 "i" (parse "i" (serialise { Dimensions = [ 1; 2; 2 ]; Data = Array.zeroCreate 4 })) "l" (parse "l" (labels [ 1uy ])) |> ignore)
             Expect.stringContains m "images must be n × 28 × 28" "shape"
         }
 

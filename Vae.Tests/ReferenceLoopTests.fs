@@ -20,7 +20,7 @@ let private copyOf (layer: Linear) =
 
 /// Mean training loss per image of each epoch of the plain loop, started from `model`'s weights,
 /// with the shuffling and noise generators seeded as `Training.train` seeds them.
-let private referenceLoop (options: Training.TrainingOptions) (model: Model) (train: FashionMnist.Split) =
+let private referenceLoop (options: Training.TrainingOptions) (model: Model) (train: Data.Split) =
     let encoder = model.EncoderTrunk |> List.map copyOf
     let head = copyOf model.EncoderHead
     let decoder = model.DecoderTrunk |> List.map copyOf
@@ -61,12 +61,12 @@ let tests =
     testSequenced <| testList "ReferenceLoop" [
         test "the fast loop's training loss stays within 0.5 % of a plain TorchSharp loop's over 3 epochs" {
             let train, validation = trainValidation.Value
-            let train = FashionMnist.take 6400 train
+            let train = Data.take 6400 train
             let options = { Training.TrainingOptions.defaults with MaxEpochs = 3; Patience = None; Seed = 9L }
             // Copied before training: Training.train updates the model's buffers in place.
             let reference = referenceLoop options (Model.create 2L Architecture.fiveLayer) train
             let fast =
-                (Training.train Training.TrainingHooks.none options train (FashionMnist.take 640 validation) (Model.create 2L Architecture.fiveLayer)).History
+                (Training.train Training.TrainingHooks.none options train (Data.take 640 validation) (Model.create 2L Architecture.fiveLayer)).History
                 |> List.map _.TrainLoss
             Expect.hasLength fast 3 "three epochs"
             List.iteri2

@@ -120,6 +120,78 @@ let tests =
             Expect.isGreaterThanOrEqual drawn 4 $"charts drawn (found {drawn} plotly SVGs)"
         }
 
+        test "a definition over any IDX data set runs end to end: 12 × 12 images of three classes, results, report and pictures of that size" {
+            // The data beside the definition, named relative to it; the runner runs from another folder.
+            let root = temporaryDirectory ()
+            let data = writeIdxDataSet (Path.Combine(root, "shapes")) (12, 12) 3 300 100 false
+            let definition = Path.Combine(root, "shapes.json")
+            File.WriteAllText(
+                definition,
+                """{ "name": "shapes", "description": "Bars and blocks.",
+                     "data": { "folder": "shapes", "classes": ["stripes", "columns", "squares"], "validationSize": 60, "splitSeed": 42 },
+                     "training": { "maxEpochs": 2, "batchSize": 32, "learningRate": 0.001, "seed": 1 },
+                     "analysis": { "iwaeSamples": 10, "iwaeImages": 50 },
+                     "models": [
+                       { "name": "small", "kind": "vae", "hidden": [32], "latent": 2 },
+                       { "name": "two-layer", "kind": "vae", "hidden": [32, 16], "latent": 2 },
+                       { "name": "autoencoder", "kind": "ae", "hidden": [32], "latent": 2 } ] }""")
+            let folder = Path.Combine(temporaryDirectory (), "out")
+            let clock = Diagnostics.Stopwatch.StartNew()
+            let outcome = runner [ "run"; definition; "--out"; folder ]
+            Expect.equal outcome.ExitCode 0 $"exit code (stderr: {outcome.Error})"
+            Expect.isLessThan clock.Elapsed.TotalSeconds 60.0 "a small data set runs in well under a minute"
+
+            use results = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, RunLayout.Results)))
+            let experiment = (property results.RootElement "experiments").[0]
+            let recorded = property experiment "data"
+            Expect.equal ((property recorded "height").GetInt32(), (property recorded "width").GetInt32()) (12, 12) "image size"
+            Expect.equal [ for c in (property recorded "classes").EnumerateArray() -> c.GetString() ] [ "stripes"; "columns"; "squares" ] "classes"
+            Expect.equal [ for c in (property recorded "interpolation").EnumerateArray() -> c.GetInt32() ] [ 0; 2 ] "first to last class"
+            Expect.equal ((property recorded "folder").GetString()) data "the folder, resolved against the definition's"
+            Expect.equal ((property recorded "trainImages").GetInt32(), (property recorded "testImages").GetInt32()) (300, 100) "counts"
+            let sha256 = [ for p in (property recorded "sha256").EnumerateObject() -> p.Name, p.Value.GetString() ]
+            Expect.equal
+                sha256
+                [ for name in Data.StandardNames -> name, Data.sha256Hex (File.ReadAllBytes(Path.Combine(data, name))) ]
+                "each file's SHA-256"
+            Expect.equal [ for m in (property experiment "models").EnumerateArray() -> (property m "name").GetString() ] [ "small"; "two-layer"; "autoencoder" ] "every model measured"
+
+            let markdown = File.ReadAllText(Path.Combine(folder, RunLayout.ReportMarkdown))
+            let html = Net.WebUtility.HtmlDecode(File.ReadAllText(Path.Combine(folder, RunLayout.ReportHtml)))
+            for text, name in [ markdown, "report.md"; html, "report.html" ] do
+                for c in [ "0 stripes"; "1 columns"; "2 squares" ] do Expect.stringContains text c $"{name} names the classes"
+                Expect.stringContains text "12 × 12 pixels" $"{name} gives the image size"
+                Expect.stringContains text "VAE 144-32-16-2" $"{name} gives the architecture from 144 inputs"
+            // Images of 12 × 12 pixels drawn 9 times over: tiles of 108, 4 apart, 16 of margin, 58 of titles.
+            let expected =
+                dict [ "generated.png", (2 * 16 + 3 * 108 + 2 * 4, 58 + 3 * 108 + 2 * 4 + 16)
+                       "generated-fitted.png", (2 * 16 + 3 * 108 + 2 * 4, 58 + 3 * 108 + 2 * 4 + 16)
+                       "reconstruction.png", (2 * 16 + 40 + 9 * 108 + 8 * 4, 58 + 2 * 108 + 4 + 16)
+                       "interpolation.png", (2 * 16 + 10 * 108 + 9 * 4, 58 + 108 + 44)
+                       // Two rows (both latent dimensions) of nine.
+                       "traversal.png", (2 * 16 + 64 + 9 * 108 + 8 * 4, 58 + 26 + 2 * 108 + 4 + 16)
+                       "loss.png", (900, 700)
+                       "kl-per-dim.png", (900, 480)
+                       // Three models and the legend in a row of 420 × 400 cells.
+                       "latent-space.png", (4 * 420, 48 + 400)
+                       "best-validation-loss.png", (1000, 560)
+                       "validation-curves.png", (1000, 560) ]
+            let pictures = [ for m in Text.RegularExpressions.Regex.Matches(markdown, @"!\[[^\]]*\]\(([^)]+\.png)\)") -> m.Groups.[1].Value ]
+            Expect.isGreaterThanOrEqual pictures.Length 20 $"the report shows the pictures ({pictures.Length})"
+            for picture in pictures do
+                let path = Path.Combine(folder, Uri.UnescapeDataString picture)
+                Expect.isTrue (File.Exists path) $"{picture} exists"
+                // A PNG's size is in its IHDR chunk: width and height, big-endian, at bytes 16–23.
+                let header =
+                    use file = File.OpenRead path
+                    let bytes = Array.zeroCreate<byte> 24
+                    file.ReadExactly(bytes, 0, 24)
+                    bytes
+                let width = Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(ReadOnlySpan(header, 16, 4))
+                let height = Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(ReadOnlySpan(header, 20, 4))
+                Expect.equal (width, height) expected.[Path.GetFileName path] $"{picture}: size"
+        }
+
         test "a checkpoint the run wrote loads through the façade" {
             let folder, _ = quickRun.Value
             let model = VaeModel.Load(Path.Combine(folder, RunLayout.Checkpoint("task1", "five-layer")))

@@ -10,7 +10,7 @@ open Vae.Core
 let dataset = lazy (FashionMnist.load None)
 
 /// The seed study's split of the training set: 55,000 training and 5,000 validation images.
-let trainValidation = lazy (FashionMnist.trainValidationSplit 42L 5000 dataset.Value.Train)
+let trainValidation = lazy (Data.trainValidationSplit 42L 5000 dataset.Value.Train)
 
 /// A fresh empty folder under the system's temporary folder.
 let temporaryDirectory () =
@@ -45,3 +45,30 @@ let allocatedBy (f: unit -> unit) =
     let before = GC.GetTotalAllocatedBytes true
     f ()
     GC.GetTotalAllocatedBytes true - before
+
+/// Writes a synthetic data set of IDX files into `dir` (created if missing) and returns `dir`:
+/// `train` and `test` images of `height` × `width` pixels, labels cycling through `classes`
+/// classes, each class a pattern (horizontal bars, vertical bars, a centred block, in turn) moved
+/// by the image's index, with seeded noise: the same files every time. `gzip` writes the
+/// ".gz" names.
+let writeIdxDataSet (dir: string) (height: int, width: int) (classes: int) (train: int) (test: int) (gzip: bool) =
+    Directory.CreateDirectory dir |> ignore
+    let random = Random 11
+    let image (label: int) (i: int) =
+        Array.init (height * width) (fun p ->
+            let r, c = p / width, p % width
+            let on =
+                match label % 3 with
+                | 0 -> (r + i) % 4 < 2
+                | 1 -> (c + i) % 4 < 2
+                | _ -> abs (r - height / 2) <= 2 + i % 2 && abs (c - width / 2) <= 2 + i % 2
+            byte (Math.Clamp((if on then 200 else 30) + random.Next(-25, 26), 0, 255)))
+    let write (name: string) (array: Idx.IdxArray) =
+        let bytes = Idx.serialise array
+        if gzip then File.WriteAllBytes(Path.Combine(dir, name + ".gz"), Idx.gzip bytes)
+        else File.WriteAllBytes(Path.Combine(dir, name), bytes)
+    for prefix, count in [ "train", train; "t10k", test ] do
+        let labels = Array.init count (fun i -> byte (i % classes))
+        write $"{prefix}-images-idx3-ubyte" { Dimensions = [ count; height; width ]; Data = Array.concat [ for i in 0 .. count - 1 -> image (int labels.[i]) i ] }
+        write $"{prefix}-labels-idx1-ubyte" { Dimensions = [ count ]; Data = labels }
+    dir

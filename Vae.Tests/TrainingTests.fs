@@ -12,7 +12,7 @@ let private short = { TrainingOptions.defaults with MaxEpochs = 2; Patience = No
 
 let private subset () =
     let train, validation = trainValidation.Value
-    FashionMnist.take 12800 train, FashionMnist.take 2000 validation
+    Data.take 12800 train, Data.take 2000 validation
 
 [<Tests>]
 let tests =
@@ -21,19 +21,19 @@ let tests =
             let train, validation = subset ()
             let live = System.Collections.Generic.List<int64>()
             let hooks = { TrainingHooks.none with OnBatch = fun _ _ _ -> live.Add DisposeScopeManager.Statistics.ThreadTotalLiveCount }
-            Training.train hooks { short with MaxEpochs = 1 } (FashionMnist.take 1280 train) validation (Model.create 1L Architecture.baseline) |> ignore
+            Training.train hooks { short with MaxEpochs = 1 } (Data.take 1280 train) validation (Model.create 1L Architecture.baseline) |> ignore
             Expect.hasLength live 20 "20 batches"
             Expect.equal live.[19] live.[2] $"live tensors at batch 20 and at batch 3 (all: {Seq.toList live})"
         }
 
         test "a NaN loss stops training at that epoch: diverged, no best epoch, nothing after it" {
             let train, validation = subset ()
-            let result = Training.train TrainingHooks.none { short with LearningRate = 1e6 } (FashionMnist.take 1280 train) validation (Model.create 1L Architecture.baseline)
+            let result = Training.train TrainingHooks.none { short with LearningRate = 1e6 } (Data.take 1280 train) validation (Model.create 1L Architecture.baseline)
             Expect.equal result.DivergedAt (Some 1) "diverged in epoch 1"
             Expect.equal result.BestEpoch 0 "no best epoch"
             Expect.hasLength result.History 1 "stopped there (two epochs were allowed)"
             Expect.isFalse (System.Double.IsFinite result.History.Head.TrainLoss) "its training loss is not finite"
-            let stable = Training.train TrainingHooks.none short (FashionMnist.take 1280 train) validation (Model.create 1L Architecture.baseline)
+            let stable = Training.train TrainingHooks.none short (Data.take 1280 train) validation (Model.create 1L Architecture.baseline)
             Expect.equal stable.DivergedAt None "a learning rate of 1e-3 does not diverge"
         }
         test "a few hundred steps on real data lower the validation loss" {
@@ -59,7 +59,7 @@ let tests =
 
         test "the same seed, data and thread count give the same numbers" {
             let train, validation = subset ()
-            let run () = (Training.train TrainingHooks.none { short with MaxEpochs = 1 } (FashionMnist.take 3200 train) validation (Model.create 1L Architecture.baseline)).History
+            let run () = (Training.train TrainingHooks.none { short with MaxEpochs = 1 } (Data.take 3200 train) validation (Model.create 1L Architecture.baseline)).History
             let first = run ()
             let second = run ()
             let strip (h: EpochRecord list) = h |> List.map (fun e -> { e with Seconds = 0.0 })
@@ -70,7 +70,7 @@ let tests =
             let train, validation = subset ()
             // A learning rate this high makes the loss rise after the first epoch or two.
             let options = { short with MaxEpochs = 8; Patience = Some 1; LearningRate = 0.05 }
-            let result = Training.train TrainingHooks.none options (FashionMnist.take 3200 train) validation (Model.create 1L Architecture.baseline)
+            let result = Training.train TrainingHooks.none options (Data.take 3200 train) validation (Model.create 1L Architecture.baseline)
             let best = result.History |> List.minBy (fun e -> e.ValidationLoss)
             Expect.equal result.BestEpoch best.Epoch "the best epoch is the lowest validation loss"
             Expect.isLessThanOrEqual (List.last result.History).Epoch (result.BestEpoch + 1) "stopped one epoch after the best"
@@ -93,7 +93,7 @@ let tests =
 
         test "evaluation on a split gives per-image means with the same seed twice" {
             let model = Model.create 1L Architecture.fiveLayer
-            let test = FashionMnist.take 3000 dataset.Value.Test
+            let test = Data.take 3000 dataset.Value.Test
             let a = Evaluation.evaluate 3L model test
             let b = Evaluation.evaluate 3L model test
             Expect.equal a b "deterministic"
