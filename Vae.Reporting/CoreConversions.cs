@@ -23,12 +23,6 @@ public static class CoreConversions
     /// <summary>A summary over repeats, for the core's statistics.</summary>
     public static Core.Statistics.Summary ToCore(this MetricSummary s) => new(s.Mean, s.Std, s.Count);
 
-    /// <summary>One repeat's numbers, as the core's metrics read them.</summary>
-    public static Core.Metrics.Measurements ToCore(this RepeatResult r) => new(
-        r.Best.ValLoss, r.Test.Recon, r.Test.Kl, r.Test.Loss,
-        r.Test.IwaeNll is { } iwae ? FSharpOption<double>.Some(iwae) : FSharpOption<double>.None,
-        r.ActiveUnits, r.Probe.LinearAccuracy, r.Probe.KnnAccuracy, r.GenerationDistance, r.FittedGenerationDistance, r.TrainingSeconds);
-
     /// <summary>A core data-set description.</summary>
     public static DataSetResult ToResult(this Core.Data.Description d) => new(
         d.Name, d.Folder?.Value, d.Height, d.Width, d.Classes.ToArray(), [d.Interpolation.Item1, d.Interpolation.Item2],

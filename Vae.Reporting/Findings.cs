@@ -80,7 +80,7 @@ internal static class Findings
     private static IEnumerable<(IReadOnlyList<ModelResult> Models, string Qualifier)> Groups(
         ExperimentResult experiment, MetricScope scope, bool mixed)
     {
-        var vaes = experiment.Models.Where(m => m.Kind == ModelKind.Vae).ToList();
+        var vaes = experiment.Models.Where(m => m.Kind.HasPosterior()).ToList();
         switch (scope)
         {
             case MetricScope.AllModels:
@@ -92,7 +92,7 @@ internal static class Findings
             case MetricScope.SameKind when mixed:
                 foreach (var kind in experiment.Models.Select(m => m.Kind).Distinct())
                     yield return (experiment.Models.Where(m => m.Kind == kind).ToList(),
-                        kind == ModelKind.Vae ? " among the VAEs" : " among the autoencoders");
+                        kind.HasPosterior() ? " among the VAEs" : " among the autoencoders");
                 break;
             case MetricScope.SameKind:
                 yield return (experiment.Models, "");
@@ -150,13 +150,13 @@ internal static class Findings
     /// otherwise.</summary>
     public static IReadOnlyList<IReadOnlyList<Span>> VaeAgainstAutoencoder(ExperimentResult experiment)
     {
-        var vae = Lowest(experiment.Models.Where(m => m.Kind == ModelKind.Vae));
-        var autoencoder = Lowest(experiment.Models.Where(m => m.Kind == ModelKind.Autoencoder));
+        var vae = Lowest(experiment.Models.Where(m => m.Kind.HasPosterior()));
+        var autoencoder = Lowest(experiment.Models.Where(m => !m.Kind.HasPosterior()));
         if (vae is null || autoencoder is null) return [];
 
         var sentences = new List<IReadOnlyList<Span>>();
-        var several = experiment.Models.Count(m => m.Kind == ModelKind.Vae) > 1
-                      || experiment.Models.Count(m => m.Kind == ModelKind.Autoencoder) > 1;
+        var several = experiment.Models.Count(m => m.Kind.HasPosterior()) > 1
+                      || experiment.Models.Count(m => !m.Kind.HasPosterior()) > 1;
         if (several)
             sentences.Add(new Span[] { "Compared: the VAE and the autoencoder with the lowest best validation loss of their kind." });
         foreach (var model in new[] { vae, autoencoder }.Where(m => m.ReusedFrom is not null))

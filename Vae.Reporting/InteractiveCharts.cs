@@ -141,7 +141,7 @@ internal static partial class InteractiveCharts
         var epochs = model.Epochs.OrderBy(e => e.Epoch).ToList();
         var x = epochs.Select(e => e.Epoch).ToArray();
         var reconstruction = Panel(x, epochs.Select(e => e.TrainRecon), epochs.Select(e => e.ValRecon), model.BestEpoch, true);
-        var vae = model.Kind == ModelKind.Vae;
+        var vae = model.Kind.HasPosterior();
         var chart = vae
             ? Chart.Grid([reconstruction, Panel(x, epochs.Select(e => e.TrainKl), epochs.Select(e => e.ValKl), model.BestEpoch, false)], 2, 1,
                 SubPlotTitles: new[] { "reconstruction (binary cross-entropy)", "KL divergence" }, YGap: 0.25)

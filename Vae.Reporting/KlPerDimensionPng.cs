@@ -22,7 +22,7 @@ internal static class KlPerDimensionPng
     public static string Subtitle(ModelResult model)
     {
         var repeat = RepeatSummaries.Repeated(model) ? "; first repeat" : "";
-        return model.Kind == ModelKind.Vae
+        return model.Kind.HasPosterior()
             ? $"in dimension order; {model.ActiveUnits} of {model.Latent} units active (posterior-mean variance above 0.01); "
               + $"total {Numbers.Nats(model.KlPerDim.Sum())} nats per image{repeat}"
             : $"{model.ActiveUnits} of {model.Latent} units active (code variance above 0.01){repeat}";
@@ -33,10 +33,10 @@ internal static class KlPerDimensionPng
     {
         using var figure = new Figure(Width, Height);
         figure.CentredText(
-            model.Kind == ModelKind.Vae ? $"{ModelText.Title(model)}: KL divergence per latent dimension (test set)" : $"{ModelText.Title(model)}: latent usage (test set)",
+            model.Kind.HasPosterior() ? $"{ModelText.Title(model)}: KL divergence per latent dimension (test set)" : $"{ModelText.Title(model)}: latent usage (test set)",
             Width / 2f, 28, 17, true, Width - 40);
         figure.CentredText(Subtitle(model), Width / 2f, 50, 13, false, Width - 40);
-        if (model.Kind == ModelKind.Vae)
+        if (model.Kind.HasPosterior())
         {
             using var plot = Chart(model);
             figure.Draw(plot, 0, TitleBand, Width, Height - TitleBand);

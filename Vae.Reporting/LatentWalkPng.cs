@@ -68,7 +68,7 @@ internal static class LatentWalkPng
         using var figure = new Figure(width, height);
         figure.CentredText(ModelText.Title(model), width / 2f, 24, 17, true, width - 2 * Margin);
         var units = rows == 1 ? "the most active unit" : $"the {rows} most active units";
-        var code = model.Kind == ModelKind.Vae ? "posterior mean" : "code";
+        var code = model.Kind.HasPosterior() ? "posterior mean" : "code";
         figure.CentredText(
             $"{units} (largest variance of the {code}) moved from −3 to +3 standard deviations about the mean code, the others held at their mean",
             width / 2f, 46, 13, false, width - 2 * Margin);

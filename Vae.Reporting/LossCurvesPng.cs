@@ -22,7 +22,7 @@ internal static class LossCurvesPng
 
         var epochs = model.Epochs.OrderBy(e => e.Epoch).ToList();
         var x = epochs.Select(e => (double)e.Epoch).ToArray();
-        if (model.Kind == ModelKind.Vae)
+        if (model.Kind.HasPosterior())
         {
             var half = (Height - TitleBand) / 2f;
             using var reconstruction = Panel("Reconstruction (binary cross-entropy)", x,

@@ -11,6 +11,14 @@ internal static class ModelText
         _ => kind.ToString(),
     };
 
+    /// <summary>"VAE" or "AE", as in "VAE 784-400-20".</summary>
+    public static string ShortKind(ModelKind kind) => kind switch
+    {
+        ModelKind.Vae => "VAE",
+        ModelKind.Autoencoder => "AE",
+        _ => kind.ToString(),
+    };
+
     /// <summary>The encoder's widths from input (the image's pixels) to code: "784-400-200-100-20".</summary>
     public static string Widths(ModelResult model) => Widths(model.Input, model.Hidden, model.Latent);
 

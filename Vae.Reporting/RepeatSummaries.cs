@@ -6,12 +6,10 @@ namespace Vae.Reporting;
 /// metric when it gives one, else Core.Statistics.summarise of the repeats' values.</summary>
 internal static class RepeatSummaries
 {
-    /// <summary>The summary of <paramref name="metric"/>: the results' own (<see cref="ModelResult.Summary"/>) or,
-    /// when they did not summarise it, the summary of the repeats' values (NaN when some repeat has none).</summary>
+    /// <summary>The summary of <paramref name="metric"/> (<see cref="ModelResult.Summary"/>, made from the core's
+    /// measurements through the registry); NaN when the model has no such value (an autoencoder's IWAE NLL).</summary>
     public static MetricSummary Of(ModelResult model, Core.Metrics.Metric metric) =>
-        model.Summary.TryGetValue(metric.Key, out var summary)
-            ? summary
-            : Core.Metrics.summarise(metric, ListModule.OfSeq(model.Repeats.Select(r => r.ToCore())))?.Value.ToResult() ?? new MetricSummary(double.NaN, 0, 0);
+        model.Summary.TryGetValue(metric.Key, out var summary) ? summary : new MetricSummary(double.NaN, 0, 0);
 
     /// <summary>Mean and sample standard deviation of <paramref name="value"/> over the model's repeats.</summary>
     public static MetricSummary Of(ModelResult model, Func<RepeatResult, double> value)

@@ -65,7 +65,7 @@ internal static class ReportContent
     private static IReadOnlyList<Span> Diverged(DivergedModel model) =>
     [
         new Span(model.Name, Strong: true),
-        $" ({(model.Kind == ModelKind.Vae ? "VAE" : "AE")} {ModelText.Widths(model.Input, model.Hidden, model.Latent)}): "
+        $" ({ModelText.ShortKind(model.Kind)} {ModelText.Widths(model.Input, model.Hidden, model.Latent)}): "
         + string.Join("; ", model.Repeats.Select(r => r.DivergedAtEpoch is { } epoch
             ? $"repeat {r.Repeat + 1} (seed {r.Seed.ToString(CultureInfo.InvariantCulture)}) diverged in epoch {epoch}"
             : $"repeat {r.Repeat + 1} trained {Plural(r.Epochs.Count, "epoch")} without diverging")) + ".",
@@ -172,10 +172,10 @@ internal static class ReportContent
                 new Picture(model.Images.GeneratedFitted, $"{model.Name}: images generated from a Gaussian fitted to its training codes"),
             ]);
             yield return new Picture(model.Images.Reconstruction, $"{model.Name}: test images and their reconstructions");
-            yield return new Picture(model.Images.KlPerDim, model.Kind == ModelKind.Vae
+            yield return new Picture(model.Images.KlPerDim, model.Kind.HasPosterior()
                 ? $"{model.Name}: KL divergence per latent dimension, in dimension order"
                 : $"{model.Name}: an autoencoder has no KL term, so no KL per dimension");
-            if (model.Kind == ModelKind.Vae)
+            if (model.Kind.HasPosterior())
                 yield return new InteractiveChart(InteractiveCharts.KlPerDimension(model, nextChartId()));
             yield return new Picture(model.Images.Interpolation, $"{model.Name}: decoded along the line between two test images' codes");
             yield return new Picture(model.Images.Traversal, $"{model.Name}: the most active units traversed from −3 to +3 standard deviations");
@@ -195,7 +195,7 @@ internal static class ReportContent
         ];
         var rows = experiment.Models.Select(m =>
         {
-            var vae = m.Kind == ModelKind.Vae;
+            var vae = m.Kind.HasPosterior();
             string Nats(Func<RepeatResult, double> value) => Numbers.MeanSd(RepeatSummaries.Of(m, value), Numbers.Nats);
             string Summarised(Core.Metrics.Metric metric) => Numbers.MeanSd(RepeatSummaries.Of(m, metric), Numbers.Nats);
             IReadOnlyList<Span> row =
@@ -254,7 +254,7 @@ internal static class ReportContent
 
     private static IReadOnlyList<Span> ModelSummary(ExperimentResult experiment, ModelResult model)
     {
-        var vae = model.Kind == ModelKind.Vae;
+        var vae = model.Kind.HasPosterior();
         var best = model.Best;
         var last = model.Epochs.Max(e => e.Epoch);
         var first = model.Repeats[0];

@@ -12,6 +12,18 @@ public enum ModelKind
     [JsonStringEnumMemberName("ae")] Autoencoder,
 }
 
+/// <summary>What a kind of model has, asked here rather than by comparing kinds: a new kind is then one value
+/// of <see cref="ModelKind"/>, its words in ModelText, and one line in each function below.</summary>
+public static class ModelKinds
+{
+    /// <summary>True when the encoder gives a posterior: the model has a KL term, an ELBO and an IWAE estimate.</summary>
+    public static bool HasPosterior(this ModelKind kind) => kind switch
+    {
+        ModelKind.Vae => true,
+        _ => false,
+    };
+}
+
 /// <summary>One epoch of training: means per image.</summary>
 /// <param name="Epoch">1-based epoch number.</param>
 /// <param name="TrainRecon">Training reconstruction (binary cross-entropy summed over pixels).</param>

@@ -98,7 +98,7 @@ public static class RunResults
         Metrics.all.Where(metric => metric.Judged).SelectMany(metric =>
         {
             var candidates = models.Where(m => m.Summary.ContainsKey(metric.Key)).ToArray();
-            var verdict = Metrics.judge(metric, ListModule.OfSeq(candidates.Select(m => Tuple.Create(m.Name, m.Kind == ModelKind.Vae, m.Summary[metric.Key].ToCore()))));
+            var verdict = Metrics.judge(metric, ListModule.OfSeq(candidates.Select(m => Tuple.Create(m.Name, m.Kind.HasPosterior(), m.Summary[metric.Key].ToCore()))));
             MetricSummary Of(string model) => candidates.First(m => m.Name == model).Summary[metric.Key];
             MetricVerdict Verdict(string best, string? runnerUp, bool clear) =>
                 new(metric.Key, metric.Label, metric.Better.IsLower, best, Of(best), runnerUp, runnerUp is null ? null : Of(runnerUp), clear);

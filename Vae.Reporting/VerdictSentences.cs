@@ -43,7 +43,7 @@ internal static class VerdictSentences
         {
             var d = measure.Decimals([verdict.BestSummary.Mean], verdict.BestSummary.Count > 1);
             spans.AddRange(["only ", Strong(verdict.Best), $" is measured ({measure.Summary(verdict.BestSummary, d)})"]);
-            if (measure.VaesOnly && experiment.Models.Any(m => m.Kind == ModelKind.Autoencoder))
+            if (measure.VaesOnly && experiment.Models.Any(m => !m.Kind.HasPosterior()))
                 spans.Add(": an autoencoder has no KL term, hence no ELBO and no likelihood estimate");
             spans.Add(".");
             return spans;
