@@ -64,11 +64,19 @@ let take (count: int) (split: Split) : Split =
     let n = min count split.Count
     { Images = split.Images.narrow(0L, 0L, int64 n); Labels = split.Labels.narrow(0L, 0L, int64 n) }
 
+/// What is wrong with a validation split of `validationCount` of `trainCount` training images, if
+/// anything: the one rule, which the plan checks a definition by, and `trainValidationSplit` and the
+/// façade's training by. Training validates after every epoch, and needs images left to train on.
+let validationSizeProblem (trainCount: int) (validationCount: int) : string option =
+    if validationCount < 1 || validationCount >= trainCount then
+        let images = trainCount.ToString("N0", Globalization.CultureInfo.InvariantCulture)
+        Some $"must be between 1 and {trainCount - 1}, was {validationCount}: the data set has {images} training images, and some must be left to train on"
+    else None
+
 /// Splits the training set into (training, validation) by a permutation drawn from `seed`:
 /// the same seed gives the same split. The test set is kept for final evaluation only.
 let trainValidationSplit (seed: int64) (validationCount: int) (train: Split) : Split * Split =
-    if validationCount < 0 || validationCount >= train.Count then
-        InvalidInput.raise "data" "validationSize" $"must be between 0 and {train.Count - 1}, was {validationCount}"
+    validationSizeProblem train.Count validationCount |> Option.iter (InvalidInput.raise "data" "validationSize")
     use generator = new torch.Generator(uint64 seed)
     use permutation = torch.randperm(int64 train.Count, generator = generator)
     let validation = permutation.narrow(0L, 0L, int64 validationCount)

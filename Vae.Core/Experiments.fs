@@ -466,9 +466,7 @@ let plan (nameOrPath: string) : Definition * ExperimentDefinition list =
             shape
     let checkData (file: string) (e: ExperimentDefinition) =
         let count, _, _ = shapeOf file e
-        if e.Data.ValidationSize >= count then
-            InvalidInput.raise file "data.validationSize"
-                $"must be at most {count - 1}, was {e.Data.ValidationSize}: the data set has {thousands count} training images, and some must be left to train on"
+        validationSizeProblem count e.Data.ValidationSize |> Option.iter (InvalidInput.raise file "data.validationSize")
     let imageSize file e = let _, h, w = shapeOf file e in h, w
     // Models with their own widths; the others take a model or an architecture from an experiment
     // that is checked itself (an autoencoder with a VAE's widths needs less than the VAE). The

@@ -66,8 +66,8 @@ public sealed class VaeModel
         CancellationToken cancellationToken = default)
     {
         var options = (settings ?? new TrainingSettings()).ToCore();
-        if (validationSize < 1 || validationSize >= data.TrainCount)
-            throw new Core.InvalidInputException("validationSize", "", $"must be between 1 and {data.TrainCount - 1}, was {validationSize}");
+        if (Core.Data.validationSizeProblem(data.TrainCount, validationSize) is { } problem)
+            throw new Core.InvalidInputException("validationSize", "", problem.Value);
         var hooks = new Core.Training.TrainingHooks(
             FuncConvert.FromAction<Core.Training.EpochRecord>(e => progress?.Report(e.ToResult())),
             FuncConvert.FromAction<int, int, int>((_, _, _) => { }),

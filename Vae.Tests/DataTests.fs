@@ -179,10 +179,26 @@ let tests =
             let path = write root "d" (definition (folderData "shapes" 300))
             Expect.equal
                 (refusal (fun () -> plan path))
-                $"{path}: data.validationSize: must be at most 299, was 300: the data set has 300 training images, and some must be left to train on"
+                $"{path}: data.validationSize: must be between 1 and 299, was 300: the data set has 300 training images, and some must be left to train on"
                 "a folder's"
             let fashion = write root "f" (definition """{ "validationSize": 60000, "splitSeed": 42 }""")
-            Expect.stringContains (refusal (fun () -> plan fashion)) $"{fashion}: data.validationSize: must be at most 59999, was 60000" "Fashion-MNIST's"
+            Expect.stringContains (refusal (fun () -> plan fashion)) $"{fashion}: data.validationSize: must be between 1 and 59999, was 60000" "Fashion-MNIST's"
+        }
+
+        test "one validation-size rule: the plan, the split and the façade's training refuse the same sizes with the same words" {
+            let root = temporaryDirectory ()
+            writeIdxDataSet (Path.Combine(root, "shapes")) (12, 12) 3 300 60 false |> ignore
+            let data = Data.loadFolder { Folder = Path.Combine(root, "shapes"); Classes = [ "a"; "b"; "c" ]; Interpolation = (0, 2) }
+            for size in [ 0; 300; -1 ] do
+                let split = messageOf<InvalidInputException> (fun () -> Data.trainValidationSplit 1L size data.Train |> ignore)
+                Expect.equal split $"data: validationSize: {(Data.validationSizeProblem 300 size).Value}" $"the split refuses {size}"
+                Expect.stringContains split $"must be between 1 and 299, was {size}" "the bounds"
+            Expect.isNone (Data.validationSizeProblem 300 1) "one image is enough"
+            Expect.isNone (Data.validationSizeProblem 300 299) "one left to train on is enough"
+            let facade =
+                messageOf<InvalidInputException> (fun () ->
+                    Vae.Facade.VaeModel.Create(Vae.Facade.ModelSpec.Baseline).TrainAsync(Vae.Facade.FashionMnistData.Load(), validationSize = 60000) |> ignore)
+            Expect.equal facade $"validationSize: {(Data.validationSizeProblem 60000 60000).Value}" "the façade's"
         }
 
         test "the plan refuses a missing data folder, naming the definition and data.folder" {
