@@ -140,7 +140,7 @@ let run (onEvent: RunEvent -> unit) (cancellation: Threading.CancellationToken) 
         | Widths(kind, hidden, latent) -> Architecture.createFor (dataOf experiment).Description.Pixels kind hidden latent
         | ArchitectureOf(kind, other) ->
             let oi = indexOf other
-            match bestOf oi (fun a -> a.Kind = Vae) with
+            match bestOf oi (fun a -> ModelKind.hasPosterior a.Kind) with
             | -1 ->
                 InvalidInput.raise experiment.Name "" $"architectureOf \"{other}\": that experiment has no VAE that trained without diverging"
             | best ->

@@ -410,8 +410,8 @@ let private hasVae (e: ExperimentDefinition) =
     e.Models
     |> List.exists (fun m ->
         match m.Source with
-        | Widths(Vae, _, _)
-        | ArchitectureOf(Vae, _) -> true
+        | Widths(kind, _, _)
+        | ArchitectureOf(kind, _) -> ModelKind.hasPosterior kind
         | _ -> false)
 
 /// A data source in words: "Fashion-MNIST" or "the IDX files of /data/shapes".

@@ -159,11 +159,10 @@ module Model =
     /// The encoder's output for images `x` ([n; 784]).
     let encodeCode (model: Model) (x: torch.Tensor) : Code =
         let head = linear model.EncoderHead (mlp model.EncoderTrunk x)
-        match model.Architecture.Kind with
-        | Autoencoder -> Point head
-        | Vae ->
+        if ModelKind.hasPosterior model.Architecture.Kind then
             let latent = int64 model.Architecture.Latent
             Posterior(head.narrow(1L, 0L, latent), head.narrow(1L, latent, latent))
+        else Point head
 
     /// The code of each image: μ for a VAE, z for an autoencoder.
     let encode (model: Model) (x: torch.Tensor) : torch.Tensor =

@@ -62,6 +62,20 @@ let tests =
             Expect.equal (Model.parameterCount (Model.create 1L Architecture.fiveLayer)) (Architecture.parameterCount Architecture.fiveLayer) "allocated"
         }
 
+        test "each model kind is declared once: its key reads back as itself, keys and labels are distinct, the head follows the posterior" {
+            for kind in ModelKind.all do
+                Expect.equal (ModelKind.tryOfKey (ModelKind.key kind)) (Some kind) $"{kind} round-trips through its key"
+                Expect.equal (ModelKind.headWidth kind 20L) (if ModelKind.hasPosterior kind then 40L else 20L) $"{kind}'s head"
+                let model = Model.create 1L (Architecture.create kind [ 8 ] 3)
+                use x = torch.rand (2L, 784L)
+                let hasPosterior = match Model.encodeCode model x with Posterior _ -> true | Point _ -> false
+                Expect.equal hasPosterior (ModelKind.hasPosterior kind) $"{kind}'s encoder gives what the kind declares"
+            Expect.equal (ModelKind.all |> List.map ModelKind.key |> List.distinct |> List.length) ModelKind.all.Length "distinct keys"
+            Expect.equal (ModelKind.all |> List.map ModelKind.label |> List.distinct |> List.length) ModelKind.all.Length "distinct labels"
+            Expect.equal (ModelKind.tryOfKey "beta-vae") None "an unknown key"
+            Expect.equal (ModelKind.keys ()) "\"vae\" or \"ae\"" "the keys in messages"
+        }
+
         test "invalid architectures are refused, naming the rule" {
             Expect.equal (Architecture.tryCreate Vae 784 [ 400; 0 ] 20 |> Result.mapError id) (Error "hidden[1]: must be at least 1, was 0") "width"
             Expect.equal (Architecture.tryCreate Vae 784 [ 400 ] 0 |> Result.mapError id) (Error "latent: must be at least 1, was 0") "latent"
