@@ -62,6 +62,8 @@ public static class ExperimentRunner
         Writing(folder, () => SaveCheckpoints(run.Experiments, claim.Staging));
         var result = RunResults.Of(plan.Name, started, options.Quick, run.Experiments, run.Lanes, run.ThreadsPerLane);
         await Writing(folder, () => Report.WriteAsync(result, claim.Staging, cancellationToken));
+        Writing(folder, () => RunRecord.write(claim.Staging, plan.Name, RunRecord.Status.Complete, settings, plan.Core.ToFSharpList(),
+            run.Lanes, run.ThreadsPerLane, started, DateTime.UtcNow));
         RunFolder.publish(claim);
         return (result, folder);
     }

@@ -307,4 +307,24 @@ let tests =
             let widths (a: Architecture) = a.Hidden, a.Latent
             Expect.equal (widths task3.Models.[1].Architecture) (widths task1.Best.Value.Architecture) "the autoencoder has task1's best architecture"
         }
+
+        test "definition.json: every experiment of a run, as it ran (overrides applied), reads back as the same definition" {
+            let _, experiments = plan "seed-study"
+            let settings = { RunSettings.none with Epochs = Some 3; Seed = Some 9L; Repeats = Some 2 }
+            let folder = temporaryDirectory ()
+            RunRecord.write folder "seed-study" RunRecord.Complete settings experiments 2 1 DateTime.UtcNow None
+            use document = Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, RunRecord.DefinitionFile)))
+            let written = [ for e in document.RootElement.GetProperty("experiments").EnumerateArray() -> e.GetRawText() ]
+            Expect.hasLength written experiments.Length "one entry per experiment"
+            for e, json in List.zip experiments written do
+                let expected =
+                    { e with
+                        Training = effectiveTraining settings e
+                        Analysis = effectiveAnalysis settings e
+                        Repeats = effectiveRepeats settings e }
+                match parse "definition.json" json with
+                | Experiment read -> Expect.equal read expected $"{e.Name} reads back as it ran"
+                | Study _ -> failtest "an experiment"
+            Expect.isEmpty (Directory.GetFiles(folder, "*.tmp")) "no temporary file left"
+        }
     ]

@@ -72,6 +72,26 @@ let tests =
             Expect.isEmpty (Directory.GetFileSystemEntries(Path.GetDirectoryName folder) |> Array.filter (fun e -> e.Contains "incomplete")) "the staging folder is gone"
         }
 
+        test "run.json and definition.json say how the run was made" {
+            let folder, _ = quickRun.Value
+            use run = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, RunRecord.RunFile)))
+            let r = run.RootElement
+            Expect.equal ((property r "format").GetString()) RunRecord.Format "format"
+            Expect.equal ((property r "status").GetString()) "complete" "a published run is complete"
+            Expect.isTrue ((property (property r "overrides") "quick").GetBoolean()) "the overrides"
+            Expect.contains [ for a in (property r "commandLine").EnumerateArray() -> a.GetString() ] "--quick" "the command line"
+            let env = property r "environment"
+            Expect.equal ((property env "torchSharp").GetString()) "0.107.0" "TorchSharp's version"
+            Expect.stringStarts ((property env "libtorch").GetString()) "2." "libtorch's version"
+            Expect.stringStarts ((property env "dotnet").GetString()) ".NET" ".NET's version"
+            Expect.isGreaterThanOrEqual ((property env "lanes").GetInt32()) 1 "lanes"
+            // The tests run from a clone (CI clones the repository fresh).
+            Expect.equal ((property env "gitCommit").GetString() |> Option.ofObj) (RunRecord.gitCommit Environment.CurrentDirectory) "the clone's commit"
+            use definition = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, RunRecord.DefinitionFile)))
+            let experiments = [ for e in (property definition.RootElement "experiments").EnumerateArray() -> e ]
+            Expect.equal [ for e in experiments -> (property e "name").GetString() ] [ "task1" ] "the experiments run"
+        }
+
         test "results.json has every field, for every model" {
             let folder, _ = quickRun.Value
             use document = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, RunLayout.ExperimentResults "task1")))

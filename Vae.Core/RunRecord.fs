@@ -1,0 +1,196 @@
+/// What a run folder says about how it was made: `run.json` (status, overrides, command line, the
+/// software and machine) and `definition.json` (every experiment as it ran, after references and
+/// command-line overrides, in the definition format: each entry reads back as a definition).
+module Vae.Core.RunRecord
+
+open System
+open System.IO
+open System.Runtime.InteropServices
+open System.Text.Json
+open System.Text.Json.Nodes
+open TorchSharp
+open Vae.Core.Data
+open Vae.Core.Experiments
+open Vae.Core.RunPlan
+
+/// The format written in `run.json`.
+[<Literal>]
+let Format = "vae-run/1"
+
+/// A run's status. Only a complete run is published today (a run is written aside and moved into
+/// place when complete); the others are for a run folder that outlives an interruption.
+type Status =
+    | Running
+    | Interrupted
+    | Complete
+    | Failed
+
+let private statusText status =
+    match status with
+    | Running -> "running"
+    | Interrupted -> "interrupted"
+    | Complete -> "complete"
+    | Failed -> "failed"
+
+/// The commit of the git clone `start` is in, read from .git (no git process): None outside a clone.
+let gitCommit (start: string) : string option =
+    let rec up (dir: DirectoryInfo) =
+        if isNull dir then None
+        else
+            let git = Path.Combine(dir.FullName, ".git")
+            if Directory.Exists git then Some git
+            elif File.Exists git then
+                // A worktree: ".git" is a file "gitdir: <path>".
+                let text = File.ReadAllText(git).Trim()
+                if text.StartsWith "gitdir:" then Some(Path.GetFullPath(text.Substring(7).Trim(), dir.FullName)) else None
+            else up dir.Parent
+    let read (path: string) = if File.Exists path then Some(File.ReadAllText(path).Trim()) else None
+    let isHash (text: string) = text.Length = 40 && text |> Seq.forall Uri.IsHexDigit
+    try
+        up (DirectoryInfo start)
+        |> Option.bind (fun git ->
+            match read (Path.Combine(git, "HEAD")) with
+            | Some head when head.StartsWith "ref: " ->
+                let name = head.Substring(5)
+                // A worktree keeps its HEAD apart but its refs in the common folder.
+                let common = read (Path.Combine(git, "commondir")) |> Option.map (fun c -> Path.GetFullPath(c, git)) |> Option.defaultValue git
+                let packed () =
+                    read (Path.Combine(common, "packed-refs"))
+                    |> Option.bind (fun text ->
+                        text.Split('\n')
+                        |> Array.tryPick (fun line ->
+                            match line.Split(' ') with
+                            | [| hash; ref |] when ref = name && isHash hash -> Some hash
+                            | _ -> None))
+                read (Path.Combine(git, name))
+                |> Option.orElse (read (Path.Combine(common, name)))
+                |> Option.filter isHash
+                |> Option.orElseWith packed
+            | Some head when isHash head -> Some head
+            | _ -> None)
+    with :? IOException | :? UnauthorizedAccessException -> None
+
+/// The software and machine a run was made with.
+let environment (lanes: int) (threadsPerLane: int) : JsonObject =
+    let commit =
+        gitCommit Environment.CurrentDirectory |> Option.orElse (gitCommit AppContext.BaseDirectory)
+    JsonObject(
+        [ Collections.Generic.KeyValuePair<string, JsonNode>("dotnet", JsonValue.Create RuntimeInformation.FrameworkDescription)
+          Collections.Generic.KeyValuePair("torchSharp", JsonValue.Create(typeof<torch.Tensor>.Assembly.GetName().Version.ToString(3)))
+          Collections.Generic.KeyValuePair("libtorch", JsonValue.Create torch.__version__)
+          Collections.Generic.KeyValuePair("library", JsonValue.Create(typeof<Status>.Assembly.GetName().Version.ToString()))
+          Collections.Generic.KeyValuePair("os", JsonValue.Create RuntimeInformation.OSDescription)
+          Collections.Generic.KeyValuePair("processor", JsonValue.Create (Benchmark.machine ()).Processor)
+          Collections.Generic.KeyValuePair("cores", JsonValue.Create Environment.ProcessorCount)
+          Collections.Generic.KeyValuePair("lanes", JsonValue.Create lanes)
+          Collections.Generic.KeyValuePair("threadsPerLane", JsonValue.Create threadsPerLane)
+          Collections.Generic.KeyValuePair("gitCommit", (match commit with Some c -> JsonValue.Create c :> JsonNode | None -> null)) ])
+
+let private node (value: 'a) : JsonNode = JsonValue.Create value
+
+let private obj (pairs: (string * JsonNode) list) =
+    JsonObject(pairs |> List.map (fun (k, v) -> Collections.Generic.KeyValuePair(k, v)))
+
+/// `e` as it runs under `settings`, in the definition format (the training seed, epochs and repeats
+/// after the command line's overrides; a folder's data set with its absolute path and classes).
+let experimentJson (settings: RunSettings) (e: ExperimentDefinition) : JsonObject =
+    let t = effectiveTraining settings e
+    let a = effectiveAnalysis settings e
+    let data =
+        [ match e.Data.Source with
+          | FashionMnistFiles -> ()
+          | IdxFolder f ->
+              "folder", node f.Folder
+              "classes", (JsonArray(f.Classes |> List.map node |> Array.ofList) :> JsonNode)
+              "interpolate", (JsonArray([| node (fst f.Interpolation); node (snd f.Interpolation) |]) :> JsonNode)
+          "validationSize", node e.Data.ValidationSize
+          "splitSeed", node e.Data.SplitSeed ]
+    let model (m: ModelSpec) =
+        obj
+            [ "name", node m.Name
+              match m.Source with
+              | Widths(kind, hidden, latent) ->
+                  "kind", node (ModelKind.key kind)
+                  "hidden", (JsonArray(hidden |> List.map node |> Array.ofList) :> JsonNode)
+                  "latent", node latent
+              | ArchitectureOf(kind, other) ->
+                  "kind", node (ModelKind.key kind)
+                  "architectureOf", node other
+              | BestOf other -> "bestOf", node other ]
+    obj
+        [ "name", node e.Name
+          "description", node e.Description
+          "data", (obj data :> JsonNode)
+          "training",
+          (obj
+              [ "maxEpochs", node t.MaxEpochs
+                "batchSize", node t.BatchSize
+                "learningRate", node t.LearningRate
+                match t.Patience with
+                | Some p -> "patience", node p
+                | None -> ()
+                "seed", node t.Seed ]
+           :> JsonNode)
+          "analysis", (obj [ "iwaeSamples", node a.IwaeSamples; "iwaeImages", node a.IwaeImages ] :> JsonNode)
+          "repeats", node (effectiveRepeats settings e)
+          "models", (JsonArray(e.Models |> List.map (fun m -> model m :> JsonNode) |> Array.ofList) :> JsonNode) ]
+
+let private options = JsonSerializerOptions(WriteIndented = true, Encoder = Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping)
+
+/// Writes `text` to `path` whole or not at all: a temporary file beside it, flushed, then renamed over it.
+let private writeAtomically (path: string) (text: string) =
+    let temporary = $"{path}.{Guid.NewGuid():N}.tmp"
+    try
+        do
+            use stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write)
+            let bytes = Text.Encoding.UTF8.GetBytes(text + "\n")
+            stream.Write(bytes, 0, bytes.Length)
+            stream.Flush(true)
+        File.Move(temporary, path, true)
+    finally
+        if File.Exists temporary then File.Delete temporary
+
+/// The file names in a run folder.
+[<Literal>]
+let RunFile = "run.json"
+
+[<Literal>]
+let DefinitionFile = "definition.json"
+
+/// Writes `run.json` and `definition.json` into `folder` for the run `name` of `experiments` under
+/// `settings`, with `status`.
+let write
+    (folder: string)
+    (name: string)
+    (status: Status)
+    (settings: RunSettings)
+    (experiments: ExperimentDefinition list)
+    (lanes: int)
+    (threadsPerLane: int)
+    (startedUtc: DateTime)
+    (finishedUtc: DateTime option)
+    : unit =
+    let optional (value: 'a option) : JsonNode = match value with Some v -> node v | None -> null
+    let run =
+        obj
+            [ "format", node Format
+              "name", node name
+              "status", node (statusText status)
+              "startedUtc", node (startedUtc.ToUniversalTime().ToString("o"))
+              "finishedUtc", optional (finishedUtc |> Option.map (fun t -> t.ToUniversalTime().ToString("o")))
+              "commandLine", (JsonArray(Environment.GetCommandLineArgs() |> Array.map node) :> JsonNode)
+              "overrides",
+              (obj
+                  [ "quick", node settings.Quick
+                    "epochs", optional settings.Epochs
+                    "seed", optional settings.Seed
+                    "repeats", optional settings.Repeats
+                    "lanes", optional settings.Lanes ]
+               :> JsonNode)
+              "environment", (environment lanes threadsPerLane :> JsonNode) ]
+    let definition =
+        obj
+            [ "name", node name
+              "experiments", (JsonArray(experiments |> List.map (fun e -> experimentJson settings e :> JsonNode) |> Array.ofList) :> JsonNode) ]
+    writeAtomically (Path.Combine(folder, RunFile)) (run.ToJsonString options)
+    writeAtomically (Path.Combine(folder, DefinitionFile)) (definition.ToJsonString options)
