@@ -162,9 +162,9 @@ public static class ExperimentRunner
     private static void SaveCheckpoints(IEnumerable<ExperimentOutcome> outcomes, string staging)
     {
         foreach (var o in outcomes)
-        foreach (var m in o.Models.Where(m => m.ReusedFrom is null))
+        foreach (var m in o.Repeats.SelectMany(r => r).Where(m => m.ReusedFrom is null))
         {
-            var path = Path.Combine(staging, RunLayout.Checkpoint(o.Definition.Name, m.Spec.Name));
+            var path = Path.Combine(staging, RunLayout.Checkpoint(o.Definition.Name, m.Spec.Name, m.Repeat));
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             Core.OnEngine.save(path, m.Training.Model);
         }

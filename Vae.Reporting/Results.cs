@@ -65,9 +65,17 @@ public sealed record ProbeResult(double LinearAccuracy, double KnnAccuracy, doub
 /// <param name="GenerationDistance">Generation from z ~ N(0, I): Fréchet distance to the test images in the pixels' PCA space.</param>
 /// <param name="FittedGenerationDistance">Generation from a Gaussian fitted to the training codes: the same distance.</param>
 /// <param name="TrainingSeconds">Wall-clock seconds of training.</param>
+/// <remarks>Every repeat keeps its per-epoch history (<see cref="Epochs"/>) and its weights (<see cref="Checkpoint"/>).</remarks>
 public sealed record RepeatResult(
     int Repeat, long Seed, int BestEpoch, EpochReport Best, LossBreakdown Test, int ActiveUnits, ProbeResult Probe,
-    double GenerationDistance, double FittedGenerationDistance, double TrainingSeconds);
+    double GenerationDistance, double FittedGenerationDistance, double TrainingSeconds)
+{
+    /// <summary>Every epoch of this repeat's training.</summary>
+    public IReadOnlyList<EpochReport> Epochs { get; init; } = [];
+
+    /// <summary>Path of this repeat's weights, relative to the run folder (another experiment's for a model taken from it).</summary>
+    public string Checkpoint { get; init; } = "";
+}
 
 /// <summary>Mean and sample standard deviation of a metric over repeats (standard deviation 0 for one repeat).</summary>
 /// <param name="Mean">Mean over repeats.</param>

@@ -22,8 +22,13 @@ public static class RunLayout
     /// <summary>The experiment's results (the same object as its entry in the root <c>results.json</c>).</summary>
     public static string ExperimentResults(string experiment) => $"{experiment}/results.json";
 
-    /// <summary>A model's checkpoint.</summary>
+    /// <summary>A model's checkpoint: its first repeat's weights.</summary>
     public static string Checkpoint(string experiment, string model) => $"{ModelFolder(experiment, model)}/model.safetensors";
+
+    /// <summary>The checkpoint of repeat <paramref name="repeat"/> (0-based) of a model: the first is
+    /// <see cref="Checkpoint(string, string)"/>, the others <c>model-r2.safetensors</c>, <c>model-r3.safetensors</c>, ….</summary>
+    public static string Checkpoint(string experiment, string model, int repeat) =>
+        repeat == 0 ? Checkpoint(experiment, model) : $"{ModelFolder(experiment, model)}/model-r{repeat + 1}.safetensors";
 
     /// <summary>The paths of a model's pictures.</summary>
     public static ModelImages ModelImages(string experiment, string model) => new(

@@ -19,7 +19,7 @@ public static class RunResults
     public static RunResult Of(string run, DateTime startedUtc, bool quick, IEnumerable<ExperimentOutcome> outcomes, int lanes, int threadsPerModel) =>
         new(run, startedUtc, quick, outcomes.Select(Experiment).ToArray(), lanes, threadsPerModel);
 
-    private static RepeatResult Repeat(ModelOutcome m, long seed) => new(
+    private static RepeatResult Repeat(string experiment, ModelOutcome m, long seed) => new(
         m.Repeat,
         seed,
         m.Training.BestEpoch,
@@ -29,7 +29,13 @@ public static class RunResults
         new ProbeResult(m.Probe.Linear, m.Probe.Knn, m.Probe.PcaLinear, m.Probe.PcaKnn),
         m.GenerationDistance,
         m.FittedGenerationDistance,
-        m.TrainingSeconds);
+        m.TrainingSeconds)
+    {
+        Epochs = m.Training.History.Select(e => e.ToResult()).ToArray(),
+        Checkpoint = m.ReusedFrom?.Value is { } source
+            ? RunLayout.Checkpoint(source.Item1, source.Item2, m.Repeat)
+            : RunLayout.Checkpoint(experiment, m.Spec.Name, m.Repeat),
+    };
 
     /// <summary>The results of one experiment of a run.</summary>
     public static ExperimentResult Experiment(ExperimentOutcome o)
@@ -40,7 +46,7 @@ public static class RunResults
         var labels = o.TestLabels.data<long>().ToArray().Select(l => (int)l).ToArray();
         var models = o.Models.Select(m =>
         {
-            var repeats = o.RepeatsOf(m.Spec.Name).Select(r => Repeat(r, o.Training.Seed + r.Repeat)).ToArray();
+            var repeats = o.RepeatsOf(m.Spec.Name).Select(r => Repeat(name, r, o.Training.Seed + r.Repeat)).ToArray();
             var measurements = ListModule.OfSeq(o.RepeatsOf(m.Spec.Name).Select(r => r.Measurements));
             var summary = Metrics.all
                 .Select(metric => (metric.Key, Summary: Metrics.summarise(metric, measurements)))

@@ -92,6 +92,30 @@ let tests =
             Expect.equal [ for e in experiments -> (property e "name").GetString() ] [ "task1" ] "the experiments run"
         }
 
+        test "every repeat keeps its weights and its per-epoch curves; a model taken from another experiment points to its weights" {
+            let folder = Path.Combine(temporaryDirectory (), "task3-repeats")
+            let outcome = runner [ "run"; "task3"; "--quick"; "--repeats"; "2"; "--epochs"; "2"; "--out"; folder ]
+            Expect.equal outcome.ExitCode 0 $"exit code (stderr: {outcome.Error})"
+            use document = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, RunLayout.Results)))
+            for e in (property document.RootElement "experiments").EnumerateArray() do
+                let experiment = (property e "experiment").GetString()
+                for m in (property e "models").EnumerateArray() do
+                    let name = (property m "name").GetString()
+                    let repeats = [ for r in (property m "repeats").EnumerateArray() -> r ]
+                    Expect.hasLength repeats 2 $"{experiment}/{name}: two repeats"
+                    let checkpoints = [ for r in repeats -> (property r "checkpoint").GetString() ]
+                    if name = "vae" then
+                        Expect.equal checkpoints [ for r in 0 .. 1 -> RunLayout.Checkpoint("task1", (property document.RootElement "experiments").[0].GetProperty("best").GetString(), r) ] "task3's vae is task1's best, repeat by repeat"
+                    else
+                        Expect.equal checkpoints [ RunLayout.Checkpoint(experiment, name); $"{experiment}/{name}/model-r2.safetensors" ] $"{experiment}/{name}: one file per repeat"
+                    for r in repeats do
+                        let epochs = (property r "epochs").GetArrayLength()
+                        let repeat = (property r "repeat").GetInt32()
+                        Expect.isTrue (epochs >= 1 && epochs <= 2) $"{experiment}/{name} repeat {repeat}: its curve ({epochs} epochs)"
+                    let weights = checkpoints |> List.map (fun c -> Checkpoint.load (Path.Combine(folder, c)))
+                    Expect.isFalse (same weights.[0].Parameters.Values weights.[1].Parameters.Values) $"{experiment}/{name}: the repeats' weights differ (their seeds do)"
+        }
+
         test "results.json has every field, for every model" {
             let folder, _ = quickRun.Value
             use document = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, RunLayout.ExperimentResults "task1")))
