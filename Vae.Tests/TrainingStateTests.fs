@@ -152,6 +152,20 @@ let tests =
             Expect.equal (List.ofSeq events) [ "epoch 1" ] "no state for the diverged epoch"
         }
 
+        test "OnEngine.trainFrom resumes on the engine's thread from a state that OnEngine.loadTrainingState loaded" {
+            let data = { dataset.Value with Train = Data.take 1500 dataset.Value.Train }
+            let options = { TrainingOptions.defaults with MaxEpochs = 2; Patience = None; Seed = 12L }
+            let dir = temporaryDirectory ()
+            let hooks = { TrainingHooks.none with OnEpochEnd = fun s -> TrainingCheckpoint.save (stateFile dir s.Epoch) s }
+            let whole = OnEngine.train hooks options 42L 300 data (OnEngine.createModel 12L Architecture.baseline)
+            let state = OnEngine.loadTrainingState (stateFile dir 1) Architecture.baseline options
+            let resumed = OnEngine.trainFrom TrainingHooks.none options state 42L 300 data (OnEngine.createModel 12L Architecture.baseline)
+            Expect.equal (untimed resumed.History) (untimed whole.History) "the same history"
+            Expect.isTrue (same resumed.Model.Parameters.Values whole.Model.Parameters.Values) "bit-identical weights"
+            TrainingState.dispose state
+            Directory.Delete(dir, true)
+        }
+
         test "trainFrom refuses a state of another training, naming what differs" {
             let train, validation = subset ()
             let options = { TrainingOptions.defaults with MaxEpochs = 2; Patience = None; Seed = 10L }
