@@ -158,6 +158,7 @@ let run (onEvent: RunEvent -> unit) (cancellation: Threading.CancellationToken) 
         let hooks =
             { OnEpoch = fun record -> onEvent (Epoch(job, record))
               OnBatch = fun epoch batch batches -> onEvent (Batch(job, epoch, batch, batches))
+              OnEpochEnd = ignore
               Cancellation = cancellation }
         let clock = Stopwatch.StartNew()
         let result = Training.train hooks options trainSplit validationSplit (Model.create options.Seed architecture)

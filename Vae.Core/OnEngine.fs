@@ -71,19 +71,24 @@ let testLabels (data: Dataset) (start: int) (count: int) : int[] =
 /// A new model (`Model.create`).
 let createModel (seed: int64) (architecture: Architecture) : Model = invoke (fun () -> Model.create seed architecture)
 
-let private trainOnSplit (hooks: Training.TrainingHooks) options splitSeed validationSize (data: Dataset) model =
+let private trainOnSplit (hooks: Training.TrainingHooks) options resumeFrom splitSeed validationSize (data: Dataset) model =
     hooks.Cancellation.ThrowIfCancellationRequested()
     let training, validation = trainValidationSplit splitSeed validationSize data.Train
-    Training.train hooks options training validation model
+    Training.trainFrom hooks options resumeFrom training validation model
 
 /// Trains `model` on the training images less `validationSize` (split by `splitSeed`), validating
 /// on those (`Training.train`); the hooks are called on the engine's thread.
 let train (hooks: Training.TrainingHooks) (options: Training.TrainingOptions) (splitSeed: int64) (validationSize: int) (data: Dataset) (model: Model) : Training.TrainingResult =
-    invoke (fun () -> trainOnSplit hooks options splitSeed validationSize data model)
+    invoke (fun () -> trainOnSplit hooks options None splitSeed validationSize data model)
 
 /// `train`, not waiting for it.
 let trainAsync (hooks: Training.TrainingHooks) (options: Training.TrainingOptions) (splitSeed: int64) (validationSize: int) (data: Dataset) (model: Model) : Task<Training.TrainingResult> =
-    start (fun () -> trainOnSplit hooks options splitSeed validationSize data model)
+    start (fun () -> trainOnSplit hooks options None splitSeed validationSize data model)
+
+/// `train` resumed from `state` (`Training.trainFrom`), saved by `TrainingCheckpoint.save` in the
+/// hooks' `OnEpochEnd` of a training with the same options, split and model architecture.
+let trainFrom (hooks: Training.TrainingHooks) (options: Training.TrainingOptions) (state: Training.TrainingState) (splitSeed: int64) (validationSize: int) (data: Dataset) (model: Model) : Training.TrainingResult =
+    invoke (fun () -> trainOnSplit hooks options (Some state) splitSeed validationSize data model)
 
 /// Mean reconstruction, KL and loss per image (`Evaluation.evaluate`).
 let evaluate (seed: int64) (model: Model) (split: Split) : Evaluation.Evaluation = invoke (fun () -> Evaluation.evaluate seed model split)
@@ -122,6 +127,11 @@ let save (path: string) (model: Model) : unit = invoke (fun () -> Checkpoint.sav
 
 /// Loads a model (`Checkpoint.load`).
 let load (path: string) : Model = invoke (fun () -> Checkpoint.load path)
+
+/// Loads a training's state (`TrainingCheckpoint.load`); the caller owns its tensors
+/// (`Training.TrainingState.dispose`).
+let loadTrainingState (path: string) (architecture: Architecture) (options: Training.TrainingOptions) : Training.TrainingState =
+    invoke (fun () -> TrainingCheckpoint.load path architecture options)
 
 /// The training benchmark (`Benchmark.run`); `onEpoch` is called on the engine's thread.
 let benchmarkAsync (epochs: int) (onEpoch: int -> float -> unit) (cancellation: Threading.CancellationToken) : Task<Benchmark.BenchReport> =

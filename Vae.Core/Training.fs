@@ -48,15 +48,89 @@ type EpochRecord =
     /// Validation loss (reconstruction + KL).
     member r.ValidationLoss = r.ValidationReconstruction + r.ValidationKl
 
-/// Callbacks while training. `OnBatch` receives (epoch, batches done, batches per epoch).
+/// Where a training stands after `Epoch` completed epochs: everything the next epoch depends on,
+/// so that a training resumed from it (`trainFrom`) gives the numbers of one that never stopped.
+/// The training it belongs to is named by its architecture, options and split sizes.
+type TrainingState =
+    { Architecture: Architecture
+      Options: TrainingOptions
+      /// Images in the training split.
+      TrainCount: int
+      /// Images in the validation split.
+      ValidationCount: int
+      /// Epochs completed (1 or more).
+      Epoch: int
+      /// The model's weights after `Epoch`: the flat parameter buffer.
+      Weights: torch.Tensor
+      /// The weights of `BestEpoch`, restored when training ends.
+      Best: torch.Tensor
+      /// The optimizer's moments and steps.
+      Adam: Adam.Adam
+      /// The shuffling generator's state (`GeneratorState`).
+      Shuffle: torch.Tensor
+      /// The sampling noise generator's state.
+      Noise: torch.Tensor
+      /// Epochs 1 .. `Epoch`, in order.
+      History: EpochRecord list
+      /// The epoch with the lowest validation loss so far.
+      BestEpoch: int
+      /// Its validation loss, as compared (the evaluation's loss, not the record's sum).
+      BestLoss: float }
+
+module TrainingState =
+    /// The first way a state of `stateArchitecture` and `stateOptions` does not belong to a training
+    /// of `architecture` with `options`, if any.
+    let settingsMismatch (architecture: Architecture) (options: TrainingOptions) (stateArchitecture: Architecture) (stateOptions: TrainingOptions) : string option =
+        let o, s = options, stateOptions
+        let patience (p: int option) = p |> Option.map string |> Option.defaultValue "none"
+        [ stateArchitecture <> architecture, $"it is of {stateArchitecture}, this training's model is {architecture}"
+          s.MaxEpochs <> o.MaxEpochs, $"its maxEpochs is {s.MaxEpochs}, this training's is {o.MaxEpochs}"
+          s.BatchSize <> o.BatchSize, $"its batchSize is {s.BatchSize}, this training's is {o.BatchSize}"
+          s.LearningRate <> o.LearningRate, $"its learningRate is {s.LearningRate:R}, this training's is {o.LearningRate:R}"
+          s.Patience <> o.Patience, $"its patience is {patience s.Patience}, this training's is {patience o.Patience}"
+          s.Seed <> o.Seed, $"its seed is {s.Seed}, this training's is {o.Seed}" ]
+        |> List.tryFind fst
+        |> Option.map snd
+
+    /// The first way `state` does not belong to a training of `architecture` with `options` on
+    /// splits of `trainCount` and `validationCount` images, if any.
+    let mismatch (architecture: Architecture) (options: TrainingOptions) (trainCount: int) (validationCount: int) (state: TrainingState) : string option =
+        settingsMismatch architecture options state.Architecture state.Options
+        |> Option.orElse (
+            [ state.TrainCount <> trainCount, $"it trained on {state.TrainCount} images, this training has {trainCount}"
+              state.ValidationCount <> validationCount, $"it validated on {state.ValidationCount} images, this training has {validationCount}" ]
+            |> List.tryFind fst
+            |> Option.map snd)
+
+    /// A copy of `state` whose tensors are its own (the state a hook receives is the training's,
+    /// valid during the call only).
+    let copy (state: TrainingState) : TrainingState =
+        { state with
+            Weights = state.Weights.clone ()
+            Best = state.Best.clone ()
+            Adam = { state.Adam with FirstMoment = state.Adam.FirstMoment.clone (); SecondMoment = state.Adam.SecondMoment.clone () }
+            Shuffle = state.Shuffle.clone ()
+            Noise = state.Noise.clone () }
+
+    /// Frees the tensors of a state the caller owns (a copy, a loaded state); never those of the
+    /// state a hook receives, which are the training's.
+    let dispose (state: TrainingState) =
+        for t in [ state.Weights; state.Best; state.Adam.FirstMoment; state.Adam.SecondMoment; state.Shuffle; state.Noise ] do
+            t.Dispose()
+
+/// Callbacks while training. `OnBatch` receives (epoch, batches done, batches per epoch);
+/// `OnEpochEnd` the state after each epoch that completed with finite losses, after `OnEpoch`:
+/// save it (TrainingCheckpoint.save) to resume from it. Its tensors are the training's own, valid
+/// during the call only (`TrainingState.copy` keeps them).
 type TrainingHooks =
     { OnEpoch: EpochRecord -> unit
       OnBatch: int -> int -> int -> unit
+      OnEpochEnd: TrainingState -> unit
       Cancellation: CancellationToken }
 
 module TrainingHooks =
     /// No callbacks, no cancellation.
-    let none = { OnEpoch = ignore; OnBatch = (fun _ _ _ -> ()); Cancellation = CancellationToken.None }
+    let none = { OnEpoch = ignore; OnBatch = (fun _ _ _ -> ()); OnEpochEnd = ignore; Cancellation = CancellationToken.None }
 
 /// A trained model (holding the best epoch's weights) and its history.
 type TrainingResult =
@@ -117,16 +191,56 @@ let trainEpoch
     let adam, reconstruction, kl = loop 0 adam 0.0 0.0
     adam, reconstruction / float n, kl / float n
 
-/// Trains `model` on `train`, validating on `validation` after every epoch; stops at
+/// Trains `model` on `train`, validating on `validation` after every epoch, from the state
+/// `start` if given (its next epoch; the state is left as it was) or from the beginning; stops at
 /// `MaxEpochs` or when the validation loss has not improved for `Patience` epochs, and restores
 /// the weights of the epoch with the lowest validation loss. The same seed, data and thread count
-/// give the same numbers.
-let train (hooks: TrainingHooks) (options: TrainingOptions) (train: Split) (validation: Split) (model: Model) : TrainingResult =
+/// give the same numbers, whether or not the training was resumed: the state holds everything an
+/// epoch reads (the weights, Adam's moments and steps, both generators, the best epoch so far).
+let trainFrom (hooks: TrainingHooks) (options: TrainingOptions) (start: TrainingState option) (train: Split) (validation: Split) (model: Model) : TrainingResult =
     TrainingOptions.validate options |> InvalidInput.orRaise "training options" |> ignore
     if validation.Count = 0 then invalidArg (nameof validation) "the validation split is empty"
     use shuffle = new torch.Generator(uint64 options.Seed)
     use noise = new torch.Generator(uint64 options.Seed + 1UL)
     use best = model.Parameters.Values.clone()
+    let first, adam, history, bestEpoch, bestLoss =
+        match start with
+        | None -> 1, Adam.create options.LearningRate model.Parameters, [], 0, infinity
+        | Some state ->
+            TrainingState.mismatch model.Architecture options train.Count validation.Count state
+            |> Option.iter (fun problem -> InvalidInput.about $"training state (epoch {state.Epoch})" $"does not belong to this training: {problem}")
+            let values = model.Parameters.Values
+            for name, t in [ "Weights", state.Weights; "Best", state.Best; "FirstMoment", state.Adam.FirstMoment; "SecondMoment", state.Adam.SecondMoment ] do
+                if t.dtype <> values.dtype || t.shape <> values.shape then
+                    invalidArg (nameof start) $"the state's {name} is {t.dtype} {t.shape}, the model's parameters {values.dtype} {values.shape}"
+            if state.Adam.LearningRate <> options.LearningRate then
+                invalidArg (nameof start) $"the state's Adam has learning rate {state.Adam.LearningRate:R}, its options {options.LearningRate:R}"
+            GeneratorState.set shuffle state.Shuffle
+            GeneratorState.set noise state.Noise
+            (use _ = torch.no_grad ()
+             values.copy_ state.Weights |> ignore
+             best.copy_ state.Best |> ignore)
+            let adam = { state.Adam with FirstMoment = state.Adam.FirstMoment.clone (); SecondMoment = state.Adam.SecondMoment.clone () }
+            state.Epoch + 1, adam, List.rev state.History, state.BestEpoch, state.BestLoss
+    // The state after `epoch`, for the hook: the training's own tensors and the generators' states,
+    // freed when the hook returns.
+    let report epoch (adam: Adam.Adam) history bestEpoch bestLoss =
+        use shuffleState = GeneratorState.get shuffle
+        use noiseState = GeneratorState.get noise
+        hooks.OnEpochEnd
+            { Architecture = model.Architecture
+              Options = options
+              TrainCount = train.Count
+              ValidationCount = validation.Count
+              Epoch = epoch
+              Weights = model.Parameters.Values
+              Best = best
+              Adam = adam
+              Shuffle = shuffleState
+              Noise = noiseState
+              History = List.rev history
+              BestEpoch = bestEpoch
+              BestLoss = bestLoss }
     let rec loop epoch adam history bestEpoch bestLoss =
         let patienceLeft =
             match options.Patience with
@@ -150,14 +264,24 @@ let train (hooks: TrainingHooks) (options: TrainingOptions) (train: Split) (vali
                   ValidationKl = v.Kl
                   Seconds = clock.Elapsed.TotalSeconds }
             hooks.OnEpoch record
+            // A diverged epoch gives no state: resumed from the epoch before, training diverges
+            // there again, as the same seed gives the same numbers.
             if not (trainFinite && Double.IsFinite v.Loss) then List.rev (record :: history), bestEpoch, Some epoch
-            elif bestEpoch = 0 || v.Loss < bestLoss then
-                (use _ = torch.no_grad () in best.copy_(model.Parameters.Values) |> ignore)
-                loop (epoch + 1) adam (record :: history) epoch v.Loss
-            else loop (epoch + 1) adam (record :: history) bestEpoch bestLoss
-    let adam = Adam.create options.LearningRate model.Parameters
-    let history, bestEpoch, divergedAt = loop 1 adam [] 0 infinity
+            else
+                let improved = bestEpoch = 0 || v.Loss < bestLoss
+                if improved then (use _ = torch.no_grad () in best.copy_(model.Parameters.Values) |> ignore)
+                let bestEpoch, bestLoss = if improved then epoch, v.Loss else bestEpoch, bestLoss
+                let history = record :: history
+                report epoch adam history bestEpoch bestLoss
+                loop (epoch + 1) adam history bestEpoch bestLoss
+    let history, bestEpoch, divergedAt =
+        try loop first adam history bestEpoch bestLoss
+        finally
+            adam.FirstMoment.Dispose()
+            adam.SecondMoment.Dispose()
     if bestEpoch > 0 then (use _ = torch.no_grad () in model.Parameters.Values.copy_(best) |> ignore)
-    adam.FirstMoment.Dispose()
-    adam.SecondMoment.Dispose()
     { Model = model; History = history; BestEpoch = bestEpoch; DivergedAt = divergedAt }
+
+/// Trains `model` from the beginning (`trainFrom` without a state).
+let train (hooks: TrainingHooks) (options: TrainingOptions) (train: Split) (validation: Split) (model: Model) : TrainingResult =
+    trainFrom hooks options None train validation model

@@ -71,6 +71,7 @@ public sealed class VaeModel
         var hooks = new Core.Training.TrainingHooks(
             FuncConvert.FromAction<Core.Training.EpochRecord>(e => progress?.Report(e.ToResult())),
             FuncConvert.FromAction<int, int, int>((_, _, _) => { }),
+            FuncConvert.FromAction<Core.Training.TrainingState>(_ => { }),
             cancellationToken);
         return Train();
 
