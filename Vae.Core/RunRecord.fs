@@ -137,18 +137,11 @@ let experimentJson (settings: RunSettings) (e: ExperimentDefinition) : JsonObjec
 
 let private options = JsonSerializerOptions(WriteIndented = true, Encoder = Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping)
 
-/// Writes `text` to `path` whole or not at all: a temporary file beside it, flushed, then renamed over it.
-let private writeAtomically (path: string) (text: string) =
-    let temporary = $"{path}.{Guid.NewGuid():N}.tmp"
-    try
-        do
-            use stream = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write)
-            let bytes = Text.Encoding.UTF8.GetBytes(text + "\n")
-            stream.Write(bytes, 0, bytes.Length)
-            stream.Flush(true)
-        File.Move(temporary, path, true)
-    finally
-        if File.Exists temporary then File.Delete temporary
+/// Writes `text` to `path` whole or not at all (`Safetensors.writeAtomically`: a temporary file, fsync, rename).
+let private writeText (path: string) (text: string) =
+    Safetensors.writeAtomically path (fun stream ->
+        let bytes = Text.Encoding.UTF8.GetBytes(text + "\n")
+        stream.Write(bytes, 0, bytes.Length))
 
 /// The file names in a run folder.
 [<Literal>]
@@ -192,5 +185,5 @@ let write
         obj
             [ "name", node name
               "experiments", (JsonArray(experiments |> List.map (fun e -> experimentJson settings e :> JsonNode) |> Array.ofList) :> JsonNode) ]
-    writeAtomically (Path.Combine(folder, RunFile)) (run.ToJsonString options)
-    writeAtomically (Path.Combine(folder, DefinitionFile)) (definition.ToJsonString options)
+    writeText (Path.Combine(folder, RunFile)) (run.ToJsonString options)
+    writeText (Path.Combine(folder, DefinitionFile)) (definition.ToJsonString options)
