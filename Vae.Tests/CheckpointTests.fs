@@ -120,32 +120,11 @@ let private inNameOrder (bytes: byte[]) =
 /// most faults then get past the JSON parser to the fields.
 let private mutated =
     let bytes = Checkpoint.toBytes tiny.Value
-    let headerLength = int (BitConverter.ToUInt64(bytes, 0))
-    let header = Encoding.UTF8.GetString(bytes, 8, headerLength)
     let fragments =
         [ "1"; "-1"; "0"; "1e9"; "2147483648"; "\"x\""; "\"\""; "[]"; "{}"; "null"; "true"; "[1,2]"; "[1,2,3]"; "\"400,784\""
           ","; ":"; "\"F64\""; "\"I8\""; "\"__metadata__\""; "\"\\u0000\\n\""; "\"5,0\""; "\"ae\""; "[0,99999999999]" ]
-    let flips =
-        gen {
-            let! edits =
-                Gen.nonEmptyListOf (
-                    Gen.zip
-                        (Gen.frequency [ 3, Gen.choose (0, 8 + headerLength - 1); 1, Gen.choose (0, bytes.Length - 1) ])
-                        (Gen.frequency [ 3, Gen.choose (32, 126); 1, Gen.choose (0, 255) ]))
-            let copy = Array.copy bytes
-            for i, b in edits do copy.[i] <- byte b
-            return copy
-        }
-    let cuts = Gen.choose (0, bytes.Length - 1) |> Gen.map (fun n -> bytes.[.. n - 1])
-    let splices =
-        gen {
-            let! at = Gen.choose (0, header.Length - 1)
-            let! width = Gen.choose (0, min 12 (header.Length - at))
-            let! fragment = Gen.elements fragments
-            let edited = Encoding.UTF8.GetBytes(header.Substring(0, at) + fragment + header.Substring(at + width))
-            return Array.concat [ BitConverter.GetBytes(uint64 edited.Length); edited; bytes.[8 + headerLength ..] ]
-        }
-    Gen.frequency [ 2, flips; 1, cuts; 3, splices ] |> Arb.fromGen
+    safetensorsMutations bytes fragments (fun headerLength ->
+        Gen.frequency [ 3, Gen.choose (0, 8 + headerLength - 1); 1, Gen.choose (0, bytes.Length - 1) ])
 
 let private config = { FsCheckConfig.defaultConfig with maxTest = 200 }
 

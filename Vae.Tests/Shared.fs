@@ -3,6 +3,8 @@ module Vae.Tests.Shared
 
 open System
 open System.IO
+open FsCheck
+open FsCheck.FSharp
 open TorchSharp
 open Vae.Core
 
@@ -72,3 +74,26 @@ let writeIdxDataSet (dir: string) (height: int, width: int) (classes: int) (trai
         write $"{prefix}-images-idx3-ubyte" { Dimensions = [ count; height; width ]; Data = Array.concat [ for i in 0 .. count - 1 -> image (int labels.[i]) i ] }
         write $"{prefix}-labels-idx1-ubyte" { Dimensions = [ count ]; Data = labels }
     dir
+
+/// safetensors `bytes` mutated for FsCheck: a few bytes changed (at positions drawn by `flipAt`
+/// from the header's length, mostly to printable ones), cut short, or with a piece of the header
+/// replaced by one of `fragments` (the header length kept right), so that most faults get past the
+/// JSON parser to the fields.
+let safetensorsMutations (bytes: byte[]) (fragments: string list) (flipAt: int -> Gen<int>) : Arbitrary<byte[]> =
+    let headerLength = int (BitConverter.ToUInt64(bytes, 0))
+    let header = Text.Encoding.UTF8.GetString(bytes, 8, headerLength)
+    let flips =
+        Gen.nonEmptyListOf (Gen.zip (flipAt headerLength) (Gen.frequency [ 3, Gen.choose (32, 126); 1, Gen.choose (0, 255) ]))
+        |> Gen.map (fun edits ->
+            let copy = Array.copy bytes
+            for i, b in edits do copy.[i] <- byte b
+            copy)
+    let cuts = Gen.choose (0, bytes.Length - 1) |> Gen.map (fun n -> bytes.[.. n - 1])
+    let splices =
+        Gen.choose (0, header.Length - 1)
+        |> Gen.bind (fun at ->
+            Gen.zip (Gen.choose (0, min 12 (header.Length - at))) (Gen.elements fragments)
+            |> Gen.map (fun (width, fragment) ->
+                let edited = Text.Encoding.UTF8.GetBytes(header.Substring(0, at) + fragment + header.Substring(at + width))
+                Array.concat [ BitConverter.GetBytes(uint64 edited.Length); edited; bytes.[8 + headerLength ..] ]))
+    Gen.frequency [ 2, flips; 1, cuts; 3, splices ] |> Arb.fromGen

@@ -170,30 +170,9 @@ let private hostileStates =
 /// generator takes (a state libtorch refuses ends the process).
 let private mutated =
     let bytes = TrainingCheckpoint.toBytes tiny.Value
-    let headerLength = int (BitConverter.ToUInt64(bytes, 0))
-    let text = header bytes
     let fragments = [ "1"; "-1"; "0"; "1e9"; "\"x\""; "\"\""; "[]"; "{}"; "null"; "[1,2]"; ","; ":"; "\"U8\""; "\"F64\""; "\\\"epoch\\\":2"; "\"none\""; "\"999\"" ]
-    let flips =
-        gen {
-            let! edits =
-                Gen.nonEmptyListOf (
-                    Gen.zip
-                        (Gen.frequency [ 2, Gen.choose (0, 8 + headerLength - 1); 2, Gen.choose (8 + headerLength, bytes.Length - 1) ])
-                        (Gen.frequency [ 3, Gen.choose (32, 126); 1, Gen.choose (0, 255) ]))
-            let copy = Array.copy bytes
-            for i, b in edits do copy.[i] <- byte b
-            return copy
-        }
-    let cuts = Gen.choose (0, bytes.Length - 1) |> Gen.map (fun n -> bytes.[.. n - 1])
-    let splices =
-        gen {
-            let! at = Gen.choose (0, text.Length - 1)
-            let! width = Gen.choose (0, min 12 (text.Length - at))
-            let! fragment = Gen.elements fragments
-            let edited = Encoding.UTF8.GetBytes(text.Substring(0, at) + fragment + text.Substring(at + width))
-            return Array.concat [ BitConverter.GetBytes(uint64 edited.Length); edited; bytes.[8 + headerLength ..] ]
-        }
-    Gen.frequency [ 2, flips; 1, cuts; 3, splices ] |> Arb.fromGen
+    safetensorsMutations bytes fragments (fun headerLength ->
+        Gen.frequency [ 2, Gen.choose (0, 8 + headerLength - 1); 2, Gen.choose (8 + headerLength, bytes.Length - 1) ])
 
 [<Tests>]
 let tests =
