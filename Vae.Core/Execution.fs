@@ -24,6 +24,9 @@ let defaultLanes () =
 /// The lanes a run under `settings` trains on.
 let effectiveLanes (settings: RunSettings) = settings.Lanes |> Option.defaultWith defaultLanes
 
+/// libtorch threads each of `lanes` lanes trains and measures on (`Lanes.threadsPerLane`).
+let threadsPerLane (lanes: int) = Lanes.threadsPerLane lanes
+
 /// Trains and measures every model of every experiment in every repeat (repeat r trains with
 /// seed + r), several models at once (`settings.Lanes`, see `Lanes`; one model is measured
 /// at a time): a model that takes another experiment's best architecture trains once every model
@@ -33,8 +36,11 @@ let effectiveLanes (settings: RunSettings) = settings.Lanes |> Option.defaultWit
 /// (`RunEvent`) on the thread of the lane that raised them, two lanes at once when there are two:
 /// it must be thread-safe, and quick, since the lane waits for it (`OnEngine.runAsync` queues them
 /// and delivers them on one thread). `cancellation` stops the run: training checks it every batch,
-/// measurement between its steps.
-let run (onEvent: RunEvent -> unit) (cancellation: Threading.CancellationToken) (settings: RunSettings) (data: Map<DataSource, Dataset>) (experiments: ExperimentDefinition list) : ExperimentOutcome list =
+/// measurement between its steps. `store` keeps each job's results as it finishes and each
+/// training's state after every epoch (`JobStore`): a job whose results it holds is read back, not
+/// run again, and a training with a saved state continues from it, so that a run resumed in a
+/// folder gives the numbers of a run that never stopped.
+let run (onEvent: RunEvent -> unit) (cancellation: Threading.CancellationToken) (store: JobStore.JobStore) (settings: RunSettings) (data: Map<DataSource, Dataset>) (experiments: ExperimentDefinition list) : ExperimentOutcome list =
     let experiments = Array.ofList experiments
     let indexOf name = experiments |> Array.findIndex (fun e -> e.Name = name)
     let repeatsOf ei = effectiveRepeats settings experiments.[ei]
@@ -155,15 +161,36 @@ let run (onEvent: RunEvent -> unit) (cancellation: Threading.CancellationToken) 
         let trainSplit, validationSplit = splitOf experiment
         onEvent (Started(job, options.MaxEpochs, batchesPerEpoch options trainSplit.Count))
         let architecture = architectureOf slot
-        let hooks =
-            { OnEpoch = fun record -> onEvent (Epoch(job, record))
-              OnBatch = fun epoch batch batches -> onEvent (Batch(job, epoch, batch, batches))
-              OnEpochEnd = ignore
-              Cancellation = cancellation }
-        let clock = Stopwatch.StartNew()
-        let result = Training.train hooks options trainSplit validationSplit (Model.create options.Seed architecture)
-        trained.[slot] <- (architecture, result, clock.Elapsed.TotalSeconds)
-        if result.Diverged then onEvent (Diverged(job, result))
+        match store.LoadTrained job architecture with
+        | Some(result, seconds) ->
+            // Finished before: its epochs are reported as they were.
+            for record in result.History do onEvent (Epoch(job, record))
+            trained.[slot] <- (architecture, result, seconds)
+            if result.Diverged then onEvent (Diverged(job, result))
+        | None ->
+            let hooks =
+                { OnEpoch = fun record -> onEvent (Epoch(job, record))
+                  OnBatch = fun epoch batch batches -> onEvent (Batch(job, epoch, batch, batches))
+                  OnEpochEnd = store.SaveState job
+                  Cancellation = cancellation }
+            let clock = Stopwatch.StartNew()
+            let state = store.LoadState job architecture options
+            let result, earlier =
+                try
+                    // A resumed training reports the epochs it had done, and counts their time.
+                    let earlier =
+                        match state with
+                        | Some s ->
+                            for record in s.History do onEvent (Epoch(job, record))
+                            s.History |> List.sumBy _.Seconds
+                        | None -> 0.0
+                    Training.trainFrom hooks options state trainSplit validationSplit (Model.create options.Seed architecture), earlier
+                finally
+                    state |> Option.iter TrainingState.dispose
+            let seconds = earlier + clock.Elapsed.TotalSeconds
+            store.SaveTrained job result seconds
+            trained.[slot] <- (architecture, result, seconds)
+            if result.Diverged then onEvent (Diverged(job, result))
     // A model is measured by two jobs: `measure` and the IWAE estimate (`likelihood`); the
     // second to finish puts the outcome together and reports the model finished. Recording a
     // job's part, reporting it and looking for the other's are one step under the lock: exactly
@@ -183,12 +210,24 @@ let run (onEvent: RunEvent -> unit) (cancellation: Threading.CancellationToken) 
     let measureSlot (job: JobId) slot () =
         let architecture, result, seconds = trained.[slot]
         if not result.Diverged then
-            let outcome = measure (measuringFor experiments.[slot.Experiment]) (seedOf slot) slot.Repeat (specOf slot) architecture result seconds None
+            let outcome =
+                match store.LoadMeasured job (specOf slot) architecture result seconds with
+                | Some outcome -> outcome
+                | None ->
+                    let outcome = measure (measuringFor experiments.[slot.Experiment]) (seedOf slot) slot.Repeat (specOf slot) architecture result seconds None
+                    store.SaveMeasured job outcome
+                    outcome
             completed job slot (fun () -> measured.[slot] <- outcome)
     let likelihoodSlot (job: JobId) slot () =
         let _, result, _ = trained.[slot]
         if not result.Diverged then
-            let iwae = likelihood (measuringFor experiments.[slot.Experiment]) (effectiveAnalysis settings experiments.[slot.Experiment]) (seedOf slot) result.Model
+            let iwae =
+                match store.LoadLikelihood job with
+                | Some iwae -> iwae
+                | None ->
+                    let iwae = likelihood (measuringFor experiments.[slot.Experiment]) (effectiveAnalysis settings experiments.[slot.Experiment]) (seedOf slot) result.Model
+                    store.SaveLikelihood job iwae
+                    iwae
             completed job slot (fun () -> likelihoods.[slot] <- iwae)
     // The plan (`jobs`) run on the lanes: each job's work is its kind's, for its slot.
     let plan = jobs settings (List.ofArray experiments)

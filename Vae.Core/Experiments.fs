@@ -425,7 +425,7 @@ let private describe (source: DataSource) =
 /// read and validated before anything trains: each experiment's data against its definition (the
 /// training images' count and size, from the header of a folder's training images), and every
 /// model against the memory this machine can give it (`Memory.check`).
-let plan (nameOrPath: string) : Definition * ExperimentDefinition list =
+let rec plan (nameOrPath: string) : Definition * ExperimentDefinition list =
     let file = resolve None nameOrPath
     let top = loadFile file
     let top = if looksLikePath nameOrPath then top else foundAs file nameOrPath top
@@ -444,6 +444,51 @@ let plan (nameOrPath: string) : Definition * ExperimentDefinition list =
                 loaded.[name] <- (f, e)
                 f, e
             | Study _ -> InvalidInput.raise referrer path $"refers to {quote name}, a study; only an experiment has models"
+    planFrom file top loadNamed
+
+/// The experiments of the run recorded in `path` (a run folder's definition.json: the run's name
+/// and every experiment as it ran, in order), validated as `plan` validates a definition.
+and planOfRun (path: string) : Definition * ExperimentDefinition list =
+    let text =
+        match InputFile.openRead path with
+        | Error problem -> InvalidInput.about path problem
+        | Ok stream ->
+            use stream = stream
+            // Every experiment written out: larger than a definition, bounded all the same.
+            if stream.Length > 16L * int64 MaxDefinitionBytes then InvalidInput.about path "is larger than 16 MB: not a run's definition"
+            use reader = new StreamReader(stream)
+            reader.ReadToEnd()
+    use document =
+        try JsonDocument.Parse(text, JsonDocumentOptions(AllowDuplicateProperties = false))
+        with :? JsonException as e -> InvalidInput.raise path "" $"is not JSON ({Text.oneLine e.Message})"
+    let root = document.RootElement
+    let name =
+        match root.ValueKind, root.TryGetProperty "name" with
+        | JsonValueKind.Object, (true, n) when n.ValueKind = JsonValueKind.String -> n.GetString()
+        | _ -> InvalidInput.raise path "name" "must be a string"
+    let entries =
+        match root.TryGetProperty "experiments" with
+        | true, a when a.ValueKind = JsonValueKind.Array -> [ for e in a.EnumerateArray() -> e.GetRawText() ]
+        | _ -> InvalidInput.raise path "experiments" "must be an array of experiments"
+    if entries.IsEmpty then InvalidInput.raise path "experiments" "is empty"
+    let experiments =
+        entries
+        |> List.mapi (fun i json ->
+            match parse $"{path} experiments[{i}]" json with
+            | Experiment e -> e
+            | Study _ -> InvalidInput.raise path $"experiments[{i}]" "is a study; a run records experiments")
+    match repeated (experiments |> List.map _.Name) with
+    | Some(i, j) -> InvalidInput.raise path $"experiments[{i}]" $"{quote experiments.[i].Name} is already experiments[{j}]"
+    | None -> ()
+    let byName = experiments |> List.map (fun e -> e.Name, e) |> Map.ofList
+    let loadNamed (referrer: string) (location: string) (other: string) =
+        match byName.TryFind other with
+        | Some e -> path, e
+        | None -> InvalidInput.raise referrer location $"refers to {quote other}, which the run does not record"
+    let top = Study(name, "", experiments |> List.map _.Name, None)
+    planFrom path top (fun referrer location other -> loadNamed referrer location other)
+
+and private planFrom (file: string) (top: Definition) (loadNamed: string -> string -> string -> string * ExperimentDefinition) : Definition * ExperimentDefinition list =
     let references (e: ExperimentDefinition) =
         e.Models
         |> List.indexed

@@ -152,6 +152,7 @@ type RunOutcome = { Experiments: ExperimentOutcome list; Lanes: int; ThreadsPerL
 let runAsync
     (onEvent: RunEvent -> unit)
     (cancellation: CancellationToken)
+    (store: JobStore.JobStore)
     (settings: RunSettings)
     (data: Map<DataSource, Dataset>)
     (experiments: ExperimentDefinition list)
@@ -166,7 +167,7 @@ let runAsync
         try
             try
                 stop.Token.ThrowIfCancellationRequested()
-                let outcomes = run events.Add stop.Token settings data experiments
+                let outcomes = run events.Add stop.Token store settings data experiments
                 let lanes = effectiveLanes settings
                 ended.Value <- Ok { Experiments = outcomes; Lanes = lanes; ThreadsPerLane = Lanes.threadsPerLane lanes }
             with e ->

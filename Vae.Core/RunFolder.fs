@@ -1,13 +1,12 @@
-/// The output folder of a run: claimed for one run at a time, written through a staging folder
-/// beside it, and moved into place only when complete. On Linux the claim is an advisory lock
-/// (flock) held by the process, so a run that is killed releases it, and the next run recognises
-/// the staging folder it left as stale and removes it.
+/// The output folder of a run: claimed for one run at a time, and written from the start (its
+/// `run.json` says whether the run is running, interrupted, complete or failed; see RunRecord). On
+/// Linux the claim is an advisory lock (flock) held by the process, so a run that is killed
+/// releases it, and `resume` can tell a killed run (no holder) from one still running.
 module Vae.Core.RunFolder
 
 open System
 open System.IO
 open System.Runtime.InteropServices
-open System.Security.Cryptography
 
 module private Native =
     [<DllImport("libc", EntryPoint = "mkdir", SetLastError = true)>]
@@ -22,11 +21,7 @@ module private Native =
     [<DllImport("libc", EntryPoint = "close", SetLastError = true)>]
     extern int close(int fd)
 
-    [<DllImport("libc", EntryPoint = "rename", SetLastError = true)>]
-    extern int rename(string source, string target)
-
     let EEXIST = 17
-    let ENOTEMPTY = 39
     let EWOULDBLOCK = 11
     let LOCK_EX_NB = 2 ||| 4
 
@@ -77,40 +72,21 @@ let private makeDirectory (path: string) (mode: uint32) : Result<unit, int> =
     elif Native.mkdir (path, mode) = 0 then Ok()
     else Error(errno ())
 
-/// The staging folders of runs into `folder` are named `.NAME.incomplete-RANDOM` beside it.
-let private stagingPrefix (folder: string) = $".{Path.GetFileName folder}.incomplete-"
-
-/// A claimed output folder and its staging folder; dispose to give them up (see `publish`).
+/// A run folder held by this process; dispose to release it (the folder and what the run wrote
+/// stay: a run folder is the run's store, see `JobStore`).
 type Claim =
     private
         { folder: string
-          staging: string
-          created: string list
-          folderLock: FolderLock
-          stagingLock: FolderLock
-          /// Set once the staging folder must not be deleted: published, or kept because it could not be.
-          mutable keep: bool }
+          folderLock: FolderLock }
 
-    /// The output folder.
+    /// The run folder (a full path).
     member c.Folder = c.folder
-    /// Where the run writes until it is complete.
-    member c.Staging = c.staging
 
-    /// Unless published: deletes the staging folder, and the output folder and its parents if this
-    /// claim created them and they are still empty. Releases the locks.
-    member c.Abandon() =
-        if not c.keep then
-            if Directory.Exists c.staging then Directory.Delete(c.staging, true)
-            // Deepest first; a folder that something else has put files in stays.
-            for dir in c.created do
-                try
-                    if Directory.Exists dir && Seq.isEmpty (Directory.EnumerateFileSystemEntries dir) then Directory.Delete dir
-                with :? IOException | :? UnauthorizedAccessException -> ()
-        c.stagingLock.Release()
-        c.folderLock.Release()
+    /// Releases the folder's lock.
+    member c.Release() = c.folderLock.Release()
 
     interface IDisposable with
-        member c.Dispose() = c.Abandon()
+        member c.Dispose() = c.Release()
 
 /// Refuses, without writing anything, an output folder that cannot hold a new run: an empty path,
 /// a symbolic link, a file, or a folder that is not empty. A missing folder is fine.
@@ -121,26 +97,10 @@ let check (folder: string) : unit =
     if Directory.Exists folder && not (Directory.EnumerateFileSystemEntries folder |> Seq.isEmpty) then
         InvalidInput.about $"output folder {folder}" "already exists and is not empty"
 
-/// Removes the staging folders that runs into `folder` left when they were killed: those whose lock
-/// no process holds. Returns the folders removed.
-let sweepStale (folder: string) : string list =
-    let parent = Path.GetDirectoryName folder
-    if isNull parent || not (Directory.Exists parent) then []
-    else
-        [ for candidate in Directory.EnumerateDirectories(parent, stagingPrefix folder + "*") do
-              if not (isLink candidate) then
-                  match tryLock candidate with
-                  | Ok l ->
-                      use _ = l
-                      Directory.Delete(candidate, true)
-                      yield candidate
-                  | Error _ -> () ]
-
-/// Claims `folder` for a run that will write about `neededBytes`: creates its missing parents and
-/// itself, takes its lock (refusing a folder another run holds), removes stale staging folders,
-/// checks the free space, and creates a staging folder beside it with an unpredictable name,
-/// exclusively (never an existing folder or link planted at that name). Everything it created is
-/// removed again if it refuses.
+/// Claims `folder` for a new run that will write about `neededBytes`: creates its missing parents
+/// and itself, takes its lock (refusing a folder another run holds), and checks the free space.
+/// Everything it created is removed again if it refuses; once it returns, the run writes straight
+/// into the folder (its `run.json` says whether the run is complete).
 let claim (folder: string) (neededBytes: int64) : Claim =
     check folder
     let folder = Path.GetFullPath folder
@@ -169,51 +129,23 @@ let claim (folder: string) (neededBytes: int64) : Claim =
         locks <- [ folderLock ]
         // Checked again under the lock: another program may have written there in the meantime.
         check folder
-        sweepStale folder |> ignore
         let free = DriveInfo(folder).AvailableFreeSpace
         if free < neededBytes then
             fail $"has {float free / 1e6:F1} MB free on its file system; the run needs about {float neededBytes / 1e6:F1} MB"
-        let parent = Path.GetDirectoryName folder
-        let rec stage attempts =
-            let candidate = Path.Combine(parent, stagingPrefix folder + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes 8))
-            match makeDirectory candidate 0o700u with
-            | Ok() -> candidate
-            | Error error when error = Native.EEXIST && attempts > 0 -> stage (attempts - 1)
-            | Error error -> fail $"cannot be written: a staging folder beside it cannot be created ({describe error})"
-        let staging = stage 3
-        let stagingLock =
-            match tryLock staging with
-            | Ok l -> l
-            | Error reason ->
-                Directory.Delete staging
-                fail $"cannot be written: its staging folder cannot be locked ({reason})"
-        { folder = folder
-          staging = staging
-          created = List.ofSeq created |> List.rev
-          folderLock = folderLock
-          stagingLock = stagingLock
-          keep = false }
+        { folder = folder; folderLock = folderLock }
     with _ ->
         undo ()
         reraise ()
 
-/// Moves the complete run into place (the output folder, still empty, is replaced in one rename) and
-/// releases the claim. If another program wrote into the output folder meanwhile, the run stays in
-/// its staging folder and the error says where.
-let publish (claim: Claim) : unit =
-    // The staging folder was private (0700) while written; the run gets the output folder's mode,
-    // which the user's umask (or the user) chose.
-    if not (OperatingSystem.IsWindows()) then File.SetUnixFileMode(claim.Staging, File.GetUnixFileMode claim.Folder)
-    let failed =
-        if OperatingSystem.IsWindows() then
-            try Directory.Delete claim.Folder; Directory.Move(claim.Staging, claim.Folder); None
-            with :? IOException as e -> Some e.Message
-        elif Native.rename (claim.Staging, claim.Folder) = 0 then None
-        else
-            let error = errno ()
-            Some(if error = Native.ENOTEMPTY || error = Native.EEXIST then "was written by another program during the run" else describe error)
-    claim.keep <- true
-    claim.Abandon()
-    match failed with
-    | None -> ()
-    | Some reason -> InvalidInput.about $"output folder {claim.Folder}" $"cannot take the complete run ({reason}); it is kept in {claim.Staging}"
+/// Takes the lock of the existing run folder `folder` (to resume it): refuses a path that is not a
+/// folder, a symbolic link, and a folder another process holds.
+let claimExisting (folder: string) : Claim =
+    if String.IsNullOrWhiteSpace folder then InvalidInput.about "run folder \"\"" "is empty: give a folder"
+    if isLink folder then InvalidInput.about $"run folder {folder}" "is a symbolic link; give the folder itself"
+    if File.Exists folder then InvalidInput.about $"run folder {folder}" "is a file, not a run folder"
+    if not (Directory.Exists folder) then InvalidInput.about $"run folder {folder}" "does not exist"
+    let folder = Path.GetFullPath folder
+    match tryLock folder with
+    | Ok l -> { folder = folder; folderLock = l }
+    | Error "held" -> InvalidInput.about $"run folder {folder}" "is in use by another run"
+    | Error reason -> InvalidInput.about $"run folder {folder}" $"cannot be opened: {reason}"

@@ -17,20 +17,18 @@ open Vae.Core.RunPlan
 [<Literal>]
 let Format = "vae-run/1"
 
-/// A run's status. Only a complete run is published today (a run is written aside and moved into
-/// place when complete); the others are for a run folder that outlives an interruption.
+/// A run's status: `Running` from the start (a run killed leaves it so, and holds no lock on its
+/// folder any more), `Interrupted` (stopped by Ctrl-C or SIGTERM), `Complete` (results.json and the
+/// report written), `Failed` (stopped by an error).
 type Status =
     | Running
     | Interrupted
     | Complete
     | Failed
 
-let private statusText status =
-    match status with
-    | Running -> "running"
-    | Interrupted -> "interrupted"
-    | Complete -> "complete"
-    | Failed -> "failed"
+let private statuses = [ Running, "running"; Interrupted, "interrupted"; Complete, "complete"; Failed, "failed" ]
+
+let private statusText status = statuses |> List.find (fst >> (=) status) |> snd
 
 /// The commit of the git clone `start` is in, read from .git (no git process): None outside a clone.
 let gitCommit (start: string) : string option =
@@ -151,12 +149,13 @@ let RunFile = "run.json"
 let DefinitionFile = "definition.json"
 
 /// Writes `run.json` and `definition.json` into `folder` for the run `name` of `experiments` under
-/// `settings`, with `status`.
+/// `settings` (Fashion-MNIST read from `dataDirectory` when given), with `status`.
 let write
     (folder: string)
     (name: string)
     (status: Status)
     (settings: RunSettings)
+    (dataDirectory: string option)
     (experiments: ExperimentDefinition list)
     (lanes: int)
     (threadsPerLane: int)
@@ -178,12 +177,130 @@ let write
                     "epochs", optional settings.Epochs
                     "seed", optional settings.Seed
                     "repeats", optional settings.Repeats
-                    "lanes", optional settings.Lanes ]
+                    "lanes", optional settings.Lanes
+                    "data", optional dataDirectory ]
                :> JsonNode)
-              "environment", (environment lanes threadsPerLane :> JsonNode) ]
+              "environment", (environment lanes threadsPerLane :> JsonNode)
+              "resumed", JsonArray() ]
     let definition =
         obj
             [ "name", node name
               "experiments", (JsonArray(experiments |> List.map (fun e -> experimentJson settings e :> JsonNode) |> Array.ofList) :> JsonNode) ]
     writeText (Path.Combine(folder, RunFile)) (run.ToJsonString options)
     writeText (Path.Combine(folder, DefinitionFile)) (definition.ToJsonString options)
+
+/// What `run.json` says a run is, as `resume` needs it.
+type RunInfo =
+    { Name: string
+      Status: Status
+      StartedUtc: DateTime
+      /// Quick and lanes as the run was started (its epochs, seed and repeats are in definition.json).
+      Settings: RunSettings
+      /// The Fashion-MNIST folder given to the run, if one was.
+      DataDirectory: string option
+      /// libtorch threads each lane had.
+      ThreadsPerLane: int }
+
+let private runJson (folder: string) : string * JsonObject =
+    let path = Path.Combine(folder, RunFile)
+    let fail problem = InvalidInput.about path problem
+    if not (File.Exists path) then InvalidInput.about $"run folder {folder}" $"is not a run folder of this tool (it has no {RunFile})"
+    let text =
+        match InputFile.openRead path with
+        | Error problem -> fail problem
+        | Ok stream ->
+            use stream = stream
+            if stream.Length > 1_000_000L then fail "is larger than 1 MB: not a run record of this tool"
+            use reader = new StreamReader(stream)
+            reader.ReadToEnd()
+    let node =
+        try JsonNode.Parse(text, documentOptions = JsonDocumentOptions(AllowDuplicateProperties = false))
+        with :? JsonException as e -> fail $"is not JSON ({Text.oneLine e.Message})"
+    match node with
+    | :? JsonObject as o -> path, o
+    | _ -> fail "is not a JSON object"
+
+/// Reads `folder`'s `run.json`: refuses, naming the file and field, a folder without one, another
+/// format, and a field of the wrong type.
+let read (folder: string) : RunInfo =
+    let path, o = runJson folder
+    let fail field problem = InvalidInput.raise path field problem
+    let value (field: string) (parent: JsonObject) (location: string) : JsonNode =
+        if parent.ContainsKey field then parent[field] else fail location "is missing"
+    let text field parent location =
+        match value field parent location with
+        | :? JsonValue as v when v.GetValueKind() = JsonValueKind.String -> v.GetValue<string>()
+        | _ -> fail location "must be a string"
+    let optionalText field parent location =
+        match value field parent location with
+        | null -> None
+        | :? JsonValue as v when v.GetValueKind() = JsonValueKind.String -> Some(v.GetValue<string>())
+        | _ -> fail location "must be a string or null"
+    let whole field parent location (minimum: int) =
+        match value field parent location with
+        | :? JsonValue as v when v.GetValueKind() = JsonValueKind.Number ->
+            match v.TryGetValue<int>() with
+            | true, n when n >= minimum -> n
+            | _ -> fail location $"must be a whole number of at least {minimum}"
+        | _ -> fail location $"must be a whole number of at least {minimum}"
+    let child field parent location =
+        match value field parent location with
+        | :? JsonObject as c -> c
+        | _ -> fail location "must be an object"
+    let format = text "format" o "format"
+    if format <> Format then fail "format" $"is {Text.quote format}, expected \"{Format}\": not a run of this version of the tool"
+    let status =
+        let t = text "status" o "status"
+        match statuses |> List.tryFind (snd >> (=) t) with
+        | Some(s, _) -> s
+        | None ->
+            let known = String.Join(", ", statuses |> List.map snd)
+            fail "status" $"is {Text.quote t}, expected one of {known}"
+    let started =
+        let t = text "startedUtc" o "startedUtc"
+        match DateTime.TryParse(t, Globalization.CultureInfo.InvariantCulture, Globalization.DateTimeStyles.RoundtripKind) with
+        | true, d -> d.ToUniversalTime()
+        | _ -> fail "startedUtc" $"is not a time: {Text.quote t}"
+    let overrides = child "overrides" o "overrides"
+    let quick =
+        match value "quick" overrides "overrides.quick" with
+        | :? JsonValue as v when v.GetValueKind() = JsonValueKind.True -> true
+        | :? JsonValue as v when v.GetValueKind() = JsonValueKind.False -> false
+        | _ -> fail "overrides.quick" "must be true or false"
+    let environment = child "environment" o "environment"
+    { Name = text "name" o "name"
+      Status = status
+      StartedUtc = started
+      Settings = { RunSettings.none with Quick = quick; Lanes = Some(whole "lanes" environment "environment.lanes" 1) }
+      DataDirectory = optionalText "data" overrides "overrides.data"
+      ThreadsPerLane = whole "threadsPerLane" environment "environment.threadsPerLane" 1 }
+
+let private update (folder: string) (change: JsonObject -> unit) =
+    let path, o = runJson folder
+    change o
+    writeText path (o.ToJsonString options)
+
+/// Sets `run.json`'s status (and, for a complete run, its finishing time).
+let setStatus (folder: string) (status: Status) (finishedUtc: DateTime option) =
+    update folder (fun o ->
+        o["status"] <- node (statusText status)
+        o["finishedUtc"] <- (match finishedUtc with Some t -> node (t.ToUniversalTime().ToString("o")) | None -> null))
+
+/// Records in `run.json` that the run is resumed now, by this command line with this software and
+/// machine (`resumed`, one entry per resume), and sets its status to running.
+let setResumed (folder: string) (lanes: int) (threadsPerLane: int) =
+    update folder (fun o ->
+        let entry =
+            obj
+                [ "utc", node (DateTime.UtcNow.ToString("o"))
+                  "commandLine", (JsonArray(Environment.GetCommandLineArgs() |> Array.map node) :> JsonNode)
+                  "environment", (environment lanes threadsPerLane :> JsonNode) ]
+        let resumed =
+            match o["resumed"] with
+            | :? JsonArray as a -> a
+            | _ ->
+                let a = JsonArray()
+                o["resumed"] <- a
+                a
+        resumed.Add(entry :> JsonNode)
+        o["status"] <- node (statusText Running))

@@ -3,8 +3,9 @@ using System.Runtime.InteropServices;
 namespace Vae.Experiments;
 
 /// <summary>Ctrl-C (SIGINT) and SIGTERM: the first asks the run to stop (training checks between batches,
-/// measurement between its steps) and leave nothing half-written; a second Ctrl-C ends the process at once, as
-/// the signal's default does.</summary>
+/// measurement between its steps), keeping what it finished and marking its folder interrupted; a second Ctrl-C
+/// ends the process at once, as the signal's default does (the run folder then keeps each training's last
+/// finished epoch, as after kill -9).</summary>
 internal sealed class Interrupt : IDisposable
 {
     private readonly CancellationTokenSource source = new();
@@ -23,7 +24,7 @@ internal sealed class Interrupt : IDisposable
     {
         if (source.IsCancellationRequested) return; // the default: the process ends now
         context.Cancel = true;
-        Console.Error.WriteLine("stopping: finishing the current batch or measurement step (Ctrl-C again to end at once)");
+        Console.Error.WriteLine("stopping: ending the current batch or measurement step; finished jobs are kept (Ctrl-C again to end at once)");
         source.Cancel();
     }
 

@@ -18,7 +18,7 @@ internal static class RunCommand
         var quick = new Option<bool>("--quick") { Description = "Smoke test: train on 2,048 images for at most two epochs, measure on small subsets." };
         var repeats = new Option<int?>("--repeats") { Description = "Replace every experiment's number of repeats (each repeat trains with its own seed)." };
         var lanes = new Option<int?>("--lanes") { Description = "Models trained at once, each on its share of libtorch's threads (default: 2 when there are at least 2 threads, else 1)." };
-        var command = new Command("run", "Train every model of an experiment definition; write checkpoints, plots, results.json, report.md and report.html.")
+        var command = new Command("run", "Train every model of an experiment definition; write checkpoints, plots, results.json, report.md and report.html. The folder keeps every finished job: a stopped run continues with `resume`.")
         {
             definition, output, epochs, seed, data, quick, repeats, lanes,
         };

@@ -29,16 +29,20 @@ public static class ExperimentRunner
     public static string DefaultOutputFolder(string name, DateTime startedUtc) =>
         Path.Combine("runs", $"{name}-{startedUtc:yyyyMMdd'T'HHmmss'Z'}");
 
-    /// <summary>Validates the definition, data and output folder, then trains and writes everything.
-    /// Nothing is left behind on failure or cancellation: the run is written aside and moved into
-    /// place when complete. <paramref name="progress"/> gets the run's events (<see cref="RunEvent"/>) on one thread,
+    /// <summary>Validates the definition, data and output folder, then trains and writes everything. The folder is
+    /// the run's store from the start (<c>Core.JobStore</c>): <c>run.json</c> (status, settings, software),
+    /// <c>definition.json</c> (every experiment as it runs), and each job's results the moment it finishes, each
+    /// training's state after every epoch. A run stopped by cancellation, an error, or the process being killed
+    /// keeps what it finished; <see cref="ResumeAsync"/> continues it. <paramref name="progress"/> gets the run's events (<see cref="RunEvent"/>) on one thread,
     /// the run's own (not the caller's, nor one that trains), one at a time and in the order they happened, so it
     /// need not be thread-safe; its <c>Report</c> is called directly (a <see cref="Progress{T}"/> passes them on to
     /// its synchronization context). Every event has been reported before the task completes. An exception thrown
     /// by <c>Report</c> stops the run, which fails with it.</summary>
     /// <returns>The results, and the folder written.</returns>
-    /// <exception cref="Core.InvalidInputException">Bad input (definition, data, options, output folder); nothing was written.</exception>
-    /// <exception cref="OperationCanceledException">Cancelled; nothing was left behind.</exception>
+    /// <exception cref="Core.InvalidInputException">Bad input (definition, data, options, output folder); refused before
+    /// training, nothing was written; or found during the run (an unwritable folder), which is then marked failed.</exception>
+    /// <exception cref="RunInterruptedException">Cancelled once the run folder was made: it is marked interrupted and can be resumed.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled before the run folder was made; nothing was written.</exception>
     public static async Task<(RunResult Result, string Folder)> RunAsync(
         string nameOrPath,
         RunOptions? options = null,
@@ -58,14 +62,89 @@ public static class ExperimentRunner
         var data = await LoadDataAsync(options.DataDirectory, plan);
         cancellationToken.ThrowIfCancellationRequested();
         using var claim = RunFolder.claim(folder, EstimatedBytes(plan, settings));
-        var run = await Core.OnEngine.runAsync(Events(plan, settings, progress), cancellationToken, settings, data, plan.Core.ToFSharpList());
-        Writing(folder, () => SaveCheckpoints(run.Experiments, claim.Staging));
-        var result = RunResults.Of(plan.Name, started, options.Quick, run.Experiments, run.Lanes, run.ThreadsPerLane);
-        await Writing(folder, () => Report.WriteAsync(result, claim.Staging, cancellationToken));
-        Writing(folder, () => RunRecord.write(claim.Staging, plan.Name, RunRecord.Status.Complete, settings, plan.Core.ToFSharpList(),
-            run.Lanes, run.ThreadsPerLane, started, DateTime.UtcNow));
-        RunFolder.publish(claim);
-        return (result, folder);
+        var lanes = effectiveLanes(settings);
+        var dataDirectory = options.DataDirectory is { } d ? Path.GetFullPath(d) : null;
+        Writing(folder, () => RunRecord.write(folder, plan.Name, RunRecord.Status.Running, settings, dataDirectory.ToOption(), plan.Core.ToFSharpList(),
+            lanes, threadsPerLane(lanes), started, FSharpOption<DateTime>.None));
+        return await ExecuteAsync(claim, plan, settings, data, started, progress, cancellationToken);
+    }
+
+    /// <summary>Continues the run in <paramref name="folder"/> (stopped by Ctrl-C, an error, or killed): reads what it
+    /// recorded (<c>run.json</c>, <c>definition.json</c>), skips the jobs it finished, continues each unfinished
+    /// training from its last saved epoch, runs the rest, then writes results.json and the report. The numbers are
+    /// those of a run that never stopped, bit for bit, when it runs with the threads per model it recorded.</summary>
+    /// <param name="folder">The run folder.</param>
+    /// <param name="dataDirectory">Where the Fashion-MNIST files are, when not where the run found them.</param>
+    /// <param name="progress">The run's events, as for <see cref="RunAsync"/>; finished jobs report their epochs again.</param>
+    /// <param name="cancellationToken">Stops the run as for <see cref="RunAsync"/>: it can be resumed again.</param>
+    /// <exception cref="Core.InvalidInputException">Not a run folder of this tool, a complete run, a folder in use, a record or
+    /// job file that does not belong to the run (nothing is changed then).</exception>
+    /// <exception cref="RunInterruptedException">Cancelled: the run is marked interrupted again.</exception>
+    public static async Task<(RunResult Result, string Folder)> ResumeAsync(
+        string folder,
+        string? dataDirectory = null,
+        IProgress<RunEvent>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        if (string.IsNullOrWhiteSpace(folder)) throw new Core.InvalidInputException("run folder \"\"", "", "is empty: give a folder");
+        if (dataDirectory is { } dataFolder && string.IsNullOrWhiteSpace(dataFolder)) throw new Core.InvalidInputException("--data", "", "must not be empty");
+        using var claim = RunFolder.claimExisting(folder);
+        folder = claim.Folder;
+        var record = RunRecord.read(folder);
+        if (record.Status.IsComplete)
+            throw new Core.InvalidInputException($"run folder {folder}", "", "is a complete run; there is nothing to resume");
+        var plan = ExperimentPlan.OfRun(Path.Combine(folder, RunRecord.DefinitionFile));
+        var settings = record.Settings;
+        var lanes = effectiveLanes(settings);
+        if (threadsPerLane(lanes) != record.ThreadsPerLane)
+            Console.Error.WriteLine($"warning: the run trained each model on {record.ThreadsPerLane} libtorch thread(s), this process gives {threadsPerLane(lanes)}: numbers of the models trained now may differ from an uninterrupted run in their last digits");
+        var data = await LoadDataAsync(dataDirectory ?? record.DataDirectory?.Value, plan);
+        cancellationToken.ThrowIfCancellationRequested();
+        Writing(folder, () => RunRecord.setResumed(folder, lanes, threadsPerLane(lanes)));
+        return await ExecuteAsync(claim, plan, settings, data, record.StartedUtc, progress, cancellationToken);
+    }
+
+    /// <summary>Runs <paramref name="plan"/> into the claimed folder, whose <c>run.json</c> says running: trains and
+    /// measures through the folder's job store, writes results.json and the report, and marks the run complete;
+    /// or marks it interrupted (cancelled) or failed (anything else) and lets the exception through.</summary>
+    private static async Task<(RunResult Result, string Folder)> ExecuteAsync(
+        RunFolder.Claim claim, ExperimentPlan plan, RunSettings settings,
+        Microsoft.FSharp.Collections.FSharpMap<Core.DataSource, Core.Data.Dataset> data, DateTime started,
+        IProgress<RunEvent>? progress, CancellationToken cancellationToken)
+    {
+        var folder = claim.Folder;
+        var store = JobStore.folder(folder, FuncConvert.FromFunc<JobId, string>(job => RunLayout.Checkpoint(job.Experiment, job.Model, job.Repeat)));
+        try
+        {
+            var run = await Writing(folder, () => Core.OnEngine.runAsync(Events(plan, settings, progress), cancellationToken, store, settings, data, plan.Core.ToFSharpList()));
+            var result = RunResults.Of(plan.Name, started, settings.Quick, run.Experiments, run.Lanes, run.ThreadsPerLane);
+            await Writing(folder, () => Report.WriteAsync(result, folder, cancellationToken));
+            Writing(folder, () => RunRecord.setStatus(folder, RunRecord.Status.Complete, DateTime.UtcNow));
+            return (result, folder);
+        }
+        catch (OperationCanceledException e) when (cancellationToken.IsCancellationRequested)
+        {
+            Mark(folder, RunRecord.Status.Interrupted);
+            throw new RunInterruptedException(folder, e);
+        }
+        catch
+        {
+            Mark(folder, RunRecord.Status.Failed);
+            throw;
+        }
+    }
+
+    /// <summary>Sets the run's status, if the folder can still be written (a full disk may refuse it: the status
+    /// then stays "running", which a folder no process holds means stopped as well).</summary>
+    private static void Mark(string folder, RunRecord.Status status)
+    {
+        try
+        {
+            RunRecord.setStatus(folder, status, FSharpOption<DateTime>.None);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Core.InvalidInputException)
+        {
+        }
     }
 
     /// <summary>The data sets of <paramref name="plan"/>'s experiments, Fashion-MNIST looked for first in <paramref name="directory"/>.</summary>
@@ -106,6 +185,18 @@ public static class ExperimentRunner
     }
 
     private static void Writing(string folder, Action write) => Writing(folder, () => { write(); return 0; });
+
+    private static async Task<T> Writing<T>(string folder, Func<Task<T>> write)
+    {
+        try
+        {
+            return await write();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new Core.InvalidInputException($"output folder {folder}", "", $"could not be written: {e.Message}", e);
+        }
+    }
 
     private static async Task Writing(string folder, Func<Task> write)
     {
@@ -158,15 +249,13 @@ public static class ExperimentRunner
             if (Of(e) is { } reported) progress.Report(reported);
         });
     }
+}
 
-    private static void SaveCheckpoints(IEnumerable<ExperimentOutcome> outcomes, string staging)
-    {
-        foreach (var o in outcomes)
-        foreach (var m in o.Repeats.SelectMany(r => r).Where(m => m.ReusedFrom is null))
-        {
-            var path = Path.Combine(staging, RunLayout.Checkpoint(o.Definition.Name, m.Spec.Name, m.Repeat));
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            Core.OnEngine.save(path, m.Training.Model);
-        }
-    }
+/// <summary>A run stopped by its cancellation token once its folder was made: the folder holds what the run
+/// finished and is marked interrupted; <see cref="ExperimentRunner.ResumeAsync"/> continues it.</summary>
+public sealed class RunInterruptedException(string folder, OperationCanceledException cancelled)
+    : OperationCanceledException($"the run in {folder} was interrupted; resume it to continue", cancelled, cancelled.CancellationToken)
+{
+    /// <summary>The run folder.</summary>
+    public string Folder { get; } = folder;
 }

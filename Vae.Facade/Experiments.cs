@@ -53,6 +53,15 @@ public sealed record ExperimentPlan(string Name, string Description, IReadOnlyLi
         return new ExperimentPlan(top.Name, top.Description, experiments.Select(ToFacade).ToArray()) { Core = experiments.ToArray() };
     }
 
+    /// <summary>Reads the experiments a run recorded in its folder's <c>definition.json</c> (every experiment as it ran),
+    /// validated as <see cref="Load"/> validates a definition.</summary>
+    /// <exception cref="Core.InvalidInputException">The file is missing or invalid: the message names it, the JSON path and the rule broken.</exception>
+    public static ExperimentPlan OfRun(string definitionFile)
+    {
+        var (top, experiments) = planOfRun(definitionFile);
+        return new ExperimentPlan(top.Name, "", experiments.Select(ToFacade).ToArray()) { Core = experiments.ToArray() };
+    }
+
     /// <summary>The shipped definitions (the repository's or the program's experiments/ folder), one
     /// line each: the name, what it is, and, if a file is invalid, why.</summary>
     public static IReadOnlyList<DefinitionSummary> Shipped() => shipped().Select(entry =>
