@@ -291,3 +291,30 @@ let run (onEvent: RunEvent -> unit) (cancellation: Threading.CancellationToken) 
                           Trainings = trainings |> List.map (fun (r, _, t) -> r, t) }) }
             previous @ [ outcome ])
         []
+
+/// Checks, before a run in `store` resumes, that what the store holds belongs to a run of
+/// `experiments` under `settings` (`JobStore.Prepare`), and that every stored training and state of a
+/// model with its own widths is of that model's architecture and training options (a model that
+/// takes another experiment's architecture is checked when it trains); removes the temporary files
+/// of writes a killed run left. Raises the bad-input error naming the file at fault.
+let checkStored (store: JobStore.JobStore) (settings: RunSettings) (data: Map<DataSource, Dataset>) (experiments: ExperimentDefinition list) =
+    let plan = jobs settings experiments
+    let trainings = plan |> List.filter (fun j -> j.Id.Kind = Train) |> List.map _.Id
+    // bestOf models are not trained, but are jobs of the run all the same.
+    let reused =
+        [ for e in experiments do
+              for r in 0 .. effectiveRepeats settings e - 1 do
+                  for m in e.Models do
+                      if m.Source.IsBestOf then { Experiment = e.Name; Model = m.Name; Repeat = r; Kind = Train } ]
+    let byName = experiments |> List.map (fun e -> e.Name, e) |> Map.ofList
+    for job in trainings do
+        let e = byName.[job.Experiment]
+        match (e.Models |> List.find (fun m -> m.Name = job.Model)).Source with
+        | Widths(kind, hidden, latent) ->
+            let architecture = Architecture.createFor data.[e.Data.Source].Description.Pixels kind hidden latent
+            let training = effectiveTraining settings e
+            let options = { training with Seed = training.Seed + int64 job.Repeat }
+            store.LoadTrained job architecture |> Option.iter (fun (result, _) -> result.Model.Parameters.Values.Dispose())
+            store.LoadState job architecture options |> Option.iter TrainingState.dispose
+        | _ -> ()
+    store.Prepare(trainings @ reused)

@@ -43,7 +43,11 @@ type JobStore =
       SaveMeasured: JobId -> ModelOutcome -> unit
       /// A stored IWAE estimate (Some None: the model has none, an autoencoder), if any.
       LoadLikelihood: JobId -> float option option
-      SaveLikelihood: JobId -> float option -> unit }
+      SaveLikelihood: JobId -> float option -> unit
+      /// Before a run resumes: refuses stored results of a model and repeat that none of `jobs`
+      /// is of (a run folder of another definition), and removes the temporary files of writes
+      /// that a killed run left.
+      Prepare: JobId list -> unit }
 
 /// Keeps nothing: every job runs.
 let memory: JobStore =
@@ -54,7 +58,8 @@ let memory: JobStore =
       LoadMeasured = fun _ _ _ _ _ -> None
       SaveMeasured = fun _ _ -> ()
       LoadLikelihood = fun _ -> None
-      SaveLikelihood = fun _ _ -> () }
+      SaveLikelihood = fun _ _ -> ()
+      Prepare = ignore }
 
 /// The folder of a run's job files.
 [<Literal>]
@@ -336,6 +341,24 @@ let folder (runFolder: string) (checkpointOf: JobId -> string) : JobStore =
                 | None -> Some None
             finally
                 for t in file.Tensors.Values do t.Dispose()
+    // `Safetensors.writeAtomically`'s temporary files (`<file>.<process id>.tmp`) under `folder`.
+    let removeTemporary (folder: string) =
+        if Directory.Exists folder then
+            for file in Directory.EnumerateFiles(folder, "*.tmp", SearchOption.AllDirectories) do
+                let parts = Path.GetFileName(file).Split('.')
+                if parts.Length >= 3 && parts.[parts.Length - 2] |> Seq.forall Char.IsAsciiDigit then File.Delete file
+    let prepare (jobs: JobId list) =
+        let root = Path.Combine(runFolder, JobsFolder)
+        if Directory.Exists root then
+            let expected = jobs |> List.map (fun j -> Path.GetFullPath(Path.Combine(runFolder, modelFolder j))) |> Set.ofList
+            for experiment in Directory.EnumerateDirectories root do
+                for model in Directory.EnumerateDirectories experiment do
+                    for repeat in Directory.EnumerateDirectories model do
+                        if not (expected.Contains(Path.GetFullPath repeat)) then
+                            InvalidInput.about (Path.Combine(runFolder, Path.GetRelativePath(runFolder, repeat))) "holds results of a model and repeat that this run's definition.json does not have"
+        removeTemporary root
+        for experiment in jobs |> List.map _.Experiment |> List.distinct do
+            removeTemporary (Path.Combine(runFolder, experiment))
     { LoadTrained = fun job architecture -> loadTrained (forKind Train job) architecture
       SaveTrained = fun job result seconds -> saveTrained (forKind Train job) result seconds
       LoadState =
@@ -346,4 +369,5 @@ let folder (runFolder: string) (checkpointOf: JobId -> string) : JobStore =
       LoadMeasured = loadMeasured
       SaveMeasured = saveMeasured
       LoadLikelihood = loadLikelihood
-      SaveLikelihood = saveLikelihood }
+      SaveLikelihood = saveLikelihood
+      Prepare = prepare }

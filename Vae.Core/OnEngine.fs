@@ -139,6 +139,10 @@ let benchmarkAsync (epochs: int) (onEpoch: int -> float -> unit) (cancellation: 
         cancellation.ThrowIfCancellationRequested()
         Benchmark.run epochs onEpoch)
 
+/// `Execution.checkStored` on the engine's thread: what `store` holds belongs to a run of `experiments`.
+let checkStored (store: JobStore.JobStore) (settings: RunSettings) (data: Map<DataSource, Dataset>) (experiments: ExperimentDefinition list) : unit =
+    invoke (fun () -> checkStored store settings data experiments)
+
 /// A run's outcomes, and how it trained: models at once and libtorch threads each.
 type RunOutcome = { Experiments: ExperimentOutcome list; Lanes: int; ThreadsPerLane: int }
 

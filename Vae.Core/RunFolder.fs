@@ -89,13 +89,22 @@ type Claim =
         member c.Dispose() = c.Release()
 
 /// Refuses, without writing anything, an output folder that cannot hold a new run: an empty path,
-/// a symbolic link, a file, or a folder that is not empty. A missing folder is fine.
+/// a symbolic link, a file, a folder another run holds, or a folder that is not empty (one that
+/// holds a run is named as such). A missing folder is fine.
 let check (folder: string) : unit =
     if String.IsNullOrWhiteSpace folder then InvalidInput.about "output folder \"\"" "is empty: give a folder"
     if isLink folder then InvalidInput.about $"output folder {folder}" "is a symbolic link; give the folder itself"
     if File.Exists folder then InvalidInput.about $"output folder {folder}" "is a file"
     if Directory.Exists folder && not (Directory.EnumerateFileSystemEntries folder |> Seq.isEmpty) then
-        InvalidInput.about $"output folder {folder}" "already exists and is not empty"
+        match tryLock folder with
+        | Error "held" -> InvalidInput.about $"output folder {folder}" "is in use by another run"
+        | locked ->
+            match locked with
+            | Ok l -> l.Release()
+            | Error _ -> ()
+            if File.Exists(Path.Combine(folder, "run.json")) then
+                InvalidInput.about $"output folder {folder}" "already holds a run; continue it with resume, or give another folder"
+            InvalidInput.about $"output folder {folder}" "already exists and is not empty"
 
 /// Claims `folder` for a new run that will write about `neededBytes`: creates its missing parents
 /// and itself, takes its lock (refusing a folder another run holds), and checks the free space.
@@ -128,7 +137,7 @@ let claim (folder: string) (neededBytes: int64) : Claim =
             | Error reason -> fail $"cannot be opened: {reason}"
         locks <- [ folderLock ]
         // Checked again under the lock: another program may have written there in the meantime.
-        check folder
+        if not (Directory.EnumerateFileSystemEntries folder |> Seq.isEmpty) then fail "already exists and is not empty"
         let free = DriveInfo(folder).AvailableFreeSpace
         if free < neededBytes then
             fail $"has {float free / 1e6:F1} MB free on its file system; the run needs about {float neededBytes / 1e6:F1} MB"

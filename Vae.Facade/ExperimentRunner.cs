@@ -66,7 +66,7 @@ public static class ExperimentRunner
         var dataDirectory = options.DataDirectory is { } d ? Path.GetFullPath(d) : null;
         Writing(folder, () => RunRecord.write(folder, plan.Name, RunRecord.Status.Running, settings, dataDirectory.ToOption(), plan.Core.ToFSharpList(),
             lanes, threadsPerLane(lanes), started, FSharpOption<DateTime>.None));
-        return await ExecuteAsync(claim, plan, settings, data, started, progress, cancellationToken);
+        return await ExecuteAsync(claim, Store(folder), plan, settings, data, started, progress, cancellationToken);
     }
 
     /// <summary>Continues the run in <paramref name="folder"/> (stopped by Ctrl-C, an error, or killed): reads what it
@@ -100,20 +100,21 @@ public static class ExperimentRunner
             Console.Error.WriteLine($"warning: the run trained each model on {record.ThreadsPerLane} libtorch thread(s), this process gives {threadsPerLane(lanes)}: numbers of the models trained now may differ from an uninterrupted run in their last digits");
         var data = await LoadDataAsync(dataDirectory ?? record.DataDirectory?.Value, plan);
         cancellationToken.ThrowIfCancellationRequested();
+        var store = Store(folder);
+        Writing(folder, () => Core.OnEngine.checkStored(store, settings, data, plan.Core.ToFSharpList()));
         Writing(folder, () => RunRecord.setResumed(folder, lanes, threadsPerLane(lanes)));
-        return await ExecuteAsync(claim, plan, settings, data, record.StartedUtc, progress, cancellationToken);
+        return await ExecuteAsync(claim, store, plan, settings, data, record.StartedUtc, progress, cancellationToken);
     }
 
     /// <summary>Runs <paramref name="plan"/> into the claimed folder, whose <c>run.json</c> says running: trains and
     /// measures through the folder's job store, writes results.json and the report, and marks the run complete;
     /// or marks it interrupted (cancelled) or failed (anything else) and lets the exception through.</summary>
     private static async Task<(RunResult Result, string Folder)> ExecuteAsync(
-        RunFolder.Claim claim, ExperimentPlan plan, RunSettings settings,
+        RunFolder.Claim claim, JobStore.JobStore store, ExperimentPlan plan, RunSettings settings,
         Microsoft.FSharp.Collections.FSharpMap<Core.DataSource, Core.Data.Dataset> data, DateTime started,
         IProgress<RunEvent>? progress, CancellationToken cancellationToken)
     {
         var folder = claim.Folder;
-        var store = JobStore.folder(folder, FuncConvert.FromFunc<JobId, string>(job => RunLayout.Checkpoint(job.Experiment, job.Model, job.Repeat)));
         try
         {
             var run = await Writing(folder, () => Core.OnEngine.runAsync(Events(plan, settings, progress), cancellationToken, store, settings, data, plan.Core.ToFSharpList()));
@@ -133,6 +134,10 @@ public static class ExperimentRunner
             throw;
         }
     }
+
+    /// <summary>The job store of the run in <paramref name="folder"/>: trained models' checkpoints at their places in the run's layout.</summary>
+    private static JobStore.JobStore Store(string folder) =>
+        JobStore.folder(folder, FuncConvert.FromFunc<JobId, string>(job => RunLayout.Checkpoint(job.Experiment, job.Model, job.Repeat)));
 
     /// <summary>Sets the run's status, if the folder can still be written (a full disk may refuse it: the status
     /// then stays "running", which a folder no process holds means stopped as well).</summary>

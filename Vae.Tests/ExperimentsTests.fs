@@ -282,7 +282,7 @@ let tests =
                 | _ -> ()
             let run lanes =
                 starts.Clear()
-                let outcomes = run onEvent Threading.CancellationToken.None { settings with Lanes = Some lanes } (Map [ FashionMnistFiles, dataset.Value ]) experiments
+                let outcomes = run onEvent Threading.CancellationToken.None JobStore.memory { settings with Lanes = Some lanes } (Map [ FashionMnistFiles, dataset.Value ]) experiments
                 outcomes, starts |> Seq.map snd |> Seq.distinct |> Seq.length
             let oneAtATime, _ =
                 Engine.setThreads 1
@@ -312,7 +312,7 @@ let tests =
             let _, experiments = plan "seed-study"
             let settings = { RunSettings.none with Epochs = Some 3; Seed = Some 9L; Repeats = Some 2 }
             let folder = temporaryDirectory ()
-            RunRecord.write folder "seed-study" RunRecord.Complete settings experiments 2 1 DateTime.UtcNow None
+            RunRecord.write folder "seed-study" RunRecord.Complete settings None experiments 2 1 DateTime.UtcNow None
             use document = Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, RunRecord.DefinitionFile)))
             let written = [ for e in document.RootElement.GetProperty("experiments").EnumerateArray() -> e.GetRawText() ]
             Expect.hasLength written experiments.Length "one entry per experiment"

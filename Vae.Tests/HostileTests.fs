@@ -69,8 +69,62 @@ let private refused (expected: string) (o: Outcome) =
 let private entries (dir: string) =
     if Directory.Exists dir then Directory.GetFileSystemEntries dir |> Array.map Path.GetFileName |> Array.sort |> List.ofArray else []
 
-let private noStaging (dir: string) =
-    Expect.isEmpty (entries dir |> List.filter (fun e -> e.Contains "incomplete")) $"no staging folder left in {dir}"
+/// `run.json`'s status.
+let private status (folder: string) =
+    use document = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "run.json")))
+    document.RootElement.GetProperty("status").GetString()
+
+/// Every file under `folder` (relative path → MD5), the writes' temporary files included.
+let private fileHashes (folder: string) =
+    [ for file in Directory.GetFiles(folder, "*", SearchOption.AllDirectories) ->
+          Path.GetRelativePath(folder, file), Convert.ToHexString(Security.Cryptography.MD5.HashData(File.ReadAllBytes file)) ]
+    |> Map.ofList
+
+/// A results.json without its timings (keys ending in "seconds", and startedUtc).
+let private withoutTimings (path: string) =
+    let rec strip (node: Nodes.JsonNode) =
+        match node with
+        | :? Nodes.JsonObject as o ->
+            for key in [ for kv in o -> kv.Key ] do
+                if key.ToLowerInvariant().EndsWith "seconds" || key = "startedUtc" then o.Remove key |> ignore else strip o[key]
+        | :? Nodes.JsonArray as a -> for item in a do strip item
+        | _ -> ()
+    let node = Nodes.JsonNode.Parse(File.ReadAllText path)
+    strip node
+    node.ToJsonString()
+
+/// Checks that the run in `folder` is complete with the numbers and files of the run in `reference`:
+/// the same files; results.json (the run's and each experiment's) equal but for timings; every other
+/// file byte for byte, but for the report's text (which gives training times), run.json, and the
+/// training records (which keep each training's seconds).
+let private sameRun (reference: string) (folder: string) (what: string) =
+    Expect.equal (status folder) "complete" $"{what}: run.json says complete"
+    let expected, actual = fileHashes reference, fileHashes folder
+    Expect.equal (Set.ofSeq actual.Keys) (Set.ofSeq expected.Keys) $"{what}: the same files"
+    for KeyValue(file, hash) in expected do
+        let name = Path.GetFileName file
+        if name = "results.json" then
+            Expect.equal (withoutTimings (Path.Combine(folder, file))) (withoutTimings (Path.Combine(reference, file))) $"{what}: {file} equal, timings aside"
+        elif not (List.contains name [ "run.json"; "report.md"; "report.html"; "train.safetensors" ]) then
+            Expect.equal actual.[file] hash $"{what}: {file} byte for byte"
+
+/// `task1 --quick`, run once without interruption: what every interrupted and resumed run must equal.
+let private reference =
+    lazy (
+        let folder = Path.Combine(temporaryDirectory (), "reference")
+        let o = start [] [ "run"; "task1"; "--quick"; "--out"; folder ] |> finish 5.0
+        Expect.equal o.ExitCode 0 $"the reference run completes (stderr: {o.FirstError})"
+        folder)
+
+/// The command an interrupted run printed, run by a shell.
+let private runPrinted (line: string) =
+    let marker = "continue with: "
+    Expect.stringContains line marker "the message gives the command"
+    let command = line.Substring(line.IndexOf marker + marker.Length)
+    use shell = Process.Start(ProcessStartInfo("sh", [ "-c"; command + " > /dev/null" ], RedirectStandardError = true))
+    let error = shell.StandardError.ReadToEnd()
+    shell.WaitForExit()
+    Expect.equal shell.ExitCode 0 $"{command}: exit 0 (stderr: {error})"
 
 /// A definition file in `dir`.
 let private definition (dir: string) (name: string) (learningRate: string) (epochs: int) (models: string) =
@@ -132,14 +186,14 @@ let tests =
             let first = finish 4.0 first
             Expect.equal first.ExitCode 0 $"the first run completes (stderr: {first.FirstError})"
             Expect.isTrue (File.Exists(Path.Combine(folder, "results.json"))) "its folder is complete"
-            noStaging dir
+            Expect.equal (entries dir) [ "out" ] "nothing beside it"
         }
 
-        test "2. Ctrl-C during training, measurement or report writing stops cleanly: exit 130, nothing left" {
+        test "2. Ctrl-C during training, measurement or report writing: exit 130, the run marked interrupted, and the command it prints resumes it" {
             let dir = temporaryDirectory ()
             let full = definition dir "measured" "0.001" 1 oneVae
             let phases =
-                [ "training", [ "run"; "task1"; "--quick"; "--epochs"; "2" ], (fun (l: string) -> l.Contains "epoch 1/2"), 0
+                [ "training", [ "run"; "task1"; "--quick" ], (fun (l: string) -> l.Contains "epoch 1/2"), 0
                   // A full-size measurement (IWAE with 1,000 samples on 1,000 images) takes many seconds.
                   "measurement", [ "run"; full ], (fun l -> l.Contains "epoch 1/1"), 1500
                   "report writing", [ "run"; "task1"; "--quick"; "--epochs"; "1"; "--lanes"; "1" ], (fun l -> l.Contains "five-layer repeat 1: done"), 0 ]
@@ -152,12 +206,15 @@ let tests =
                 let o = finish 2.0 r
                 if phase = "report writing" && o.ExitCode = 0 then
                     // The report may be written before the signal arrives: then the run is whole.
-                    Expect.isTrue (File.Exists(Path.Combine(folder, "report.html"))) "a run that finished is complete"
+                    Expect.equal (status folder) "complete" "a run that finished is complete"
                 else
                     Expect.equal o.ExitCode 130 $"{phase}: exit code 130 (stderr: {String.Join(Environment.NewLine, o.Error)})"
-                    Expect.equal (List.last o.Error) "cancelled: nothing was written" $"{phase}: says so"
-                    Expect.isFalse (Directory.Exists folder) $"{phase}: no output folder"
-                noStaging dir
+                    let last = List.last o.Error
+                    Expect.stringStarts last $"interrupted: finished jobs and each training's last epoch are saved in {folder}" $"{phase}: says where"
+                    Expect.equal (status folder) "interrupted" $"{phase}: run.json says interrupted"
+                    runPrinted last
+                    if phase = "training" then sameRun reference.Value folder "resumed after Ctrl-C"
+                    else Expect.equal (status folder) "complete" $"{phase}: resumed to the end"
         }
 
         test "3. a symbolic link planted beside --out is neither followed nor removed, and --out itself may not be a link" {
@@ -212,7 +269,7 @@ let tests =
         test "--out \"\", --data \"\", an unknown command and no command: one clear line, exit 2" {
             refused "--out: must not be empty" (run [ "run"; "task1"; "--out"; "" ])
             refused "--data: must not be empty" (run [ "run"; "task1"; "--data"; "" ])
-            refused "unknown command 'trian' (commands: run, list, bench)" (run [ "trian"; "task1" ])
+            refused "unknown command 'trian' (commands: run, resume, list, bench)" (run [ "trian"; "task1" ])
             refused "no command given" (run [])
         }
 
@@ -227,7 +284,7 @@ let tests =
                 finally unmount disk
         }
 
-        test "a disk that fills up during the run: one line naming the output folder, exit 2, nothing left" {
+        test "a disk that fills up during the run: one line naming the output folder, exit 2; resumed once there is space, the run completes" {
             match tmpfs 40 with
             | None -> skiptest "needs root and mount(8) for a small tmpfs"
             | Some disk ->
@@ -243,7 +300,11 @@ let tests =
                     let o = finish 3.0 r
                     refused $"output folder {folder}: could not be written" o
                     Expect.stringContains o.FirstError "No space left on device" "says why"
-                    Expect.equal (entries disk) [ "filler" ] "nothing of the run left"
+                    Expect.isEmpty (Directory.GetFiles(folder, "*.tmp", SearchOption.AllDirectories)) "no half-written file left"
+                    File.Delete filler
+                    let resumed = run [ "resume"; folder ]
+                    Expect.equal resumed.ExitCode 0 $"resumed, it completes (stderr: {resumed.FirstError})"
+                    Expect.equal (status folder) "complete" "and says so"
                 finally unmount disk
         }
 
@@ -312,17 +373,87 @@ let tests =
                 Expect.isFalse (Directory.Exists folder) $"{name}: no output folder"
         }
 
-        test "kill -9 leaves a staging folder; the next run into the same --out removes it" {
+        test "12. kill -9 at any moment (first epoch, between epochs, measuring, writing the report), then resume: the numbers and files of a run never stopped" {
+            let reference = reference.Value
             let dir = temporaryDirectory ()
-            let folder = Path.Combine(dir, "out")
+            let count (text: string) (r: Running) = r.Output |> Seq.filter (fun l -> l.Contains text) |> Seq.length
+            let until (condition: Running -> bool) (r: Running) =
+                let clock = Stopwatch.StartNew()
+                while not (condition r) && not r.Process.HasExited && clock.Elapsed < TimeSpan.FromMinutes 3.0 do
+                    Threading.Thread.Sleep 20
+            let points =
+                // run.json is written once the data is loaded, as training starts.
+                [ "in the first epoch", until (fun _ -> File.Exists(Path.Combine(dir, "in-the-first-epoch", "run.json"))), 100
+                  "between epochs", until (fun r -> count "epoch 1/2" r >= 1), 0
+                  "while measuring", until (fun r -> count "epoch 2/2" r >= 2), 300
+                  "while writing the report", until (fun r -> count ": done" r >= 2), 0 ]
+            for point, wait, delay in points do
+                let folder = Path.Combine(dir, point.Replace(' ', '-'))
+                let r = start [] [ "run"; "task1"; "--quick"; "--out"; folder ]
+                wait r
+                Threading.Thread.Sleep delay
+                signal "KILL" r.Process
+                r.Process.WaitForExit()
+                if r.Process.ExitCode = 0 then
+                    // Finished before the signal: then it is whole.
+                    sameRun reference folder point
+                else
+                    Expect.equal (status folder) "running" $"{point}: a killed run's run.json still says running"
+                    let o = run [ "resume"; folder ]
+                    Expect.equal o.ExitCode 0 $"{point}: resume completes (stderr: {String.Join(Environment.NewLine, o.Error)})"
+                    sameRun reference folder $"killed {point}, resumed"
+        }
+
+        test "12. resume refuses, in one line and changing nothing: a folder that is not a run, a complete run, a run of another definition, another format" {
+            let reference = reference.Value
+            let dir = temporaryDirectory ()
+            let empty = Path.Combine(dir, "empty")
+            Directory.CreateDirectory empty |> ignore
+            refused $"run folder {empty}: is not a run folder of this tool (it has no run.json)" (run [ "resume"; empty ])
+            let missing = Path.Combine(dir, "missing")
+            refused $"run folder {missing}: does not exist" (run [ "resume"; missing ])
+            let before = fileHashes reference
+            refused $"run folder {reference}: is a complete run; there is nothing to resume" (run [ "resume"; reference ])
+            Expect.equal (fileHashes reference) before "the complete run is unchanged"
+            // A run killed after its first epochs, whose definition.json is then changed.
+            let folder = Path.Combine(dir, "changed")
             let r = start [] [ "run"; "task1"; "--quick"; "--out"; folder ]
-            r |> waitForLine 2.0 (fun l -> l.Contains "epoch 1/")
+            r |> waitForLine 3.0 (fun l -> l.Contains "epoch 1/2")
             signal "KILL" r.Process
             r.Process.WaitForExit()
-            Expect.isNonEmpty (entries dir |> List.filter (fun e -> e.Contains "incomplete")) "the killed run left its staging folder"
-            let o = run [ "run"; "task1"; "--quick"; "--epochs"; "1"; "--out"; folder ]
-            Expect.equal o.ExitCode 0 $"the rerun completes (stderr: {o.FirstError})"
-            noStaging dir
-            Expect.equal (entries dir) [ "out" ] "only the run is left"
+            let definitionFile = Path.Combine(folder, "definition.json")
+            let definition = Nodes.JsonNode.Parse(File.ReadAllText definitionFile)
+            definition["experiments"].[0].["models"].[0].["hidden"].[0] <- Nodes.JsonValue.Create 300
+            File.WriteAllText(definitionFile, definition.ToJsonString())
+            let before = fileHashes folder
+            let o = run [ "resume"; folder ]
+            // The baseline's state, or its checkpoint if it finished training before the kill.
+            refused $"{folder}/" o
+            Expect.stringContains o.FirstError "baseline" "names the baseline's file"
+            Expect.stringContains o.FirstError "784-400-20" "and the architecture it holds"
+            Expect.equal (fileHashes folder) before "nothing changed"
+            let runFile = Path.Combine(folder, "run.json")
+            File.WriteAllText(runFile, File.ReadAllText(runFile).Replace("vae-run/1", "vae-run/0"))
+            refused $"{runFile}: format: is \"vae-run/0\", expected \"vae-run/1\"" (run [ "resume"; folder ])
+        }
+
+        test "12. a diverged model is a finished job: resume does not train it again" {
+            let dir = temporaryDirectory ()
+            definition dir "unstable" "1e6" 1 oneVae |> ignore
+            definition dir "stable" "0.001" 2 oneVae |> ignore
+            let study = Path.Combine(dir, "both.json")
+            File.WriteAllText(study, """{ "name": "both", "experiments": [ "unstable", "stable" ] }""")
+            let folder = Path.Combine(dir, "out")
+            let r = start [] [ "run"; study; "--quick"; "--lanes"; "1"; "--out"; folder ]
+            r |> waitForLine 3.0 (fun l -> l.Contains "unstable/a repeat 1: diverged")
+            signal "KILL" r.Process
+            r.Process.WaitForExit()
+            let record = Path.Combine(folder, "jobs", "unstable", "a", "r1", "train.safetensors")
+            let bytes = File.ReadAllBytes record
+            let o = run [ "resume"; folder ]
+            Expect.equal o.ExitCode 0 $"resume completes (stderr: {String.Join(Environment.NewLine, o.Error)})"
+            Expect.stringContains o.FirstError "warning: unstable/a repeat 1 diverged in epoch 1" "still reported as diverged"
+            Expect.equal (File.ReadAllBytes record) bytes "its training record is the one written before the kill: not trained again"
+            Expect.equal (status folder) "complete" "complete"
         }
     ]

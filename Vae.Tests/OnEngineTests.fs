@@ -34,7 +34,7 @@ let private describe =
 /// Runs `experiments` through `OnEngine.runAsync` with `onEvent`; the task, once it has ended or a
 /// minute has passed.
 let private runFor (onEvent: RunEvent -> unit) settings experiments =
-    let running = OnEngine.runAsync onEvent CancellationToken.None settings (Map [ DataSource.FashionMnistFiles, dataset.Value ]) experiments
+    let running = OnEngine.runAsync onEvent CancellationToken.None JobStore.memory settings (Map [ DataSource.FashionMnistFiles, dataset.Value ]) experiments
     Task.WhenAny(running, Task.Delay(TimeSpan.FromMinutes 1.0)).Wait()
     running
 
