@@ -71,8 +71,8 @@ type Definition =
 /// Names: lower-case letters, digits and dashes (they become folder names).
 let private namePattern = Regex "^[a-z0-9][a-z0-9-]*$"
 
-/// The longest name. Names become folder and file names: the run folder "<name>-<UTC time>", its
-/// staging folder ".<that>.incomplete-<process id>" beside it, "<experiment>/<model>/…" inside; a
+/// The longest name. Names become folder and file names: the run folder "<name>-<UTC time>",
+/// "<experiment>/<model>/…" and "jobs/<experiment>/<model>/r<N>/…" inside; a
 /// 300-character name failed with PathTooLongException once the run had trained. 64 leaves every
 /// component far below the 255 bytes file systems allow, and is ample for a name a person reads.
 [<Literal>]

@@ -152,7 +152,8 @@ type RunOutcome = { Experiments: ExperimentOutcome list; Lanes: int; ThreadsPerL
 /// events after it, not the training. Every event has been delivered before the task completes. A
 /// callback that throws stops the run (as `cancellation` does): the task fails with its exception,
 /// as thrown, and later events are not delivered. `data` holds the data set of each experiment's
-/// source (`loadDataSetsAsync`).
+/// source (`loadDataSetsAsync`). `store` keeps each job's results and each training's state
+/// (`JobStore.folder`), from which a run stopped at any moment resumes; `JobStore.memory` keeps none.
 let runAsync
     (onEvent: RunEvent -> unit)
     (cancellation: CancellationToken)

@@ -113,6 +113,8 @@ type ExperimentOutcome =
 /// a Measured for each of its two measurement jobs and Finished after the second. A model taken
 /// from another experiment's best (bestOf) is not trained: it gives Finished alone, once that
 /// experiment's outcome is known. `Job` is the plan's job (`RunPlan.jobs`) the event belongs to.
+/// A resumed run reports a training it had finished, or the epochs a training had done before it
+/// stopped, as Started and Epoch events again (without Batch events).
 type RunEvent =
     /// A model's training (a `Train` job) starts: at most `MaxEpochs` epochs of `Batches` batches.
     | Started of Job: JobId * MaxEpochs: int * Batches: int

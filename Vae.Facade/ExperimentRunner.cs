@@ -156,9 +156,10 @@ public static class ExperimentRunner
     private static Task<Microsoft.FSharp.Collections.FSharpMap<Core.DataSource, Core.Data.Dataset>> LoadDataAsync(string? directory, ExperimentPlan plan) =>
         Core.OnEngine.loadDataSetsAsync(directory.ToOption(), plan.Core.ToFSharpList());
 
-    /// <summary>Bytes a run of <paramref name="plan"/> may write: every trained model's checkpoint and pictures
-    /// (about 1 MB), each experiment's charts and the report (plotly.js alone is 4.6 MB). A model whose
-    /// architecture comes from another experiment counts as the plan's largest.</summary>
+    /// <summary>Bytes a run of <paramref name="plan"/> may write: every trained model's checkpoint, pictures and job
+    /// files (about 1 MB), each experiment's charts and the report (plotly.js alone is 4.6 MB), and the training
+    /// states of two models at once (four copies of the parameters each). A model whose architecture comes from
+    /// another experiment counts as the plan's largest.</summary>
     private static long EstimatedBytes(ExperimentPlan plan, RunSettings settings)
     {
         const long PerModel = 1 << 20, PerExperiment = 2 << 20, Report = 16 << 20;
@@ -167,7 +168,7 @@ public static class ExperimentRunner
         long ParametersOf(Core.Experiments.ExperimentDefinition e, ModelSource source) => source is ModelSource.Widths w
             ? ArchitectureModule.parameterCount(ArchitectureModule.createFor(pixels[e.Data.Source], w.kind, w.hidden, w.latent)) : 0;
         var largest = plan.Core.SelectMany(e => e.Models.Select(m => ParametersOf(e, m.Source))).DefaultIfEmpty(0).Max();
-        return Report + plan.Core.Sum(e => PerExperiment + effectiveRepeats(settings, e) * e.Models.Sum(m => m.Source switch
+        return Report + 2 * 4 * 4 * largest + plan.Core.Sum(e => PerExperiment + effectiveRepeats(settings, e) * e.Models.Sum(m => m.Source switch
         {
             ModelSource.BestOf => 0,
             ModelSource.Widths => PerModel + 4 * ParametersOf(e, m.Source),

@@ -17,6 +17,42 @@ let tests =
             Expect.stringContains (log.ToString()) "VAE 784-128-8" "described"
         }
 
+        test "a run cancelled through the façade is marked interrupted and ResumeAsync completes it with the numbers of a run never stopped" {
+            let dir = temporaryDirectory ()
+            let options folder = Vae.Facade.RunOptions(OutputFolder = Path.Combine(dir, folder), Quick = true)
+            let struct (_, whole) = Vae.Facade.ExperimentRunner.RunAsync("task1", options "whole").GetAwaiter().GetResult()
+            use cancel = new System.Threading.CancellationTokenSource()
+            // Cancelled once the five-layer VAE has finished its first epoch.
+            let progress =
+                { new System.IProgress<Vae.Facade.RunEvent> with
+                    member _.Report e =
+                        match e with
+                        | :? Vae.Facade.RunEvent.EpochDone as d when d.Model = "five-layer" -> cancel.Cancel()
+                        | _ -> () }
+            let interrupted =
+                try
+                    Vae.Facade.ExperimentRunner.RunAsync("task1", options "stopped", progress, cancel.Token).GetAwaiter().GetResult() |> ignore
+                    failtest "the run was not interrupted"
+                with :? Vae.Facade.RunInterruptedException as e -> e.Folder
+            Expect.equal interrupted (Path.Combine(dir, "stopped")) "the exception names the folder"
+            Expect.stringContains (File.ReadAllText(Path.Combine(interrupted, "run.json"))) "\"status\": \"interrupted\"" "marked interrupted"
+            let struct (_, resumed) = Vae.Facade.ExperimentRunner.ResumeAsync(interrupted).GetAwaiter().GetResult()
+            let numbers folder =
+                let node = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(folder, "results.json")))
+                let rec strip (n: System.Text.Json.Nodes.JsonNode) =
+                    match n with
+                    | :? System.Text.Json.Nodes.JsonObject as o ->
+                        for key in [ for kv in o -> kv.Key ] do
+                            if key.ToLowerInvariant().EndsWith "seconds" || key = "startedUtc" then o.Remove key |> ignore else strip o[key]
+                    | :? System.Text.Json.Nodes.JsonArray as a -> for x in a do strip x
+                    | _ -> ()
+                strip node
+                node.ToJsonString()
+            Expect.equal (numbers resumed) (numbers whole) "results.json, timings aside"
+            let weights folder = File.ReadAllBytes(Path.Combine(folder, "task1", "five-layer", "model.safetensors"))
+            Expect.equal (weights resumed) (weights whole) "the five-layer VAE's weights"
+        }
+
         test "a model too large for this machine is refused before anything is allocated" {
             let create (hidden: int[]) = messageOf<Vae.Core.InvalidInputException> (fun () -> Vae.Facade.VaeModel.Create(Vae.Facade.ModelSpec(Vae.Reporting.ModelKind.Vae, hidden, 20)) |> ignore)
             let clock = System.Diagnostics.Stopwatch.StartNew()
