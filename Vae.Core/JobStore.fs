@@ -72,23 +72,8 @@ let private exact (x: float) = x.ToString("R", CultureInfo.InvariantCulture)
 
 /// Writes `tensors` (F32, F64) and `metadata` to `path` as one safetensors file, whole or not at all.
 let private write (path: string) (format: string) (metadata: (string * string) list) (tensors: (string * torch.Tensor) list) =
-    let contiguous = [ for name, t in tensors -> name, t.contiguous () ]
-    try
-        let header =
-            Safetensors.header
-                (("format", format) :: metadata)
-                [ for name, t in contiguous ->
-                      { Safetensors.Name = name
-                        Safetensors.DType = Safetensors.dtypeName t.dtype
-                        Safetensors.Shape = List.ofArray t.shape
-                        Safetensors.Bytes = t.NumberOfElements * int64 t.ElementSize } ]
-        Directory.CreateDirectory(Path.GetDirectoryName path) |> ignore
-        Safetensors.writeAtomically path (fun stream ->
-            stream.Write(header, 0, header.Length)
-            for _, t in contiguous do
-                stream.Write(Span<byte>.op_Implicit t.bytes))
-    finally
-        for _, t in contiguous do t.Dispose()
+    Directory.CreateDirectory(Path.GetDirectoryName path) |> ignore
+    Safetensors.writeTensors path (("format", format) :: metadata) tensors
 
 /// A job file read back: its metadata strings and tensors by name.
 type private JobFile =

@@ -70,6 +70,29 @@ let writeAtomically (path: string) (write: Stream -> unit) =
         File.Delete temporary
         reraise ()
 
+/// The header of `tensors` (contiguous, of a type `dtypeName` names) with `metadata`, in their order.
+let headerOfTensors (metadata: (string * string) list) (tensors: (string * torch.Tensor) list) : byte[] =
+    header
+        metadata
+        [ for name, t in tensors ->
+              { Name = name
+                DType = dtypeName t.dtype
+                Shape = List.ofArray t.shape
+                Bytes = t.NumberOfElements * int64 t.ElementSize } ]
+
+/// Writes `tensors` with `metadata` to `path` as one safetensors file, whole or not at all
+/// (`writeAtomically`); the tensors are made contiguous for the write (the caller keeps its own).
+let writeTensors (path: string) (metadata: (string * string) list) (tensors: (string * torch.Tensor) list) =
+    let contiguous = [ for name, t in tensors -> name, t.contiguous () ]
+    try
+        let header = headerOfTensors metadata contiguous
+        writeAtomically path (fun stream ->
+            stream.Write(header, 0, header.Length)
+            for _, t in contiguous do
+                stream.Write(Span<byte>.op_Implicit t.bytes))
+    finally
+        for _, t in contiguous do t.Dispose()
+
 /// safetensors' own reader refuses a longer header (its MAX_HEADER_SIZE), so this one does too,
 /// before reading it.
 [<Literal>]

@@ -61,41 +61,21 @@ let private metadata (state: TrainingState) =
       "adam.steps", string state.Adam.Steps
       "history", historyJson state.History ]
 
-/// The state's tensors in file order, contiguous (the caller disposes them).
+/// The state's tensors in file order.
 let private tensorsOf (state: TrainingState) =
-    List.zip
-        (floatTensors @ generatorTensors)
-        [ for t in [ state.Weights; state.Best; state.Adam.FirstMoment; state.Adam.SecondMoment; state.Shuffle; state.Noise ] -> t.contiguous () ]
-
-let private headerOf (state: TrainingState) (tensors: (string * torch.Tensor) list) =
-    Safetensors.header
-        (metadata state)
-        [ for name, t in tensors ->
-              { Safetensors.Name = name
-                Safetensors.DType = Safetensors.dtypeName t.dtype
-                Safetensors.Shape = List.ofArray t.shape
-                Safetensors.Bytes = t.NumberOfElements * int64 t.ElementSize } ]
+    List.zip (floatTensors @ generatorTensors) [ state.Weights; state.Best; state.Adam.FirstMoment; state.Adam.SecondMoment; state.Shuffle; state.Noise ]
 
 /// The state as bytes.
 let toBytes (state: TrainingState) : byte[] =
-    let tensors = tensorsOf state
-    try Array.concat [ yield headerOf state tensors; for _, t in tensors -> t.bytes.ToArray() ]
+    let tensors = [ for name, t in tensorsOf state -> name, t.contiguous () ]
+    try Array.concat [ yield Safetensors.headerOfTensors (metadata state) tensors; for _, t in tensors -> t.bytes.ToArray() ]
     finally
         for _, t in tensors do t.Dispose()
 
 /// Saves `state` to `path` as one file, whole or not at all: written beside it, flushed to the
-/// disk, then renamed over it (`Safetensors.writeAtomically`), so that a process killed at any
+/// disk, then renamed over it (`Safetensors.writeTensors`), so that a process killed at any
 /// moment leaves the previous state or this one.
-let save (path: string) (state: TrainingState) =
-    let tensors = tensorsOf state
-    try
-        let header = headerOf state tensors
-        Safetensors.writeAtomically path (fun stream ->
-            stream.Write(header, 0, header.Length)
-            for _, t in tensors do
-                stream.Write(Span<byte>.op_Implicit t.bytes))
-    finally
-        for _, t in tensors do t.Dispose()
+let save (path: string) (state: TrainingState) = Safetensors.writeTensors path (metadata state) (tensorsOf state)
 
 /// What the header says, checked: every scalar of the state and where each tensor starts.
 type private Plan =

@@ -138,6 +138,15 @@ let private definition (dir: string) (name: string) (learningRate: string) (epoc
 
 let private oneVae = """[ { "name": "a", "kind": "vae", "hidden": [ 400 ], "latent": 20 } ]"""
 
+/// A study in `dir` of an experiment that diverges (learning rate 10⁶, one epoch), then a stable one
+/// of `epochs` epochs; its path.
+let private unstableThenStable (dir: string) (epochs: int) =
+    definition dir "unstable" "1e6" 1 oneVae |> ignore
+    definition dir "stable" "0.001" epochs oneVae |> ignore
+    let study = Path.Combine(dir, "both.json")
+    File.WriteAllText(study, """{ "name": "both", "experiments": [ "unstable", "stable" ] }""")
+    study
+
 /// Busy-loop processes on every core for `seconds` (the machine busy while the runner starts).
 let private busyCores (seconds: int) =
     [ for _ in 1 .. Environment.ProcessorCount ->
@@ -252,10 +261,7 @@ let tests =
 
         test "4. the rest of a run goes on past a diverging model, and the run exits 0" {
             let dir = temporaryDirectory ()
-            definition dir "unstable" "1e6" 1 oneVae |> ignore
-            definition dir "stable" "0.001" 1 oneVae |> ignore
-            let study = Path.Combine(dir, "both.json")
-            File.WriteAllText(study, """{ "name": "both", "experiments": [ "unstable", "stable" ] }""")
+            let study = unstableThenStable dir 1
             let folder = Path.Combine(dir, "out")
             let o = run [ "run"; study; "--quick"; "--out"; folder ]
             Expect.equal o.ExitCode 0 $"exit code 0 (stderr: {String.Join(Environment.NewLine, o.Error)})"
@@ -405,7 +411,7 @@ let tests =
                     sameRun reference folder $"killed {point}, resumed"
         }
 
-        test "12. resume refuses, in one line and changing nothing: a folder that is not a run, a complete run, a run of another definition, another format" {
+        test "12. resume refuses, in one line and changing nothing: a folder that is not a run, a complete run, a running run, a run of another definition, another format" {
             let reference = reference.Value
             let dir = temporaryDirectory ()
             let empty = Path.Combine(dir, "empty")
@@ -424,6 +430,7 @@ let tests =
             while not (File.Exists(Path.Combine(baseline, "state.safetensors")) || File.Exists(Path.Combine(baseline, "train.safetensors")))
                   && not r.Process.HasExited && clock.Elapsed < TimeSpan.FromMinutes 3.0 do
                 Threading.Thread.Sleep 10
+            refused $"run folder {folder}: is in use by another run" (run [ "resume"; folder ])
             signal "KILL" r.Process
             r.Process.WaitForExit()
             let definitionFile = Path.Combine(folder, "definition.json")
@@ -444,10 +451,7 @@ let tests =
 
         test "12. a diverged model is a finished job: resume does not train it again" {
             let dir = temporaryDirectory ()
-            definition dir "unstable" "1e6" 1 oneVae |> ignore
-            definition dir "stable" "0.001" 2 oneVae |> ignore
-            let study = Path.Combine(dir, "both.json")
-            File.WriteAllText(study, """{ "name": "both", "experiments": [ "unstable", "stable" ] }""")
+            let study = unstableThenStable dir 2
             let folder = Path.Combine(dir, "out")
             let r = start [] [ "run"; study; "--quick"; "--lanes"; "1"; "--out"; folder ]
             r |> waitForLine 3.0 (fun l -> l.Contains "unstable/a repeat 1: diverged")
