@@ -300,12 +300,6 @@ let run (onEvent: RunEvent -> unit) (cancellation: Threading.CancellationToken) 
 let checkStored (store: JobStore.JobStore) (settings: RunSettings) (data: Map<DataSource, Dataset>) (experiments: ExperimentDefinition list) =
     let plan = jobs settings experiments
     let trainings = plan |> List.filter (fun j -> j.Id.Kind = Train) |> List.map _.Id
-    // bestOf models are not trained, but are jobs of the run all the same.
-    let reused =
-        [ for e in experiments do
-              for r in 0 .. effectiveRepeats settings e - 1 do
-                  for m in e.Models do
-                      if m.Source.IsBestOf then { Experiment = e.Name; Model = m.Name; Repeat = r; Kind = Train } ]
     let byName = experiments |> List.map (fun e -> e.Name, e) |> Map.ofList
     for job in trainings do
         let e = byName.[job.Experiment]
@@ -317,4 +311,4 @@ let checkStored (store: JobStore.JobStore) (settings: RunSettings) (data: Map<Da
             store.LoadTrained job architecture |> Option.iter (fun (result, _) -> result.Model.Parameters.Values.Dispose())
             store.LoadState job architecture options |> Option.iter TrainingState.dispose
         | _ -> ()
-    store.Prepare(trainings @ reused)
+    store.Prepare trainings

@@ -66,7 +66,7 @@ public static class ExperimentRunner
         var dataDirectory = options.DataDirectory is { } d ? Path.GetFullPath(d) : null;
         Writing(folder, () => RunRecord.write(folder, plan.Name, RunRecord.Status.Running, settings, dataDirectory.ToOption(), plan.Core.ToFSharpList(),
             lanes, threadsPerLane(lanes), started, FSharpOption<DateTime>.None));
-        return await ExecuteAsync(claim, Store(folder), plan, settings, data, started, progress, cancellationToken);
+        return await ExecuteAsync(claim.Folder, Store(claim.Folder), plan, settings, data, started, progress, cancellationToken);
     }
 
     /// <summary>Continues the run in <paramref name="folder"/> (stopped by Ctrl-C, an error, or killed): reads what it
@@ -86,7 +86,6 @@ public static class ExperimentRunner
         IProgress<RunEvent>? progress = null,
         CancellationToken cancellationToken = default)
     {
-        if (string.IsNullOrWhiteSpace(folder)) throw new Core.InvalidInputException("run folder \"\"", "", "is empty: give a folder");
         if (dataDirectory is { } dataFolder && string.IsNullOrWhiteSpace(dataFolder)) throw new Core.InvalidInputException("--data", "", "must not be empty");
         using var claim = RunFolder.claimExisting(folder);
         folder = claim.Folder;
@@ -103,18 +102,17 @@ public static class ExperimentRunner
         var store = Store(folder);
         Writing(folder, () => Core.OnEngine.checkStored(store, settings, data, plan.Core.ToFSharpList()));
         Writing(folder, () => RunRecord.setResumed(folder, lanes, threadsPerLane(lanes)));
-        return await ExecuteAsync(claim, store, plan, settings, data, record.StartedUtc, progress, cancellationToken);
+        return await ExecuteAsync(folder, store, plan, settings, data, record.StartedUtc, progress, cancellationToken);
     }
 
-    /// <summary>Runs <paramref name="plan"/> into the claimed folder, whose <c>run.json</c> says running: trains and
+    /// <summary>Runs <paramref name="plan"/> into the run folder (claimed by the caller), whose <c>run.json</c> says running: trains and
     /// measures through the folder's job store, writes results.json and the report, and marks the run complete;
     /// or marks it interrupted (cancelled) or failed (anything else) and lets the exception through.</summary>
     private static async Task<(RunResult Result, string Folder)> ExecuteAsync(
-        RunFolder.Claim claim, JobStore.JobStore store, ExperimentPlan plan, RunSettings settings,
+        string folder, JobStore.JobStore store, ExperimentPlan plan, RunSettings settings,
         Microsoft.FSharp.Collections.FSharpMap<Core.DataSource, Core.Data.Dataset> data, DateTime started,
         IProgress<RunEvent>? progress, CancellationToken cancellationToken)
     {
-        var folder = claim.Folder;
         try
         {
             var run = await Writing(folder, () => Core.OnEngine.runAsync(Events(plan, settings, progress), cancellationToken, store, settings, data, plan.Core.ToFSharpList()));
