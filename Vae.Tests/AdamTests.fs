@@ -5,7 +5,7 @@ open TorchSharp
 open Vae.Core
 open Vae.Tests.Shared
 
-let private tiny = match Architecture.tryCreate Vae 7 [ 5; 3 ] 2 with Ok a -> a | Error e -> failwith e
+let private tiny = architecture Vae 7 [ 5; 3 ] 2
 
 /// Ten Adam steps on `architecture` with seeded gradients, next to PyTorch's update rule written
 /// out in float64 engine operations; the largest difference and the largest move of a parameter.

@@ -13,10 +13,7 @@ open Vae.Core.RunPlan
 open Vae.Core.Outcomes
 open Vae.Tests.Shared
 
-let private architecture =
-    match Architecture.tryCreate Vae 12 [ 6 ] 3 with
-    | Ok a -> a
-    | Error e -> failwith e
+let private architecture = Shared.architecture Vae 12 [ 6 ] 3
 
 let private job = { Experiment = "exp"; Model = "m"; Repeat = 1; Kind = Train }
 
@@ -145,7 +142,7 @@ let tests =
             let folder = temporaryDirectory ()
             let store = storeIn folder
             store.SaveTrained job { Model = Model.create 5L architecture; History = history false; BestEpoch = 1; DivergedAt = None } 1.0
-            let other = match Architecture.tryCreate Vae 12 [ 7 ] 3 with Ok a -> a | Error e -> failwith e
+            let other = Shared.architecture Vae 12 [ 7 ] 3
             let checkpoint = Path.Combine(folder, "exp", "m", "model-r2.safetensors")
             Expect.stringContains (messageOf<InvalidInputException> (fun () -> store.LoadTrained job other |> ignore)) checkpoint "names the checkpoint"
             let trainFile = Path.Combine(folder, JobStore.modelFolder job, "train.safetensors")

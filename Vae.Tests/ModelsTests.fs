@@ -5,7 +5,7 @@ open TorchSharp
 open Vae.Core
 open Vae.Tests.Shared
 
-let private tiny kind = match Architecture.tryCreate kind 6 [ 5; 4 ] 3 with Ok a -> a | Error e -> failwith e
+let private tiny kind = architecture kind 6 [ 5; 4 ] 3
 
 /// The loss of a fixed batch with fixed sampling noise, as a function of the parameters alone.
 let private lossOf (model: Model) (x: torch.Tensor) =

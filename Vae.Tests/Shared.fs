@@ -14,6 +14,12 @@ let dataset = lazy (FashionMnist.load None)
 /// The seed study's split of the training set: 55,000 training and 5,000 validation images.
 let trainValidation = lazy (Data.trainValidationSplit 42L 5000 dataset.Value.Train)
 
+/// A small architecture for tests (any input size; `Architecture.create` is for 784-pixel images).
+let architecture kind (input: int) (hidden: int list) (latent: int) =
+    match Architecture.tryCreate kind input hidden latent with
+    | Ok a -> a
+    | Error e -> failwith e
+
 /// A fresh empty folder under the system's temporary folder.
 let temporaryDirectory () =
     let dir = Path.Combine(Path.GetTempPath(), "vae-tests-" + Guid.NewGuid().ToString("N"))

@@ -14,10 +14,7 @@ open Vae.Core.Training
 open Vae.Tests.Shared
 
 /// VAE 3-2-1: 27 values, a state of about 11 KB (most of it the two generators).
-let private tinyArchitecture =
-    match Architecture.tryCreate Vae 3 [ 2 ] 1 with
-    | Ok a -> a
-    | Error e -> failwith e
+let private tinyArchitecture = architecture Vae 3 [ 2 ] 1
 
 let private options = { TrainingOptions.defaults with MaxEpochs = 5; Patience = Some 3; Seed = 21L }
 

@@ -16,6 +16,16 @@ let private subset () =
     Data.take 1280 train, Data.take 500 validation
 
 /// The history without its timings.
+/// The baseline trained for `epochs` epochs on `subset ()` with `seed` (its model's seed too), and a
+/// copy of its state after epoch 1 (the caller disposes it): (train, validation, options, result, state).
+let private trainedKeepingEpochOne (epochs: int) (seed: int64) =
+    let train, validation = subset ()
+    let options = { TrainingOptions.defaults with MaxEpochs = epochs; Patience = None; Seed = seed }
+    let mutable kept = None
+    let hooks = { TrainingHooks.none with OnEpochEnd = fun s -> if s.Epoch = 1 then kept <- Some(TrainingState.copy s) }
+    let whole = Training.train hooks options train validation (Model.create seed Architecture.baseline)
+    train, validation, options, whole, kept.Value
+
 let private untimed (history: EpochRecord list) = history |> List.map (fun e -> { e with Seconds = 0.0 })
 
 let private stateFile (dir: string) (epoch: int) = Path.Combine(dir, $"state-{epoch}.safetensors")
@@ -79,12 +89,7 @@ let tests =
         }
 
         test "a state taken in memory (TrainingState.copy) resumes the same way, and trainFrom leaves it as it was" {
-            let train, validation = subset ()
-            let options = { TrainingOptions.defaults with MaxEpochs = 3; Patience = None; Seed = 6L }
-            let mutable kept = None
-            let hooks = { TrainingHooks.none with OnEpochEnd = fun s -> if s.Epoch = 1 then kept <- Some(TrainingState.copy s) }
-            let whole = Training.train hooks options train validation (Model.create 6L Architecture.baseline)
-            let state = kept.Value
+            let train, validation, options, whole, state = trainedKeepingEpochOne 3 6L
             let before = TrainingState.copy state
             let resumed = Training.trainFrom TrainingHooks.none options (Some state) train validation (Model.create 6L Architecture.baseline)
             Expect.isTrue (same resumed.Model.Parameters.Values whole.Model.Parameters.Values) "bit-identical weights"
@@ -97,12 +102,7 @@ let tests =
         }
 
         test "a resumed training differs if a generator's state is not restored (the test above can fail)" {
-            let train, validation = subset ()
-            let options = { TrainingOptions.defaults with MaxEpochs = 2; Patience = None; Seed = 7L }
-            let mutable kept = None
-            let hooks = { TrainingHooks.none with OnEpochEnd = fun s -> if s.Epoch = 1 then kept <- Some(TrainingState.copy s) }
-            let whole = Training.train hooks options train validation (Model.create 7L Architecture.baseline)
-            let state = kept.Value
+            let train, validation, options, whole, state = trainedKeepingEpochOne 2 7L
             // The shuffle generator as it was at the start instead of after epoch 1.
             use fresh = new torch.Generator(uint64 options.Seed)
             use start = fresh.get_state ()
