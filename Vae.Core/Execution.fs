@@ -27,6 +27,19 @@ let effectiveLanes (settings: RunSettings) = settings.Lanes |> Option.defaultWit
 /// libtorch threads each of `lanes` lanes trains and measures on (`Lanes.threadsPerLane`).
 let threadsPerLane (lanes: int) = Lanes.threadsPerLane lanes
 
+/// libtorch's threads in this process (usually the machine's cores): a shard runs as many lanes of
+/// one thread each unless told otherwise.
+let engineThreads () = Lanes.threadsPerLane 1
+
+/// Which of a run's jobs a process runs.
+type Part =
+    /// Every job (a run in one process).
+    | Whole
+    /// The jobs `runs` accepts (a shard's, see `Shards`). A training of theirs that waits for
+    /// trainings this process does not run calls `await` for each (which returns once the store
+    /// holds it, or raises) and reads it back from the store.
+    | Share of runs: (JobId -> bool) * await: (JobId -> unit)
+
 /// Trains and measures every model of every experiment in every repeat (repeat r trains with
 /// seed + r), several models at once (`settings.Lanes`, see `Lanes`; one model is measured
 /// at a time): a model that takes another experiment's best architecture trains once every model
@@ -40,7 +53,23 @@ let threadsPerLane (lanes: int) = Lanes.threadsPerLane lanes
 /// training's state after every epoch (`JobStore`): a job whose results it holds is read back, not
 /// run again, and a training with a saved state continues from it, so that a run resumed in a
 /// folder gives the numbers of a run that never stopped.
-let run (onEvent: RunEvent -> unit) (cancellation: Threading.CancellationToken) (store: JobStore.JobStore) (settings: RunSettings) (data: Map<DataSource, Dataset>) (experiments: ExperimentDefinition list) : ExperimentOutcome list =
+let rec run (onEvent: RunEvent -> unit) (cancellation: Threading.CancellationToken) (store: JobStore.JobStore) (settings: RunSettings) (data: Map<DataSource, Dataset>) (experiments: ExperimentDefinition list) : ExperimentOutcome list =
+    let lanes = effectiveLanes settings
+    execute onEvent cancellation store settings data experiments Whole lanes (threadsPerLane lanes)
+
+/// Runs `part` of the run (`run`) on `lanes` lanes of `perLane` libtorch threads each; the outcomes
+/// of `Whole`, none of a `Share` (its results are in the store, for a merge).
+and execute
+    (onEvent: RunEvent -> unit)
+    (cancellation: Threading.CancellationToken)
+    (store: JobStore.JobStore)
+    (settings: RunSettings)
+    (data: Map<DataSource, Dataset>)
+    (experiments: ExperimentDefinition list)
+    (part: Part)
+    (lanes: int)
+    (perLane: int)
+    : ExperimentOutcome list =
     let experiments = Array.ofList experiments
     let indexOf name = experiments |> Array.findIndex (fun e -> e.Name = name)
     let repeatsOf ei = effectiveRepeats settings experiments.[ei]
@@ -154,7 +183,26 @@ let run (onEvent: RunEvent -> unit) (cancellation: Threading.CancellationToken) 
                 Architecture.createFor (dataOf experiment).Description.Pixels kind a.Hidden a.Latent
         | BestOf _ -> invalidOp "a bestOf model is not trained"
     let seedOf slot = (effectiveTraining settings experiments.[slot.Experiment]).Seed + int64 slot.Repeat
-    let train (job: JobId) slot () =
+    let slotOf (id: JobId) =
+        let ei = indexOf id.Experiment
+        { Experiment = ei; Repeat = id.Repeat; Model = experiments.[ei].Models |> List.findIndex (fun m -> m.Name = id.Model) }
+    // A training another process ran (a shard's), read back once it is stored; in `After` order,
+    // which is the order trainings can be read in (each one's architecture may need those before).
+    let readOther (job: JobId) =
+        match part with
+        | Whole -> ()
+        | Share(_, await) ->
+            let slot = slotOf job
+            if not (trained.ContainsKey slot) then
+                await job
+                lock trained (fun () ->
+                    if not (trained.ContainsKey slot) then
+                        let architecture = architectureOf slot
+                        match store.LoadTrained job architecture with
+                        | Some(result, seconds) -> trained.[slot] <- (architecture, result, seconds)
+                        | None -> InvalidInput.about $"job {job}" "was reported finished but its results are not in the run folder")
+    let train (job: JobId) (after: JobId list) slot () =
+        for other in after do readOther other
         let experiment = experiments.[slot.Experiment]
         startedAt.TryAdd(slot.Experiment, DateTime.UtcNow) |> ignore
         let options = { effectiveTraining settings experiment with Seed = seedOf slot }
@@ -230,78 +278,87 @@ let run (onEvent: RunEvent -> unit) (cancellation: Threading.CancellationToken) 
                     iwae
             completed job slot (fun () -> likelihoods.[slot] <- iwae)
     // The plan (`jobs`) run on the lanes: each job's work is its kind's, for its slot.
-    let plan = jobs settings (List.ofArray experiments)
+    // A share runs its jobs stage by stage (`Shards.stages`), so that a lane waits for another
+    // process's trainings only when this one has nothing else to do.
+    let plan =
+        let all = jobs settings (List.ofArray experiments)
+        match part with
+        | Whole -> all
+        | Share(runs, _) ->
+            let stage = Shards.stages all
+            all |> List.filter (fun j -> runs j.Id) |> List.sortBy (fun j -> stage.[j.Id])
     let position = plan |> List.mapi (fun i job -> job.Id, i) |> dict
-    let slotOf (id: JobId) =
-        let ei = indexOf id.Experiment
-        { Experiment = ei; Repeat = id.Repeat; Model = experiments.[ei].Models |> List.findIndex (fun m -> m.Name = id.Model) }
     let laneJobs: Lanes.LaneJob list =
         [ for job in plan ->
               let slot = slotOf job.Id
-              { Lanes.LaneJob.After = job.After |> List.map (fun a -> position.[a])
+              { Lanes.LaneJob.After = job.After |> List.filter position.ContainsKey |> List.map (fun a -> position.[a])
                 Exclusive = job.Exclusive
                 Work =
                   match job.Id.Kind with
-                  | Train -> train job.Id slot
+                  | Train -> train job.Id job.After slot
                   | Measure -> measureSlot job.Id slot
                   | Likelihood -> likelihoodSlot job.Id slot } ]
-    Lanes.run (effectiveLanes settings) laneJobs
-    // Outcomes in definition order; a bestOf model is its source's outcome, measured there.
-    experiments
-    |> Array.indexed
-    |> Array.fold
-        (fun (previous: ExperimentOutcome list) (ei, experiment) ->
-            let slotsOf i = List.init (repeatsOf ei) (fun r -> { Experiment = ei; Repeat = r; Model = i })
-            let divergedModel i =
-                match experiment.Models.[i].Source with
-                | BestOf _ -> false
-                | _ -> slotsOf i |> List.exists (fun slot -> let _, t, _ = trained.[slot] in t.Diverged)
-            let healthy, diverged = List.init experiment.Models.Length id |> List.partition (divergedModel >> not)
-            let outcomeOf slot =
-                match (specOf slot).Source with
-                | BestOf other ->
-                    let spec = specOf slot
-                    let source = previous |> List.find (fun o -> o.Definition.Name = other)
-                    match source.Best with
-                    | None ->
-                        InvalidInput.raise experiment.Name "" $"bestOf \"{other}\": every model of that experiment diverged"
-                    | Some sourceBest ->
-                        let best = source.RepeatsOf sourceBest.Spec.Name |> List.item (min slot.Repeat (source.Repeats.Length - 1))
-                        // The same model: its measurements (and samples) are the ones taken where it was trained.
-                        let outcome = { best with Spec = spec; Repeat = slot.Repeat; ReusedFrom = Some(other, best.Spec.Name) }
-                        onEvent (Finished(experiment.Name, outcome))
-                        outcome
-                | _ -> measured.[slot]
-            let outcome =
-                { Definition = experiment
-                  Training = effectiveTraining settings experiment
-                  Analysis = effectiveAnalysis settings experiment
-                  StartedUtc = match startedAt.TryGetValue ei with | true, t -> t | _ -> runStarted
-                  Data = (dataOf experiment).Description
-                  Originals = (measuringFor experiment).Originals
-                  InterpolationEnds = (measuringFor experiment).InterpolationEnds
-                  TestLabels = (dataOf experiment).Test.Labels
-                  Repeats = List.init (repeatsOf ei) (fun r -> healthy |> List.map (fun i -> outcomeOf { Experiment = ei; Repeat = r; Model = i }))
-                  Diverged =
-                    diverged
-                    |> List.map (fun i ->
-                        let trainings = slotsOf i |> List.map (fun slot -> let a, t, _ = trained.[slot] in slot.Repeat, a, t)
-                        { Spec = experiment.Models.[i]
-                          Architecture = (let _, a, _ = trainings.Head in a)
-                          Trainings = trainings |> List.map (fun (r, _, t) -> r, t) }) }
-            previous @ [ outcome ])
-        []
+    Lanes.runWith lanes perLane laneJobs
+    match part with
+    | Share _ -> []
+    | Whole ->
+        // Outcomes in definition order; a bestOf model is its source's outcome, measured there.
+        experiments
+        |> Array.indexed
+        |> Array.fold
+            (fun (previous: ExperimentOutcome list) (ei, experiment) ->
+                let slotsOf i = List.init (repeatsOf ei) (fun r -> { Experiment = ei; Repeat = r; Model = i })
+                let divergedModel i =
+                    match experiment.Models.[i].Source with
+                    | BestOf _ -> false
+                    | _ -> slotsOf i |> List.exists (fun slot -> let _, t, _ = trained.[slot] in t.Diverged)
+                let healthy, diverged = List.init experiment.Models.Length id |> List.partition (divergedModel >> not)
+                let outcomeOf slot =
+                    match (specOf slot).Source with
+                    | BestOf other ->
+                        let spec = specOf slot
+                        let source = previous |> List.find (fun o -> o.Definition.Name = other)
+                        match source.Best with
+                        | None ->
+                            InvalidInput.raise experiment.Name "" $"bestOf \"{other}\": every model of that experiment diverged"
+                        | Some sourceBest ->
+                            let best = source.RepeatsOf sourceBest.Spec.Name |> List.item (min slot.Repeat (source.Repeats.Length - 1))
+                            // The same model: its measurements (and samples) are the ones taken where it was trained.
+                            let outcome = { best with Spec = spec; Repeat = slot.Repeat; ReusedFrom = Some(other, best.Spec.Name) }
+                            onEvent (Finished(experiment.Name, outcome))
+                            outcome
+                    | _ -> measured.[slot]
+                let outcome =
+                    { Definition = experiment
+                      Training = effectiveTraining settings experiment
+                      Analysis = effectiveAnalysis settings experiment
+                      StartedUtc = match startedAt.TryGetValue ei with | true, t -> t | _ -> runStarted
+                      Data = (dataOf experiment).Description
+                      Originals = (measuringFor experiment).Originals
+                      InterpolationEnds = (measuringFor experiment).InterpolationEnds
+                      TestLabels = (dataOf experiment).Test.Labels
+                      Repeats = List.init (repeatsOf ei) (fun r -> healthy |> List.map (fun i -> outcomeOf { Experiment = ei; Repeat = r; Model = i }))
+                      Diverged =
+                        diverged
+                        |> List.map (fun i ->
+                            let trainings = slotsOf i |> List.map (fun slot -> let a, t, _ = trained.[slot] in slot.Repeat, a, t)
+                            { Spec = experiment.Models.[i]
+                              Architecture = (let _, a, _ = trainings.Head in a)
+                              Trainings = trainings |> List.map (fun (r, _, t) -> r, t) }) }
+                previous @ [ outcome ])
+            []
 
 /// Checks, before a run in `store` resumes, that what the store holds belongs to a run of
 /// `experiments` under `settings` (`JobStore.Prepare`), and that every stored training and state of a
 /// model with its own widths is of that model's architecture and training options (a model that
 /// takes another experiment's architecture is checked when it trains); removes the temporary files
-/// of writes a killed run left. Raises the bad-input error naming the file at fault.
-let checkStored (store: JobStore.JobStore) (settings: RunSettings) (data: Map<DataSource, Dataset>) (experiments: ExperimentDefinition list) =
+/// of writes a killed run left. Only the jobs `mine` accepts are checked and cleaned (a shard's:
+/// other shards may be writing theirs). Raises the bad-input error naming the file at fault.
+let checkStored (store: JobStore.JobStore) (settings: RunSettings) (data: Map<DataSource, Dataset>) (experiments: ExperimentDefinition list) (mine: JobId -> bool) =
     let plan = jobs settings experiments
     let trainings = plan |> List.filter (fun j -> j.Id.Kind = Train) |> List.map _.Id
     let byName = experiments |> List.map (fun e -> e.Name, e) |> Map.ofList
-    for job in trainings do
+    for job in trainings |> List.filter mine do
         let e = byName.[job.Experiment]
         match (e.Models |> List.find (fun m -> m.Name = job.Model)).Source with
         | Widths(kind, hidden, latent) ->
@@ -311,4 +368,8 @@ let checkStored (store: JobStore.JobStore) (settings: RunSettings) (data: Map<Da
             store.LoadTrained job architecture |> Option.iter (fun (result, _) -> result.Model.Parameters.Values.Dispose())
             store.LoadState job architecture options |> Option.iter TrainingState.dispose
         | _ -> ()
-    store.Prepare trainings
+    store.Prepare trainings mine
+
+/// The jobs of a run of `experiments` under `settings` whose results `store` does not hold, in plan order.
+let missing (store: JobStore.JobStore) (settings: RunSettings) (experiments: ExperimentDefinition list) : JobId list =
+    jobs settings experiments |> List.map _.Id |> List.filter (store.Finished >> not)

@@ -44,10 +44,14 @@ type JobStore =
       /// A stored IWAE estimate (Some None: the model has none, an autoencoder), if any.
       LoadLikelihood: JobId -> float option option
       SaveLikelihood: JobId -> float option -> unit
+      /// Whether the job's results are stored: a training's record; a measurement's or an
+      /// estimate's file, or the record of its training that diverged (such a model is not measured).
+      Finished: JobId -> bool
       /// Before a run resumes: refuses stored results of a model and repeat that none of `jobs`
-      /// is of (a run folder of another definition), and removes the temporary files of writes
-      /// that a killed run left.
-      Prepare: JobId list -> unit }
+      /// is of (a run folder of another definition), and removes the temporary files that killed
+      /// writes left in the folders of the jobs `mine` accepts (a shard leaves others' alone: their
+      /// writers may be running).
+      Prepare: JobId list -> (JobId -> bool) -> unit }
 
 /// Keeps nothing: every job runs.
 let memory: JobStore =
@@ -59,7 +63,8 @@ let memory: JobStore =
       SaveMeasured = fun _ _ -> ()
       LoadLikelihood = fun _ -> None
       SaveLikelihood = fun _ _ -> ()
-      Prepare = ignore }
+      Finished = fun _ -> false
+      Prepare = fun _ _ -> () }
 
 /// The folder of a run's job files.
 [<Literal>]
@@ -326,13 +331,14 @@ let folder (runFolder: string) (checkpointOf: JobId -> string) : JobStore =
                 | None -> Some None
             finally
                 for t in file.Tensors.Values do t.Dispose()
-    // `Safetensors.writeAtomically`'s temporary files (`<file>.<process id>.tmp`) under `folder`.
-    let removeTemporary (folder: string) =
+    // `Safetensors.writeAtomically`'s temporary files (`<file>.<process id>.tmp`) in `folder`
+    // whose file name starts with `prefix`.
+    let removeTemporary (folder: string) (prefix: string) =
         if Directory.Exists folder then
-            for file in Directory.EnumerateFiles(folder, "*.tmp", SearchOption.AllDirectories) do
+            for file in Directory.EnumerateFiles(folder, prefix + "*.tmp") do
                 let parts = Path.GetFileName(file).Split('.')
                 if parts.Length >= 3 && parts.[parts.Length - 2] |> Seq.forall Char.IsAsciiDigit then File.Delete file
-    let prepare (jobs: JobId list) =
+    let prepare (jobs: JobId list) (mine: JobId -> bool) =
         let root = Path.Combine(runFolder, JobsFolder)
         if Directory.Exists root then
             let expected = jobs |> List.map (fun j -> Path.GetFullPath(Path.Combine(runFolder, modelFolder j))) |> Set.ofList
@@ -341,9 +347,21 @@ let folder (runFolder: string) (checkpointOf: JobId -> string) : JobStore =
                     for repeat in Directory.EnumerateDirectories model do
                         if not (expected.Contains(Path.GetFullPath repeat)) then
                             InvalidInput.about (Path.Combine(runFolder, Path.GetRelativePath(runFolder, repeat))) "holds results of a model and repeat that this run's definition.json does not have"
-        removeTemporary root
-        for experiment in jobs |> List.map _.Experiment |> List.distinct do
-            removeTemporary (Path.Combine(runFolder, experiment))
+        for job in jobs |> List.filter mine do
+            removeTemporary (Path.Combine(runFolder, modelFolder job)) ""
+            if job.Kind = Train then
+                let checkpoint = Path.Combine(runFolder, checkpointOf job)
+                removeTemporary (Path.GetDirectoryName checkpoint) (Path.GetFileName checkpoint + ".")
+    let diverged (job: JobId) =
+        let path = trainPath job
+        File.Exists path
+        && (let file = read path "job's training" TrainFormat
+            try file.Meta "divergedAt" <> "none" finally for t in file.Tensors.Values do t.Dispose())
+    let finished (job: JobId) =
+        match job.Kind with
+        | Train -> File.Exists(trainPath job)
+        | Measure -> File.Exists(measurePath job) || diverged job
+        | Likelihood -> File.Exists(likelihoodPath job) || diverged job
     { LoadTrained = fun job architecture -> loadTrained (forKind Train job) architecture
       SaveTrained = fun job result seconds -> saveTrained (forKind Train job) result seconds
       LoadState =
@@ -355,4 +373,20 @@ let folder (runFolder: string) (checkpointOf: JobId -> string) : JobStore =
       SaveMeasured = saveMeasured
       LoadLikelihood = loadLikelihood
       SaveLikelihood = saveLikelihood
+      Finished = finished
       Prepare = prepare }
+
+/// `store` for a merge, which runs no job: every job's results are read from it, and one that is
+/// not there (removed since the merge checked) is refused, naming it; saving is a bug.
+let readOnly (store: JobStore) : JobStore =
+    let missing (job: JobId) = InvalidInput.about $"job {job}" "has no results in the run folder; run its shard again, then merge"
+    let notSaved _ = invalidOp "a merge runs no job and saves nothing"
+    { store with
+        LoadTrained = fun job architecture -> match store.LoadTrained job architecture with Some t -> Some t | None -> missing { job with Kind = Train }
+        SaveTrained = fun job _ _ -> notSaved job
+        LoadState = fun _ _ _ -> None
+        SaveState = fun job _ -> notSaved job
+        LoadMeasured = fun job spec a t s -> match store.LoadMeasured job spec a t s with Some m -> Some m | None -> missing job
+        SaveMeasured = fun job _ -> notSaved job
+        LoadLikelihood = fun job -> match store.LoadLikelihood job with Some l -> Some l | None -> missing job
+        SaveLikelihood = fun job _ -> notSaved job }

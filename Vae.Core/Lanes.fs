@@ -28,8 +28,13 @@ let threadsPerLane (lanes: int) =
 /// if it is exclusive, no other exclusive job is running. The
 /// first exception stops the lanes taking new jobs and is rethrown, as thrown, once every
 /// lane has stopped. The caller's thread count is restored at the end.
-let run (lanes: int) (jobs: LaneJob list) : unit =
+let rec run (lanes: int) (jobs: LaneJob list) : unit = runWith lanes (threadsPerLane lanes) jobs
+
+/// `run` with `perLane` libtorch threads on each lane (a shard of a run gives each model one thread
+/// whatever the machine: `Shards`).
+and runWith (lanes: int) (perLane: int) (jobs: LaneJob list) : unit =
     if lanes < 1 then invalidArg (nameof lanes) $"must be at least 1, was {lanes}"
+    if perLane < 1 then invalidArg (nameof perLane) $"must be at least 1, was {perLane}"
     let jobs = Array.ofList jobs
     jobs
     |> Array.iteri (fun i job ->
@@ -37,7 +42,6 @@ let run (lanes: int) (jobs: LaneJob list) : unit =
             if a < 0 || a >= i then invalidArg (nameof jobs) $"job {i} waits for job {a}: only earlier jobs can be waited for")
     ensureLoaded ()
     let threads = torch.get_num_threads ()
-    let perLane = threadsPerLane lanes
     let gate = obj ()
     let started = Array.zeroCreate jobs.Length
     let finished = Array.zeroCreate jobs.Length

@@ -140,8 +140,8 @@ let benchmarkAsync (epochs: int) (onEpoch: int -> float -> unit) (cancellation: 
         Benchmark.run epochs onEpoch)
 
 /// `Execution.checkStored` on the engine's thread: what `store` holds belongs to a run of `experiments`.
-let checkStored (store: JobStore.JobStore) (settings: RunSettings) (data: Map<DataSource, Dataset>) (experiments: ExperimentDefinition list) : unit =
-    invoke (fun () -> checkStored store settings data experiments)
+let checkStored (store: JobStore.JobStore) (settings: RunSettings) (data: Map<DataSource, Dataset>) (experiments: ExperimentDefinition list) (mine: Func<JobId, bool>) : unit =
+    invoke (fun () -> checkStored store settings data experiments mine.Invoke)
 
 /// A run's outcomes, and how it trained: models at once and libtorch threads each.
 type RunOutcome = { Experiments: ExperimentOutcome list; Lanes: int; ThreadsPerLane: int }
@@ -154,13 +154,29 @@ type RunOutcome = { Experiments: ExperimentOutcome list; Lanes: int; ThreadsPerL
 /// as thrown, and later events are not delivered. `data` holds the data set of each experiment's
 /// source (`loadDataSetsAsync`). `store` keeps each job's results and each training's state
 /// (`JobStore.folder`), from which a run stopped at any moment resumes; `JobStore.memory` keeps none.
-let runAsync
+let rec runAsync
     (onEvent: RunEvent -> unit)
     (cancellation: CancellationToken)
     (store: JobStore.JobStore)
     (settings: RunSettings)
     (data: Map<DataSource, Dataset>)
     (experiments: ExperimentDefinition list)
+    : Task<RunOutcome> =
+    let lanes = invoke (fun () -> effectiveLanes settings)
+    executeAsync onEvent cancellation store settings data experiments Whole lanes (threadsPerLane lanes)
+
+/// `runAsync` of `part` of the run (`Execution.execute`) on `lanes` lanes of `perLane` threads:
+/// a shard's jobs (no outcomes: they are in the store), or every job.
+and executeAsync
+    (onEvent: RunEvent -> unit)
+    (cancellation: CancellationToken)
+    (store: JobStore.JobStore)
+    (settings: RunSettings)
+    (data: Map<DataSource, Dataset>)
+    (experiments: ExperimentDefinition list)
+    (part: Part)
+    (lanes: int)
+    (perLane: int)
     : Task<RunOutcome> =
     // The lanes only queue their events; the run's own thread below delivers them in order.
     let events = new BlockingCollection<RunEvent>()
@@ -172,9 +188,8 @@ let runAsync
         try
             try
                 stop.Token.ThrowIfCancellationRequested()
-                let outcomes = run events.Add stop.Token store settings data experiments
-                let lanes = effectiveLanes settings
-                ended.Value <- Ok { Experiments = outcomes; Lanes = lanes; ThreadsPerLane = Lanes.threadsPerLane lanes }
+                let outcomes = execute events.Add stop.Token store settings data experiments part lanes perLane
+                ended.Value <- Ok { Experiments = outcomes; Lanes = lanes; ThreadsPerLane = perLane }
             with e ->
                 ended.Value <- Error e
         finally

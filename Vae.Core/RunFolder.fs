@@ -158,3 +158,36 @@ let claimExisting (folder: string) : Claim =
     | Ok l -> { folder = folder; folderLock = l }
     | Error "held" -> InvalidInput.about $"run folder {folder}" "is in use by another run"
     | Error reason -> InvalidInput.about $"run folder {folder}" $"cannot be opened: {reason}"
+
+/// Makes sure the run folder `folder` of a sharded run exists (creating it and its parents), without
+/// locking it: every shard writes into it at once, each its own jobs' files (`Shards`). Refuses an
+/// empty path, a symbolic link and a file. Returns the folder's full path.
+let join (folder: string) : string =
+    if String.IsNullOrWhiteSpace folder then InvalidInput.about "output folder \"\"" "is empty: give the run folder every shard writes"
+    if isLink folder then InvalidInput.about $"output folder {folder}" "is a symbolic link; give the folder itself"
+    if File.Exists folder then InvalidInput.about $"output folder {folder}" "is a file"
+    let folder = Path.GetFullPath folder
+    try Directory.CreateDirectory folder |> ignore
+    with :? IOException | :? UnauthorizedAccessException as e -> InvalidInput.about $"output folder {folder}" $"cannot be created: {e.Message}"
+    folder
+
+/// The folder of shard `index` (0-based) of a sharded run, relative to the run folder: shards/<index + 1>.
+let shardFolder (index: int) = Path.Combine("shards", string (index + 1))
+
+/// Claims shard `index` (0-based) of `count` of the sharded run in `folder` for this process (its
+/// folder `shardFolder`, created if missing, locked): refuses a shard another process is running.
+let claimShard (folder: string) (index: int) (count: int) : Claim =
+    let path = Path.Combine(folder, shardFolder index)
+    Directory.CreateDirectory path |> ignore
+    match tryLock path with
+    | Ok l -> { folder = folder; folderLock = l }
+    | Error "held" -> InvalidInput.about $"shard {index + 1}/{count} of the run in {folder}" "is running in another process"
+    | Error reason -> InvalidInput.about $"run folder {folder}" $"cannot be opened: {path}: {reason}"
+
+/// Takes the lock of the run folder `folder` if no process holds it (a shard that finds every job
+/// finished merges the run unless another process is doing so): None when one does.
+let tryClaimExisting (folder: string) : Claim option =
+    match tryLock folder with
+    | Ok l -> Some { folder = folder; folderLock = l }
+    | Error "held" -> None
+    | Error reason -> InvalidInput.about $"run folder {folder}" $"cannot be opened: {reason}"

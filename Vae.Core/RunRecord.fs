@@ -148,6 +148,37 @@ let RunFile = "run.json"
 [<Literal>]
 let DefinitionFile = "definition.json"
 
+let private definitionText (name: string) (settings: RunSettings) (experiments: ExperimentDefinition list) : string =
+    let definition =
+        obj
+            [ "name", node name
+              "experiments", (JsonArray(experiments |> List.map (fun e -> experimentJson settings e :> JsonNode) |> Array.ofList) :> JsonNode) ]
+    definition.ToJsonString options
+
+let private runObject name status (settings: RunSettings) (dataDirectory: string option) (lanes: int) (threadsPerLane: int) (startedUtc: DateTime) (finishedUtc: DateTime option) (shards: int option) =
+    let optional (value: 'a option) : JsonNode = match value with Some v -> node v | None -> null
+    obj
+        [ "format", node Format
+          "name", node name
+          "status", node (statusText status)
+          "startedUtc", node (startedUtc.ToUniversalTime().ToString("o"))
+          "finishedUtc", optional (finishedUtc |> Option.map (fun t -> t.ToUniversalTime().ToString("o")))
+          "commandLine", (JsonArray(Environment.GetCommandLineArgs() |> Array.map node) :> JsonNode)
+          "overrides",
+          (obj
+              [ "quick", node settings.Quick
+                "epochs", optional settings.Epochs
+                "seed", optional settings.Seed
+                "repeats", optional settings.Repeats
+                "lanes", optional settings.Lanes
+                "data", optional dataDirectory ]
+           :> JsonNode)
+          "environment", (environment lanes threadsPerLane :> JsonNode)
+          match shards with
+          | Some n -> "shards", node n
+          | None -> ()
+          "resumed", JsonArray() ]
+
 /// Writes `run.json` and `definition.json` into `folder` for the run `name` of `experiments` under
 /// `settings` (Fashion-MNIST read from `dataDirectory` when given), with `status`.
 let write
@@ -162,32 +193,9 @@ let write
     (startedUtc: DateTime)
     (finishedUtc: DateTime option)
     : unit =
-    let optional (value: 'a option) : JsonNode = match value with Some v -> node v | None -> null
-    let run =
-        obj
-            [ "format", node Format
-              "name", node name
-              "status", node (statusText status)
-              "startedUtc", node (startedUtc.ToUniversalTime().ToString("o"))
-              "finishedUtc", optional (finishedUtc |> Option.map (fun t -> t.ToUniversalTime().ToString("o")))
-              "commandLine", (JsonArray(Environment.GetCommandLineArgs() |> Array.map node) :> JsonNode)
-              "overrides",
-              (obj
-                  [ "quick", node settings.Quick
-                    "epochs", optional settings.Epochs
-                    "seed", optional settings.Seed
-                    "repeats", optional settings.Repeats
-                    "lanes", optional settings.Lanes
-                    "data", optional dataDirectory ]
-               :> JsonNode)
-              "environment", (environment lanes threadsPerLane :> JsonNode)
-              "resumed", JsonArray() ]
-    let definition =
-        obj
-            [ "name", node name
-              "experiments", (JsonArray(experiments |> List.map (fun e -> experimentJson settings e :> JsonNode) |> Array.ofList) :> JsonNode) ]
+    let run = runObject name status settings dataDirectory lanes threadsPerLane startedUtc finishedUtc None
     writeText (Path.Combine(folder, RunFile)) (run.ToJsonString options)
-    writeText (Path.Combine(folder, DefinitionFile)) (definition.ToJsonString options)
+    writeText (Path.Combine(folder, DefinitionFile)) (definitionText name settings experiments)
 
 /// What `run.json` says a run is, as `resume` needs it.
 type RunInfo =
@@ -199,7 +207,9 @@ type RunInfo =
       /// The Fashion-MNIST folder given to the run, if one was.
       DataDirectory: string option
       /// libtorch threads each lane had.
-      ThreadsPerLane: int }
+      ThreadsPerLane: int
+      /// The number of shards of a sharded run (`Shards`).
+      Shards: int option }
 
 let private runJson (folder: string) : string * JsonObject =
     let path = Path.Combine(folder, RunFile)
@@ -273,7 +283,10 @@ let read (folder: string) : RunInfo =
       StartedUtc = started
       Settings = { RunSettings.none with Quick = quick; Lanes = Some(whole "lanes" environment "environment.lanes" 1) }
       DataDirectory = optionalText "data" overrides "overrides.data"
-      ThreadsPerLane = whole "threadsPerLane" environment "environment.threadsPerLane" 1 }
+      ThreadsPerLane = whole "threadsPerLane" environment "environment.threadsPerLane" 1
+      Shards =
+        if not (o.ContainsKey "shards") || isNull o["shards"] then None
+        else Some(whole "shards" o "shards" 1) }
 
 let private update (folder: string) (change: JsonObject -> unit) =
     let path, o = runJson folder
@@ -304,3 +317,72 @@ let setResumed (folder: string) (lanes: int) (threadsPerLane: int) =
                 a
         resumed.Add(entry :> JsonNode)
         o["status"] <- node (statusText Running))
+
+/// Creates `path` with `text` unless a file is there already (a temporary file, fsync, then a link
+/// that fails if the name is taken: of several processes writing at once, exactly one creates it).
+/// False when the file was there.
+let private createOnce (path: string) (text: string) : bool =
+    let temporary = $"{path}.{Environment.ProcessId}.tmp"
+    try
+        (use stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None)
+         let bytes = Text.Encoding.UTF8.GetBytes(text + "\n")
+         stream.Write(bytes, 0, bytes.Length)
+         stream.Flush true)
+        try
+            File.Move(temporary, path, false)
+            true
+        with :? IOException when File.Exists path -> false
+    finally
+        File.Delete temporary
+
+/// Joins the sharded run of `experiments` under `settings` over `shards` shards in `folder`: the
+/// first shard there (or `slurm`/`k8s`, which prepare the folder) writes `definition.json` and
+/// `run.json` (status running, `shards`), each created once whichever process comes first; the
+/// others check that they are this run's: the same definition.json, word for word (the same
+/// experiments after the command line's overrides), the same shard count and quick setting. Refuses
+/// (naming the file) a folder holding another run, and a complete run.
+let join
+    (folder: string)
+    (name: string)
+    (settings: RunSettings)
+    (dataDirectory: string option)
+    (experiments: ExperimentDefinition list)
+    (shards: int)
+    (startedUtc: DateTime)
+    : unit =
+    let definitionPath = Path.Combine(folder, DefinitionFile)
+    let definition = definitionText name settings experiments
+    if not (createOnce definitionPath definition) then
+        let existing = File.ReadAllText(definitionPath).TrimEnd('\n')
+        if existing <> definition then
+            InvalidInput.about definitionPath "describes another run (other experiments, or other --epochs, --seed, --repeats): give the same definition and options to every shard, or another folder"
+    let runPath = Path.Combine(folder, RunFile)
+    let run = runObject name Running settings dataDirectory shards 1 startedUtc None (Some shards)
+    if not (createOnce runPath (run.ToJsonString options)) then
+        let info = read folder
+        match info.Shards with
+        | None -> InvalidInput.about runPath "holds a run that is not sharded: continue it with resume, or give another folder"
+        | Some n when n <> shards -> InvalidInput.about runPath $"holds a run sharded over {n}, not {shards}: give the same shard count to every shard"
+        | Some _ when info.Settings.Quick <> settings.Quick ->
+            InvalidInput.about runPath $"holds a run with quick {info.Settings.Quick}, not {settings.Quick}: give the same options to every shard"
+        | Some _ when info.Status = Complete -> InvalidInput.about runPath "holds a complete run: its shards have all finished and it is merged"
+        | Some _ -> ()
+
+/// Writes shard `index`'s (0-based) record, `shards/<index + 1>/shard.json` (`RunFolder.shardFolder`):
+/// its status, stage (None: all), lanes, data folder, times and command line. Only that shard's
+/// process writes it.
+let writeShard (folder: string) (shardFolder: string) (index: int) (status: Status) (stage: int option) (lanes: int) (dataDirectory: string option) (startedUtc: DateTime) (finishedUtc: DateTime option) =
+    let optional (value: 'a option) : JsonNode = match value with Some v -> node v | None -> null
+    let record =
+        obj
+            [ "shard", node (index + 1)
+              "status", node (statusText status)
+              "stage", optional stage
+              "host", node Environment.MachineName
+              "processId", node Environment.ProcessId
+              "startedUtc", node (startedUtc.ToUniversalTime().ToString("o"))
+              "finishedUtc", optional (finishedUtc |> Option.map (fun t -> t.ToUniversalTime().ToString("o")))
+              "commandLine", (JsonArray(Environment.GetCommandLineArgs() |> Array.map node) :> JsonNode)
+              "data", optional dataDirectory
+              "environment", (environment lanes 1 :> JsonNode) ]
+    writeText (Path.Combine(folder, shardFolder, "shard.json")) (record.ToJsonString options)

@@ -29,17 +29,5 @@ internal static class ResumeCommand
     /// <summary>The command that resumes the run in <paramref name="folder"/>, as this process was started: the
     /// program (and, under the <c>dotnet</c> host, its assembly), then <c>resume</c> and the folder, quoted for a
     /// POSIX shell where needed.</summary>
-    public static string For(string folder)
-    {
-        var program = Environment.ProcessPath ?? "Vae.Experiments";
-        var words = Path.GetFileNameWithoutExtension(program) == "dotnet"
-            ? new[] { "dotnet", Environment.GetCommandLineArgs()[0] }
-            : [program];
-        return string.Join(' ', words.Append("resume").Append(folder).Select(Quote));
-    }
-
-    private static string Quote(string word) =>
-        word.Length > 0 && word.All(c => char.IsAsciiLetterOrDigit(c) || "/._-+=:,@%".Contains(c))
-            ? word
-            : "'" + word.Replace("'", "'\\''") + "'";
+    public static string For(string folder) => Shell.Command(["resume", folder]);
 }

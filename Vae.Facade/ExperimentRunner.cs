@@ -20,7 +20,7 @@ public sealed record RunOptions(string? OutputFolder = null, int? Epochs = null,
 
 /// <summary>Runs experiment definitions: trains every model, measures it on the test set, and writes
 /// the run folder (checkpoints, plots, results.json, report.md, report.html).</summary>
-public static class ExperimentRunner
+public static partial class ExperimentRunner
 {
     /// <summary>Batch progress is reported every this many batches (and at each epoch's end).</summary>
     private const int BatchReportInterval = 25;
@@ -50,9 +50,7 @@ public static class ExperimentRunner
         CancellationToken cancellationToken = default)
     {
         options ??= new RunOptions();
-        var settings = RunSettingsModule.check(new RunSettings(options.Quick, options.Epochs.ToOption(), options.Seed.ToOption(), options.Repeats.ToOption(), options.Lanes.ToOption()));
-        if (options.OutputFolder is { } output && string.IsNullOrWhiteSpace(output)) throw new Core.InvalidInputException("--out", "", "must not be empty");
-        if (options.DataDirectory is { } dataFolder && string.IsNullOrWhiteSpace(dataFolder)) throw new Core.InvalidInputException("--data", "", "must not be empty");
+        var settings = SettingsOf(options);
         var plan = ExperimentPlan.Load(nameOrPath);
         var started = DateTime.UtcNow;
         var folder = Path.GetFullPath(options.OutputFolder ?? DefaultOutputFolder(plan.Name, started));
@@ -92,6 +90,9 @@ public static class ExperimentRunner
         var record = RunRecord.read(folder);
         if (record.Status.IsComplete)
             throw new Core.InvalidInputException($"run folder {folder}", "", "is a complete run; there is nothing to resume");
+        if (record.Shards is { } shards)
+            throw new Core.InvalidInputException($"run folder {folder}", "",
+                $"holds a run sharded over {shards.Value}: run a shard again to continue its jobs (run {record.Name} --shard I/{shards.Value} --out {folder}), then merge");
         var plan = ExperimentPlan.OfRun(Path.Combine(folder, RunRecord.DefinitionFile));
         var settings = record.Settings;
         var lanes = effectiveLanes(settings);
@@ -100,7 +101,7 @@ public static class ExperimentRunner
         var data = await LoadDataAsync(dataDirectory ?? record.DataDirectory?.Value, plan);
         cancellationToken.ThrowIfCancellationRequested();
         var store = Store(folder);
-        Writing(folder, () => Core.OnEngine.checkStored(store, settings, data, plan.Core.ToFSharpList()));
+        Writing(folder, () => Core.OnEngine.checkStored(store, settings, data, plan.Core.ToFSharpList(), _ => true));
         Writing(folder, () => RunRecord.setResumed(folder, lanes, threadsPerLane(lanes)));
         return await ExecuteAsync(folder, store, plan, settings, data, record.StartedUtc, progress, cancellationToken);
     }
@@ -131,6 +132,15 @@ public static class ExperimentRunner
             Mark(folder, RunRecord.Status.Failed);
             throw;
         }
+    }
+
+    /// <summary>The core's settings of <paramref name="options"/>, each checked (a bad value is refused naming its option).</summary>
+    private static RunSettings SettingsOf(RunOptions options)
+    {
+        var settings = RunSettingsModule.check(new RunSettings(options.Quick, options.Epochs.ToOption(), options.Seed.ToOption(), options.Repeats.ToOption(), options.Lanes.ToOption()));
+        if (options.OutputFolder is { } output && string.IsNullOrWhiteSpace(output)) throw new Core.InvalidInputException("--out", "", "must not be empty");
+        if (options.DataDirectory is { } dataFolder && string.IsNullOrWhiteSpace(dataFolder)) throw new Core.InvalidInputException("--data", "", "must not be empty");
+        return settings;
     }
 
     /// <summary>The job store of the run in <paramref name="folder"/>: trained models' checkpoints at their places in the run's layout.</summary>
@@ -257,9 +267,13 @@ public static class ExperimentRunner
 
 /// <summary>A run stopped by its cancellation token once its folder was made: the folder holds what the run
 /// finished and is marked interrupted; <see cref="ExperimentRunner.ResumeAsync"/> continues it.</summary>
-public sealed class RunInterruptedException(string folder, OperationCanceledException cancelled)
-    : OperationCanceledException($"the run in {folder} was interrupted; resume it to continue", cancelled, cancelled.CancellationToken)
+public sealed class RunInterruptedException(string folder, OperationCanceledException cancelled, bool shard = false)
+    : OperationCanceledException(shard ? $"a shard of the run in {folder} was interrupted; run it again to continue"
+        : $"the run in {folder} was interrupted; resume it to continue", cancelled, cancelled.CancellationToken)
 {
     /// <summary>The run folder.</summary>
     public string Folder { get; } = folder;
+
+    /// <summary>A shard was interrupted (<see cref="ExperimentRunner.RunShardAsync"/>): running the same shard again continues it.</summary>
+    public bool Shard { get; } = shard;
 }
