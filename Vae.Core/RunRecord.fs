@@ -70,6 +70,7 @@ let gitCommit (start: string) : string option =
 
 /// The software and machine a run was made with.
 let environment (lanes: int) (threadsPerLane: int) : JsonObject =
+    Engine.ensureLoaded ()
     let commit =
         gitCommit Environment.CurrentDirectory |> Option.orElse (gitCommit AppContext.BaseDirectory)
     JsonObject(

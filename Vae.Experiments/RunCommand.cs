@@ -39,8 +39,8 @@ internal static class RunCommand
                     options = options with { Lanes = n };
                 var which = $"{index + 1}/{count}";
                 var shardOptions = new ShardOptions(index, count, parsed.GetValue(stage), timeout, !parsed.GetValue(noMerge),
-                    other => Console.Error.WriteLine($"waiting for {other} to finish in another process"));
-                Console.Error.WriteLine($"shard {which} (from {source}){(shardOptions.Stage is { } s ? $", stage {s}" : "")}");
+                    other => Console.WriteLine($"waiting for {other} to finish in another process"));
+                Console.WriteLine($"shard {which} (from {source}){(shardOptions.Stage is { } s ? $", stage {s}" : "")}");
                 var outcome = await ProgressDisplay.RunAsync(
                     progress => ExperimentRunner.RunShardAsync(parsed.GetValue(definition)!, shardOptions, options, progress, cancellationToken));
                 if (outcome.Merged is { } merged)

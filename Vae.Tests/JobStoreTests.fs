@@ -150,9 +150,29 @@ let tests =
             File.WriteAllBytes(trainFile, bytes.[.. bytes.Length - 9])
             let message = messageOf<InvalidInputException> (fun () -> store.LoadTrained job architecture |> ignore)
             Expect.stringStarts message trainFile "a truncated file: the message starts with its path"
-            Expect.stringContains (messageOf<InvalidInputException> (fun () -> store.Prepare [ { job with Model = "n" } ])) (Path.Combine("jobs", "exp", "m", "r2")) "a job folder the run does not have"
+            Expect.stringContains (messageOf<InvalidInputException> (fun () -> store.Prepare [ { job with Model = "n" } ] (fun _ -> true))) (Path.Combine("jobs", "exp", "m", "r2")) "a job folder the run does not have"
             File.WriteAllText(trainFile + ".123.tmp", "half")
-            store.Prepare [ job ]
+            File.WriteAllText(checkpoint + ".123.tmp", "half")
+            store.Prepare [ job ] (fun _ -> false)
+            Expect.isTrue (File.Exists(trainFile + ".123.tmp") && File.Exists(checkpoint + ".123.tmp")) "another shard's job: its writer may be running, its temporary files stay"
+            store.Prepare [ job ] (fun _ -> true)
             Expect.isFalse (File.Exists(trainFile + ".123.tmp")) "a killed write's temporary file is removed"
+            Expect.isFalse (File.Exists(checkpoint + ".123.tmp")) "and the checkpoint's"
+        }
+
+        test "a job is finished when its file is there; a diverged training's measurement and estimate count as finished" {
+            let store = storeIn (temporaryDirectory ())
+            let measure, estimate = { job with Kind = Measure }, { job with Kind = Likelihood }
+            Expect.isFalse (store.Finished job || store.Finished measure || store.Finished estimate) "nothing stored yet"
+            store.SaveTrained job { Model = Model.create 5L architecture; History = history false; BestEpoch = 1; DivergedAt = None } 1.0
+            Expect.isTrue (store.Finished job) "the training"
+            Expect.isFalse (store.Finished measure || store.Finished estimate) "its measurement and estimate are still to do"
+            store.SaveLikelihood estimate (Some 80.0)
+            Expect.isTrue (store.Finished estimate) "the estimate"
+            let diverged = { job with Repeat = 0 }
+            store.SaveTrained diverged { Model = Model.create 5L architecture; History = history true; BestEpoch = 1; DivergedAt = Some 2 } 1.0
+            Expect.isTrue (store.Finished { diverged with Kind = Measure } && store.Finished { diverged with Kind = Likelihood }) "a diverged model is not measured: nothing to wait for"
+            let readOnly = JobStore.readOnly store
+            Expect.stringContains (messageOf<InvalidInputException> (fun () -> readOnly.LoadMeasured measure { Name = "m"; Source = Widths(Vae, [ 6 ], 3) } architecture { Model = Model.create 5L architecture; History = history false; BestEpoch = 1; DivergedAt = None } 1.0 |> ignore)) (string measure) "a merge names a job without results"
         }
     ]
