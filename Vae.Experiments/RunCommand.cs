@@ -48,8 +48,10 @@ internal static class RunCommand
                     Summary.Print(merged, outcome.Folder, clock.Elapsed);
                     return Summary.AllDiverged(merged) ? ExitCodes.AllDiverged : ExitCodes.Success;
                 }
-                var others = outcome.Missing.Count == 0 ? "every job of the run is finished; another process is merging it, or: merge"
-                    : $"{outcome.Missing.Count} job(s) of other shards or stages are not finished; the last shard to finish merges the run, or, once all have: merge";
+                var merging = shardOptions.Merge ? "the last shard to finish merges the run, or, once all have: merge" : "once all have: merge";
+                var others = outcome.Missing.Count == 0
+                    ? (shardOptions.Merge ? "every job of the run is finished and another process is merging it; or: merge" : "every job of the run is finished: merge")
+                    : $"{outcome.Missing.Count} job(s) of other shards or stages are not finished; {merging}";
                 Console.WriteLine($"shard {which}: {outcome.Trainings} training(s) finished in {clock.Elapsed.TotalMinutes:F1} min in {outcome.Folder}; {others} {Shell.Quote(outcome.Folder)}");
                 return ExitCodes.Success;
             }

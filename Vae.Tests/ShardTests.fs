@@ -194,6 +194,13 @@ let tests =
                 refused "holds a run sharded over 2" (run [ "resume"; folder ])
                 refused "already holds a run" (run [ "run"; "task3"; "--quick"; "--out"; folder ])
                 refused "--shards: must be between 1" (run [ "slurm"; "task3"; "--shards"; "0"; "--out"; Path.Combine(temporaryDirectory (), "x") ])
+                refused "already holds a run" (run [ "slurm"; "task3"; "--quick"; "--shards"; "2"; "--out"; folder ])
+                let manifest = Path.Combine(temporaryDirectory (), "k8s")
+                let written = run [ "k8s"; "task3"; "--quick"; "--shards"; "3"; "--out"; manifest; "--image"; "registry/vae:1" ]
+                Expect.equal written.ExitCode 0 $"k8s writes a manifest (stderr: {written.FirstError})"
+                let yaml = File.ReadAllText(Path.Combine(manifest, "job.yaml"))
+                for expected in [ "kind: Job"; "completionMode: Indexed"; "completions: 3"; "parallelism: 3"; "image: \"registry/vae:1\""; "\"--shards\", \"3\""; "\"--out\", \"/runs/k8s\""; "claimName: \"vae-runs\"" ] do
+                    Expect.stringContains yaml expected "the Indexed Job's contract"
             }
 
             test "a real single-node Slurm cluster runs the scripts `slurm` wrote (a job array per stage, afterok, the merge): the numbers of one process" {
