@@ -94,7 +94,9 @@ public static partial class ExperimentRunner
         var assignment = Shards.assignRun(settings, experiments, shard.Count);
         bool Mine(JobId job) => assignment[job] == shard.Index && (shard.Stage is null || stages[job] == shard.Stage - 1);
         var folder = RunFolder.join(options.OutputFolder);
-        var data = await LoadDataAsync(options.DataDirectory, plan);
+        // A shard with no job in its stage (more shards than trainings) loads no data: it only records itself, and merges if last.
+        var anyJob = jobs.Any(j => Mine(j.Id));
+        var data = anyJob ? await LoadDataAsync(options.DataDirectory, plan) : null;
         cancellationToken.ThrowIfCancellationRequested();
         var started = DateTime.UtcNow;
         var dataDirectory = options.DataDirectory is { } d ? Path.GetFullPath(d) : null;
@@ -107,7 +109,7 @@ public static partial class ExperimentRunner
             RunRecord.writeShard(folder, shardFolder, shard.Index, status, stageOption, lanes, dataDirectory.ToOption(), started, finished.ToOption());
         Writing(folder, () => Record(RunRecord.Status.Running, null));
         var store = Store(folder);
-        Writing(folder, () => Core.OnEngine.checkStored(store, settings, data, experiments, Mine));
+        if (data is not null) Writing(folder, () => Core.OnEngine.checkStored(store, settings, data, experiments, Mine));
         void Await(JobId job)
         {
             var other = $"{job} (shard {assignment[job] + 1}/{shard.Count})";
@@ -127,7 +129,8 @@ public static partial class ExperimentRunner
         try
         {
             var part = Part.NewShare(FuncConvert.FromFunc<JobId, bool>(Mine), FuncConvert.FromAction<JobId>(Await));
-            await Writing(folder, () => Core.OnEngine.executeAsync(Events(plan, settings, progress), cancellationToken, store, settings, data, experiments, part, lanes, 1));
+            if (data is not null)
+                await Writing(folder, () => Core.OnEngine.executeAsync(Events(plan, settings, progress), cancellationToken, store, settings, data, experiments, part, lanes, 1));
             Writing(folder, () => Record(RunRecord.Status.Complete, DateTime.UtcNow));
         }
         catch (OperationCanceledException e) when (cancellationToken.IsCancellationRequested)
@@ -146,7 +149,7 @@ public static partial class ExperimentRunner
         // The last shard to finish merges; one that finishes at the same moment finds the folder held, or the run complete.
         using var merging = RunFolder.tryClaimExisting(folder)?.Value;
         if (merging is null || RunRecord.read(folder).Status.IsComplete) return new ShardResult(folder, trainings, missing, null);
-        var (result, _) = await MergeClaimedAsync(folder, data, null, progress, cancellationToken);
+        var (result, _) = await MergeClaimedAsync(folder, data, options.DataDirectory, progress, cancellationToken);
         return new ShardResult(folder, trainings, missing, result);
     }
 
