@@ -136,11 +136,13 @@ let experimentJson (settings: RunSettings) (e: ExperimentDefinition) : JsonObjec
 
 let private options = JsonSerializerOptions(WriteIndented = true, Encoder = Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping)
 
+/// Writes `text` and a newline to `stream` as UTF-8.
+let private line (text: string) (stream: Stream) =
+    let bytes = Text.Encoding.UTF8.GetBytes(text + "\n")
+    stream.Write(bytes, 0, bytes.Length)
+
 /// Writes `text` to `path` whole or not at all (`Safetensors.writeAtomically`: a temporary file, fsync, rename).
-let private writeText (path: string) (text: string) =
-    Safetensors.writeAtomically path (fun stream ->
-        let bytes = Text.Encoding.UTF8.GetBytes(text + "\n")
-        stream.Write(bytes, 0, bytes.Length))
+let private writeText (path: string) (text: string) = Safetensors.writeAtomically path (line text)
 
 /// The file names in a run folder.
 [<Literal>]
@@ -319,22 +321,9 @@ let setResumed (folder: string) (lanes: int) (threadsPerLane: int) =
         resumed.Add(entry :> JsonNode)
         o["status"] <- node (statusText Running))
 
-/// Creates `path` with `text` unless a file is there already (a temporary file, fsync, then a link
-/// that fails if the name is taken: of several processes writing at once, exactly one creates it).
-/// False when the file was there.
-let private createOnce (path: string) (text: string) : bool =
-    let temporary = $"{path}.{Environment.ProcessId}.tmp"
-    try
-        (use stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None)
-         let bytes = Text.Encoding.UTF8.GetBytes(text + "\n")
-         stream.Write(bytes, 0, bytes.Length)
-         stream.Flush true)
-        try
-            File.Move(temporary, path, false)
-            true
-        with :? IOException when File.Exists path -> false
-    finally
-        File.Delete temporary
+/// Creates `path` with `text` unless a file is there already (`Safetensors.createAtomically`: of
+/// several processes writing at once, exactly one creates it). False when the file was there.
+let private createOnce (path: string) (text: string) : bool = Safetensors.createAtomically path (line text)
 
 /// Joins the sharded run of `experiments` under `settings` over `shards` shards in `folder`: the
 /// first shard there (or `slurm`/`k8s`, which prepare the folder) writes `definition.json` and

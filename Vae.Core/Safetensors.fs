@@ -59,13 +59,25 @@ let header (metadata: (string * string) list) (entries: Entry list) : byte[] =
 /// file or the new one, never a part). A process killed while writing leaves at most its temporary
 /// file (`path.<process id>.tmp`), which no reader opens; one named after the process lets two
 /// processes write the same path without mixing their bytes.
-let writeAtomically (path: string) (write: Stream -> unit) =
+let rec writeAtomically (path: string) (write: Stream -> unit) = place path write true |> ignore
+
+/// Creates `path` as `writeAtomically` writes it, unless a file is there already: the temporary file
+/// is moved without replacing (link(2) on Linux, which fails if the name is taken), so that of several
+/// processes creating it at once exactly one does. False when the file was there (nothing written).
+and createAtomically (path: string) (write: Stream -> unit) : bool = place path write false
+
+and private place (path: string) (write: Stream -> unit) (replace: bool) : bool =
     let temporary = $"{path}.{Environment.ProcessId}.tmp"
     try
         (use stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None)
          write stream
          stream.Flush true)
-        File.Move(temporary, path, true)
+        try
+            File.Move(temporary, path, replace)
+            true
+        with :? IOException when not replace && File.Exists path ->
+            File.Delete temporary
+            false
     with _ ->
         File.Delete temporary
         reraise ()
