@@ -21,8 +21,16 @@ internal static class ClusterCommands
         public readonly Option<string?> Data = new("--data") { Description = "Folder holding the four Fashion-MNIST files, as the nodes see it." };
         public readonly Option<bool> Quick = new("--quick") { Description = "Smoke test: train on 2,048 images for at most two epochs, measure on small subsets." };
         public readonly Option<int?> Repeats = new("--repeats") { Description = "Replace every experiment's number of repeats." };
+        public readonly Option<int> Cpus = new("--cpus-per-task") { Description = "Cores per shard (array task, pod); a shard trains this many models at once, one thread each (default 1).", DefaultValueFactory = _ => 1 };
 
-        public IEnumerable<Symbol> All => [Definition, Shards, Output, Epochs, Seed, Data, Quick, Repeats];
+        public IEnumerable<Symbol> All => [Definition, Shards, Output, Epochs, Seed, Data, Quick, Repeats, Cpus];
+
+        /// <summary>The cores per shard, refused below 1.</summary>
+        public int CpusPerTask(ParseResult parsed)
+        {
+            var cpus = parsed.GetValue(Cpus);
+            return cpus >= 1 ? cpus : throw new Core.InvalidInputException("--cpus-per-task", "", $"must be at least 1, was {cpus}");
+        }
 
         public RunOptions OptionsOf(ParseResult parsed) =>
             new(parsed.GetValue(Output), parsed.GetValue(Epochs), parsed.GetValue(Seed), parsed.GetValue(Data), parsed.GetValue(Quick), parsed.GetValue(Repeats));
@@ -47,14 +55,12 @@ internal static class ClusterCommands
         var run = new RunArguments();
         var partition = new Option<string?>("--partition") { Description = "The Slurm partition (default: the cluster's default)." };
         var time = new Option<string?>("--time") { Description = "Each shard's time limit, in Slurm's format (e.g. 2:00:00)." };
-        var cpus = new Option<int>("--cpus-per-task") { Description = "Cores per shard; a shard trains this many models at once, one thread each (default 1).", DefaultValueFactory = _ => 1 };
         var command = new Command("slurm", "Prepare a run sharded over a Slurm cluster: create the run folder and write, under <out>/slurm, one job-array script per stage, a merge script, and submit.sh, which submits them chained by afterok. Prints the command to submit.");
-        foreach (var symbol in run.All.Concat([partition, time, cpus])) Add(command, symbol);
+        foreach (var symbol in run.All.Concat([partition, time])) Add(command, symbol);
         command.SetAction(parsed =>
         {
             var shards = parsed.GetValue(run.Shards);
-            var cpusPerTask = parsed.GetValue(cpus);
-            if (cpusPerTask < 1) throw new Core.InvalidInputException("--cpus-per-task", "", $"must be at least 1, was {cpusPerTask}");
+            var cpusPerTask = run.CpusPerTask(parsed);
             var (folder, name, stages) = ExperimentRunner.PrepareShardedRun(parsed.GetValue(run.Definition)!, shards, run.OptionsOf(parsed));
             var scripts = Path.Combine(folder, "slurm");
             Directory.CreateDirectory(Path.Combine(scripts, "logs"));
@@ -110,17 +116,15 @@ internal static class ClusterCommands
         var run = new RunArguments();
         var image = new Option<string>("--image") { Description = "The container image holding this program (default vae-dotnet:latest), with `Vae.Experiments` on its PATH.", DefaultValueFactory = _ => "vae-dotnet:latest" };
         var claim = new Option<string>("--claim") { Description = "The PersistentVolumeClaim (ReadWriteMany) every pod mounts at /runs (default vae-runs).", DefaultValueFactory = _ => "vae-runs" };
-        var cpus = new Option<int>("--cpus-per-task") { Description = "Cores each pod requests; it trains this many models at once (default 1).", DefaultValueFactory = _ => 1 };
         var command = new Command("k8s", "Write a Kubernetes Indexed Job (completionMode: Indexed) that runs a sharded run: pod i runs shard i + 1 of all stages (waiting for other pods' trainings a later stage needs) into /runs/<name of --out> on a shared volume; the last pod to finish merges. Untested against a cluster.");
-        foreach (var symbol in run.All.Concat([image, claim, cpus])) Add(command, symbol);
+        foreach (var symbol in run.All.Concat([image, claim])) Add(command, symbol);
         command.SetAction(parsed =>
         {
             var shards = parsed.GetValue(run.Shards);
-            var cpusPerTask = parsed.GetValue(cpus);
-            if (cpusPerTask < 1) throw new Core.InvalidInputException("--cpus-per-task", "", $"must be at least 1, was {cpusPerTask}");
+            var cpusPerTask = run.CpusPerTask(parsed);
             var options = run.OptionsOf(parsed);
             var plan = ExperimentPlan.Load(parsed.GetValue(run.Definition)!);
-            ExperimentRunner.ShardPlan(plan, shards, options);
+            ExperimentRunner.ShardPlan(plan, shards, options); // checks the options and the shard count, as the pods will
             var output = Path.GetFullPath(parsed.GetValue(run.Output)!);
             Vae.Core.RunFolder.check(output);
             Directory.CreateDirectory(output);

@@ -53,9 +53,10 @@ public static partial class ExperimentRunner
     public static int StageCount(ExperimentPlan plan, RunOptions? options = null)
     {
         var settings = SettingsOf(options ?? new RunOptions());
-        var stages = Shards.stages(RunPlan.jobs(settings, plan.Core.ToFSharpList()));
-        return stages.Count == 0 ? 1 : stages.Values.Max() + 1;
+        return CountOf(Shards.stages(RunPlan.jobs(settings, plan.Core.ToFSharpList())));
     }
+
+    private static int CountOf(Microsoft.FSharp.Collections.FSharpMap<JobId, int> stages) => stages.Count == 0 ? 1 : stages.Values.Max() + 1;
 
     /// <summary>Runs shard <paramref name="shard"/> of a run of <paramref name="nameOrPath"/> into the run folder every shard shares
     /// (<see cref="RunOptions.OutputFolder"/>, required; created if missing): the first shard there writes <c>run.json</c> and
@@ -88,7 +89,7 @@ public static partial class ExperimentRunner
         var experiments = plan.Core.ToFSharpList();
         var jobs = RunPlan.jobs(settings, experiments);
         var stages = Shards.stages(jobs);
-        var stageCount = StageCount(plan, options);
+        var stageCount = CountOf(stages);
         if (shard.Stage is { } stage && (stage < 1 || stage > stageCount))
             throw new Core.InvalidInputException("--stage", "", $"must be between 1 and {stageCount} (this run has {stageCount} stage{(stageCount == 1 ? "" : "s")}), was {stage}");
         var assignment = Shards.assignRun(settings, experiments, shard.Count);

@@ -3,7 +3,6 @@
 module Vae.Tests.HostileTests
 
 open System
-open System.Collections.Concurrent
 open System.Diagnostics
 open System.IO
 open System.Text.Json
