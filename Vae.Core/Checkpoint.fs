@@ -11,12 +11,20 @@ open Vae.Core.Layers
 [<Literal>]
 let Format = "vae-core/1"
 
-/// The architecture's metadata fields, read back by `Safetensors.architecture`.
+/// The architecture's metadata fields, read back by `Safetensors.architecture`: a perceptron with
+/// β = 1 writes kind, input, hidden and latent only (as before convolutions and β existed).
 let architectureMetadata (a: Architecture) =
     [ "kind", ModelKind.key a.Kind
       "input", string a.Input
       "hidden", String.Join(",", a.Hidden)
-      "latent", string a.Latent ]
+      "latent", string a.Latent
+      match a.Image with
+      | Some(height, width) ->
+          "conv", String.Join(",", a.Conv)
+          "height", string height
+          "width", string width
+      | None -> ()
+      if a.Beta <> 1.0 then "beta", a.Beta.ToString("R", Globalization.CultureInfo.InvariantCulture) ]
 
 /// The header of `model`'s checkpoint: one tensor per slot of its layout, in layout order.
 let private headerOf (model: Model) =

@@ -74,6 +74,7 @@ and execute
     let indexOf name = experiments |> Array.findIndex (fun e -> e.Name = name)
     let repeatsOf ei = effectiveRepeats settings experiments.[ei]
     let dataOf (e: ExperimentDefinition) = data.[e.Data.Source]
+    let imageOf (e: ExperimentDefinition) = let d = (dataOf e).Description in d.Height, d.Width
     // What measuring needs, once per data set.
     let measuringOf (data: Dataset) =
         let pixels = data.Description.Pixels
@@ -172,7 +173,7 @@ and execute
     let architectureOf slot =
         let experiment = experiments.[slot.Experiment]
         match (specOf slot).Source with
-        | Widths(kind, hidden, latent) -> Architecture.createFor (dataOf experiment).Description.Pixels kind hidden latent
+        | Widths design -> Architecture.ofDesign (imageOf experiment) design
         | ArchitectureOf(kind, other) ->
             let oi = indexOf other
             match bestOf oi (fun a -> ModelKind.hasPosterior a.Kind) with
@@ -180,7 +181,7 @@ and execute
                 InvalidInput.raise experiment.Name "" $"architectureOf \"{other}\": that experiment has no VAE that trained without diverging"
             | best ->
                 let a = fst (trainingOf { Experiment = oi; Repeat = 0; Model = best }).Value
-                Architecture.createFor (dataOf experiment).Description.Pixels kind a.Hidden a.Latent
+                Architecture.ofDesign (imageOf experiment) (Design.asKind kind a.Design)
         | BestOf _ -> invalidOp "a bestOf model is not trained"
     let seedOf slot = (effectiveTraining settings experiments.[slot.Experiment]).Seed + int64 slot.Repeat
     let slotOf (id: JobId) =
@@ -361,8 +362,9 @@ let checkStored (store: JobStore.JobStore) (settings: RunSettings) (data: Map<Da
     for job in trainings |> List.filter mine do
         let e = byName.[job.Experiment]
         match (e.Models |> List.find (fun m -> m.Name = job.Model)).Source with
-        | Widths(kind, hidden, latent) ->
-            let architecture = Architecture.createFor data.[e.Data.Source].Description.Pixels kind hidden latent
+        | Widths design ->
+            let d = data.[e.Data.Source].Description
+            let architecture = Architecture.ofDesign (d.Height, d.Width) design
             let training = effectiveTraining settings e
             let options = { training with Seed = training.Seed + int64 job.Repeat }
             store.LoadTrained job architecture |> Option.iter (fun (result, _) -> result.Model.Parameters.Values.Dispose())

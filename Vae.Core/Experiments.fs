@@ -15,8 +15,8 @@ open Vae.Core.Training
 
 /// Where a model's architecture comes from.
 type ModelSource =
-    /// Explicit widths: hidden layers (input side first) and latent size.
-    | Widths of kind: ModelKind * hidden: int list * latent: int
+    /// Explicit layers: convolutions, hidden widths (input side first), latent size, and β.
+    | Widths of Design
     /// The architecture of another experiment's best VAE (lowest validation loss), trained anew as `kind`.
     | ArchitectureOf of kind: ModelKind * experiment: string
     /// Another experiment's best model itself, as trained there (for comparison, no training).
@@ -293,17 +293,20 @@ let parse (file: string) (json: string) : Definition =
         let specs =
             [ for i, m in items ->
                   let path = $"models[{i}]"
-                  let g = properties path [ "name"; "kind"; "hidden"; "latent"; "architectureOf"; "bestOf" ] m
+                  let g = properties path [ "name"; "kind"; "conv"; "hidden"; "latent"; "beta"; "architectureOf"; "bestOf" ] m
                   let modelName = required path "name" g |> name $"{path}.name"
+                  let layers = [ g "conv"; g "hidden"; g "latent"; g "beta" ] |> List.exists Option.isSome
                   let source =
-                      match g "bestOf", g "architectureOf", g "hidden", g "latent" with
-                      | Some best, None, None, None ->
+                      match g "bestOf", g "architectureOf", layers with
+                      | Some best, None, false ->
                           if (g "kind").IsSome then fail $"{path}.kind" "a bestOf model keeps the kind it was trained as"
                           BestOf(name $"{path}.bestOf" best)
-                      | Some _, _, _, _ -> fail $"{path}.bestOf" "takes a trained model as it is: no architectureOf, hidden or latent beside it"
-                      | None, Some other, None, None -> ArchitectureOf(required path "kind" g |> kind $"{path}.kind", name $"{path}.architectureOf" other)
-                      | None, Some _, _, _ -> fail $"{path}.architectureOf" "takes the widths of another experiment's best VAE: no hidden or latent beside it"
-                      | None, None, hidden, latent ->
+                      | Some _, _, _ -> fail $"{path}.bestOf" "takes a trained model as it is: no architectureOf, conv, hidden, latent or beta beside it"
+                      | None, Some other, false -> ArchitectureOf(required path "kind" g |> kind $"{path}.kind", name $"{path}.architectureOf" other)
+                      | None, Some _, _ ->
+                          fail $"{path}.architectureOf" "takes the layers (and β) of another experiment's best VAE: no conv, hidden, latent or beta beside it"
+                      | None, None, _ ->
+                          let hidden, latent = g "hidden", g "latent"
                           let k = required path "kind" g |> kind $"{path}.kind"
                           let h =
                               match hidden with
@@ -316,7 +319,24 @@ let parse (file: string) (json: string) : Definition =
                               match latent with
                               | None -> fail $"{path}.latent" "is required"
                               | Some l -> integer $"{path}.latent" 1L 100000L l |> int
-                          Widths(k, h, l)
+                          // Whether the convolutions fit the images is checked by `plan`, which reads their size.
+                          let c =
+                              match g "conv" with
+                              | None -> []
+                              | Some c ->
+                                  match array $"{path}.conv" Convolution.MaxLayers "convolutions" c with
+                                  | None | Some [] -> fail $"{path}.conv" "must be a non-empty array of channel counts, e.g. [32, 64]"
+                                  | Some channels -> [ for j, c in channels -> integer $"{path}.conv[{j}]" 1L 4096L c |> int ]
+                          let beta =
+                              match g "beta" with
+                              | None -> 1.0
+                              | Some v when not (ModelKind.hasPosterior k) ->
+                                  fail $"{path}.beta" $"weights the KL term, which an autoencoder (kind \"{ModelKind.key k}\") does not have; was {raw v}"
+                              | Some v ->
+                                  match v.ValueKind with
+                                  | JsonValueKind.Number when v.GetDouble() > 0.0 && Double.IsFinite(v.GetDouble()) -> v.GetDouble()
+                                  | _ -> fail $"{path}.beta" $"must be a positive number, was {raw v}"
+                          Widths { Kind = k; Conv = c; Hidden = h; Latent = l; Beta = beta }
                   { Name = modelName; Source = source } ]
         match repeated (specs |> List.map _.Name) with
         | Some(i, j) -> fail $"models[{i}].name" $"{quote specs.[i].Name} is already the name of models[{j}]"
@@ -410,7 +430,7 @@ let private hasVae (e: ExperimentDefinition) =
     e.Models
     |> List.exists (fun m ->
         match m.Source with
-        | Widths(kind, _, _)
+        | Widths { Kind = kind }
         | ArchitectureOf(kind, _) -> ModelKind.hasPosterior kind
         | _ -> false)
 
@@ -521,8 +541,15 @@ and private planFrom (file: string) (top: Definition) (loadNamed: string -> stri
         let height, width = imageSize file e
         for i, m in List.indexed e.Models do
             match m.Source with
-            | Widths(kind, hidden, latent) ->
-                match Memory.checkWithin available e.Training.BatchSize (Architecture.createFor (height * width) kind hidden latent) with
+            | Widths design ->
+                let architecture =
+                    match Architecture.tryOfDesign (height, width) design with
+                    | Ok a -> a
+                    | Error problem ->
+                        // "conv: …" names the field at fault; the rest was checked when parsed.
+                        let field, rule = match problem.IndexOf ": " with | -1 -> "", problem | k -> problem.[.. k - 1], problem.[k + 2 ..]
+                        InvalidInput.raise file (if field = "" then $"models[{i}]" else $"models[{i}].{field}") rule
+                match Memory.checkWithin available e.Training.BatchSize architecture with
                 | Error message -> InvalidInput.raise file $"models[{i}]" message
                 | Ok _ -> ()
             | ArchitectureOf _

@@ -85,9 +85,9 @@ let sample (head: torch.Tensor) (epsilon: torch.Tensor) (z: torch.Tensor) (noise
         kl <- kl + float row
     -0.5 * kl
 
-/// ∂L/∂(head output) from ∂L/∂z, written into `gradient` ([n; 2d]): ∂/∂μ = ∂L/∂z + μ and
-/// ∂/∂log σ² = ½ (∂L/∂z ⊙ σ ⊙ ε + σ² − 1), the KL's derivatives included.
-let sampleBackward (head: torch.Tensor) (dz: torch.Tensor) (noise: torch.Tensor) (variance: torch.Tensor) (gradient: torch.Tensor) =
+/// ∂L/∂(head output) from ∂L/∂z, written into `gradient` ([n; 2d]), for L = … + β·KL:
+/// ∂/∂μ = ∂L/∂z + β·μ and ∂/∂log σ² = ½ (∂L/∂z ⊙ σ ⊙ ε + β·(σ² − 1)), the KL's derivatives included.
+let sampleBackward (beta: float32) (head: torch.Tensor) (dz: torch.Tensor) (noise: torch.Tensor) (variance: torch.Tensor) (gradient: torch.Tensor) =
     let h = float32Values head
     let g = float32Values gradient
     let dzs = float32Values dz
@@ -97,8 +97,8 @@ let sampleBackward (head: torch.Tensor) (dz: torch.Tensor) (noise: torch.Tensor)
     for r in 0 .. int dz.shape.[0] - 1 do
         for j in 0 .. d - 1 do
             let k = d * r + j
-            g.[2 * d * r + j] <- dzs.[k] + h.[2 * d * r + j]
-            g.[2 * d * r + d + j] <- 0.5f * (dzs.[k] * ns.[k] + vs.[k] - 1.0f)
+            g.[2 * d * r + j] <- dzs.[k] + beta * h.[2 * d * r + j]
+            g.[2 * d * r + d + j] <- 0.5f * (dzs.[k] * ns.[k] + beta * (vs.[k] - 1.0f))
 
 /// Bernoulli log-likelihoods log p(x | l) = Σⱼ xⱼlⱼ − softplus(lⱼ) of the rows of `logits`
 /// ([m; p]) under the images `x` ([n; p]; row i is scored against image i mod n, as the IWAE bound

@@ -60,17 +60,76 @@ let rec linears (tensors: torch.Tensor list) : Linear list =
     | [] -> []
     | [ _ ] -> invalidArg (nameof tensors) "an odd number of tensors cannot be (weight, bias) pairs"
 
-/// Fills every layer as PyTorch's nn.Linear does: U(−1/√fan_in, 1/√fan_in) for weights and
-/// biases alike (kaiming_uniform with a = √5 reduces to that bound).
+/// Fills every layer as PyTorch's nn.Linear, nn.Conv2d and nn.ConvTranspose2d do:
+/// U(−1/√fan_in, 1/√fan_in) for weights and biases alike (kaiming_uniform with a = √5 reduces to
+/// that bound), fan_in being the weight's second dimension times its kernel's size (PyTorch's rule,
+/// which for a transposed convolution's [in; out; k; k] weight counts out × k × k).
 let initialiseLinear (generator: torch.Generator) (layers: Linear list) =
     use _ = torch.no_grad ()
     for layer in layers do
-        let bound = 1.0 / sqrt (float layer.Weight.shape.[1])
+        let fanIn = layer.Weight.shape |> Array.skip 1 |> Array.fold (*) 1L
+        let bound = 1.0 / sqrt (float fanIn)
         layer.Weight.uniform_(-bound, bound, generator = generator) |> ignore
         layer.Bias.uniform_(-bound, bound, generator = generator) |> ignore
 
 /// y = x Wᵀ + b.
 let linear (layer: Linear) (x: torch.Tensor) : torch.Tensor = torch.nn.functional.linear (x, layer.Weight, layer.Bias)
+
+/// One step of a composed network, over parameters of type 'p: a `Linear` (weight and bias
+/// tensors) in a model, the two `Slot`s that lay them out in an architecture.
+type Layer<'p> =
+    /// y = x Wᵀ + b, W of shape [outputs; inputs].
+    | Dense of 'p
+    /// 2-D convolution, W of shape [out channels; in channels; k; k], with a stride and zero padding.
+    | Conv of 'p * stride: int64 * padding: int64
+    /// Transposed 2-D convolution, W of shape [in channels; out channels; k; k].
+    | ConvTranspose of 'p * stride: int64 * padding: int64
+    /// max(x, 0).
+    | Relu
+    /// Each image reshaped to these dimensions (the batch dimension kept): [1; 28; 28] before a
+    /// convolution, [784] to flatten.
+    | Reshape of int64 list
+
+module Layer =
+    /// The layer's parameters, if it has any.
+    let parameters (layer: Layer<'p>) : 'p option =
+        match layer with
+        | Dense p
+        | Conv(p, _, _)
+        | ConvTranspose(p, _, _) -> Some p
+        | Relu
+        | Reshape _ -> None
+
+    /// The layers of a list with their parameters taken, in order, from `tensors` ((weight, bias)
+    /// pairs, as `linears` reads them); the tensors left over.
+    let bind (layers: Layer<'a> list) (tensors: torch.Tensor list) : Layer<Linear> list * torch.Tensor list =
+        layers
+        |> List.mapFold
+            (fun tensors layer ->
+                let take () =
+                    match tensors with
+                    | weight :: bias :: rest -> { Weight = weight; Bias = bias }, rest
+                    | _ -> invalidArg (nameof tensors) "fewer tensors than the layers have parameters"
+                match layer with
+                | Dense _ -> let p, rest = take () in Dense p, rest
+                | Conv(_, s, pad) -> let p, rest = take () in Conv(p, s, pad), rest
+                | ConvTranspose(_, s, pad) -> let p, rest = take () in ConvTranspose(p, s, pad), rest
+                | Relu -> Relu, tensors
+                | Reshape dims -> Reshape dims, tensors)
+            tensors
+
+    /// The layer applied to a batch `x` (first dimension: images).
+    let apply (layer: Layer<Linear>) (x: torch.Tensor) : torch.Tensor =
+        match layer with
+        | Dense l -> linear l x
+        | Conv(l, stride, padding) -> torch.nn.functional.conv2d (x, l.Weight, l.Bias, strides = [| stride; stride |], padding = [| padding; padding |])
+        | ConvTranspose(l, stride, padding) ->
+            torch.nn.functional.conv_transpose2d (x, l.Weight, l.Bias, strides = [| stride; stride |], padding = [| padding; padding |])
+        | Relu -> torch.nn.functional.relu x
+        | Reshape dims -> x.reshape (Array.ofList (x.shape.[0] :: dims))
+
+    /// The layers applied in order: a fold of the network over its input.
+    let compose (layers: Layer<Linear> list) (x: torch.Tensor) : torch.Tensor = List.fold (fun h layer -> apply layer h) x layers
 
 /// A multilayer perceptron with a ReLU after every layer: a fold of the layers over the input.
 let mlp (layers: Linear list) (x: torch.Tensor) : torch.Tensor =

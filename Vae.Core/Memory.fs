@@ -7,6 +7,7 @@ module Vae.Core.Memory
 open System
 open System.Globalization
 open System.IO
+open Vae.Core.Architecture
 
 /// a op b, or Int64.MaxValue where it overflows: widths come from users, and a count that wrapped
 /// round to a small number would pass the check it exists for.
@@ -20,14 +21,24 @@ let private plus = saturating Checked.(+)
 /// Int64.MaxValue instead of overflowing.
 let parameters (a: Architecture) : int64 =
     let layer (inputs: int64) (outputs: int64) = plus (times inputs outputs) outputs
-    let trunk (widths: int list) = widths |> List.pairwise |> List.fold (fun sum (n, m) -> plus sum (layer (int64 n) (int64 m))) 0L
-    let encoder = a.Input :: a.Hidden
-    let decoder = a.Latent :: List.rev a.Hidden
+    let trunk (widths: int64 list) = widths |> List.pairwise |> List.fold (fun sum (n, m) -> plus sum (layer n m)) 0L
+    let maps = featureMaps a
+    // Each convolution (and its transposed mirror): out × in × k² weights and `out` biases.
+    let kernel = int64 (Convolution.Kernel * Convolution.Kernel)
+    let convolutions =
+        maps |> List.pairwise |> List.fold (fun sum ((cin, _, _), (cout, _, _)) -> plus sum (plus (layer (times (int64 cin) kernel) (int64 cout)) (plus (times (times (int64 cin) (int64 cout)) kernel) (int64 cin)))) 0L
+    let flat =
+        match List.tryLast maps with
+        | Some(c, h, w) when not a.IsMlp -> times (times (int64 c) (int64 h)) (int64 w)
+        | _ -> int64 a.Input
+    let encoder = flat :: (a.Hidden |> List.map int64)
+    let decoder = int64 a.Latent :: (List.rev a.Hidden |> List.map int64)
     let head = ModelKind.headWidth a.Kind (int64 a.Latent)
-    [ trunk encoder
-      layer (int64 (List.last encoder)) head
+    [ convolutions
+      trunk encoder
+      layer (List.last encoder) head
       trunk decoder
-      layer (int64 (List.last decoder)) (int64 a.Input) ]
+      layer (List.last decoder) flat ]
     |> List.fold plus 0L
 
 /// Copies of the parameters that training holds at once: the values and their gradients
@@ -49,7 +60,9 @@ let private ActivationBytes = 12.0
 let trainingBytes (batchSize: int) (a: Architecture) : float =
     let head = float (ModelKind.headWidth a.Kind (int64 a.Latent))
     // Encoder and decoder: the input and its reconstruction, every hidden width twice, the head and z.
-    let widths = 2.0 * float a.Input + 2.0 * (a.Hidden |> List.sumBy float) + head + float a.Latent
+    // With convolutions, every feature map twice too (autograd keeps each layer's input and output).
+    let maps = featureMaps a |> List.skip (if a.IsMlp then 0 else 1) |> List.sumBy (fun (c, h, w) -> float c * float h * float w)
+    let widths = 2.0 * float a.Input + 2.0 * (a.Hidden |> List.sumBy float) + head + float a.Latent + 4.0 * maps
     let images = float (max batchSize Evaluation.BatchSize)
     let p = parameters a
     float p * 4.0 * copies p + images * widths * ActivationBytes

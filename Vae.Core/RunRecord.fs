@@ -108,10 +108,12 @@ let experimentJson (settings: RunSettings) (e: ExperimentDefinition) : JsonObjec
         obj
             [ "name", node m.Name
               match m.Source with
-              | Widths(kind, hidden, latent) ->
-                  "kind", node (ModelKind.key kind)
-                  "hidden", (JsonArray(hidden |> List.map node |> Array.ofList) :> JsonNode)
-                  "latent", node latent
+              | Widths design ->
+                  "kind", node (ModelKind.key design.Kind)
+                  if not design.Conv.IsEmpty then "conv", (JsonArray(design.Conv |> List.map node |> Array.ofList) :> JsonNode)
+                  "hidden", (JsonArray(design.Hidden |> List.map node |> Array.ofList) :> JsonNode)
+                  "latent", node design.Latent
+                  if design.Beta <> 1.0 then "beta", node design.Beta
               | ArchitectureOf(kind, other) ->
                   "kind", node (ModelKind.key kind)
                   "architectureOf", node other

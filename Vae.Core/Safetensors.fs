@@ -190,20 +190,41 @@ let architecture (header: Header) (dataLength: int64) : Architecture =
         match ModelKind.tryOfKey text with
         | Some kind -> kind
         | None -> fail $"__metadata__.kind is {quoted text}, expected {ModelKind.keys ()}"
-    let hidden =
-        match meta header "hidden" with
+    let widthsOf field text =
+        match text with
         | "" -> []
         | text ->
-            // Every hidden layer adds at least two weights and two biases (16 bytes); counting
-            // first keeps a list of millions of widths in a large header from being split and laid out.
+            // Every layer adds at least two weights and two biases (16 bytes); counting first
+            // keeps a list of millions of widths in a large header from being split and laid out.
             let depth = (text |> Seq.filter ((=) ',') |> Seq.length) + 1
             if int64 depth * 16L > dataLength then
-                fail $"__metadata__.hidden lists {depth} widths, more than the file's {dataLength} data bytes can hold"
-            text.Split(',') |> Array.mapi (fun i w -> whole header $"hidden[{i}]" w) |> List.ofArray
+                fail $"__metadata__.{field} lists {depth} widths, more than the file's {dataLength} data bytes can hold"
+            text.Split(',') |> Array.mapi (fun i w -> whole header $"{field}[{i}]" w) |> List.ofArray
+    let hidden = widthsOf "hidden" (meta header "hidden")
     let input = whole header "input" (meta header "input")
     let latent = whole header "latent" (meta header "latent")
+    let optional key = if header.Metadata.TryGetProperty(key: string) |> fst then Some(meta header key) else None
+    // Convolutions and β are written only when a model has them (Checkpoint.architectureMetadata).
+    let conv = optional "conv" |> Option.map (fun text -> if text = "" then fail "__metadata__.conv is empty" else widthsOf "conv" text)
+    let beta =
+        match optional "beta" with
+        | None -> 1.0
+        | Some text ->
+            match Double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture) with
+            | true, v -> v
+            | _ -> fail $"__metadata__.beta is not a number: {quoted text}"
+    let design = { Kind = kind; Conv = defaultArg conv []; Hidden = hidden; Latent = latent; Beta = beta }
+    let created =
+        match conv with
+        | None when beta = 1.0 -> Architecture.tryCreate kind input hidden latent
+        | None -> Architecture.tryCreate kind input hidden latent |> Result.bind (fun _ -> Architecture.tryOfDesign (1, input) design)
+        | Some _ ->
+            let height, width = whole header "height" (meta header "height"), whole header "width" (meta header "width")
+            if int64 height * int64 width <> int64 input then
+                fail $"__metadata__.height × width is {height} × {width}, not the input's {input} values"
+            Architecture.tryOfDesign (height, width) design
     let architecture =
-        match Architecture.tryCreate kind input hidden latent with
+        match created with
         | Ok a -> a
         | Error message -> fail $"__metadata__ describes an invalid architecture ({message})"
     // A layer of width w has at least w values (a VAE's head 2 × latent), each of at least 4 bytes.
@@ -211,6 +232,7 @@ let architecture (header: Header) (dataLength: int64) : Architecture =
     // layout's arithmetic (2 × latent in an int, elements × 8 in an int64) from overflowing.
     let widths =
         [ yield "input", input, int64 input
+          yield! design.Conv |> List.mapi (fun i c -> $"conv[{i}]", c, int64 c)
           yield! hidden |> List.mapi (fun i w -> $"hidden[{i}]", w, int64 w)
           yield "latent", latent, ModelKind.headWidth kind (int64 latent) ]
     match widths |> List.tryFind (fun (_, _, values) -> 4L * values > dataLength) with

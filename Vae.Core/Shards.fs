@@ -36,22 +36,23 @@ let stages (plan: Job list) : Map<JobId, int> =
         Map.empty
 
 /// The expected cost of each training job (with its model's measurement and estimate), in
-/// arbitrary units: parameters × (3 × images × epochs for training's forward and backward passes,
+/// arbitrary units: the forward pass's multiply-adds per image (`Architecture.forwardCost`: the
+/// parameters of a perceptron) × (3 × images × epochs for training's forward and backward passes,
 /// + samples × images of the IWAE estimate's decoding, + the measurement's fixed share). A model
 /// that takes another experiment's best architecture counts as the largest VAE there. Early
 /// stopping is not foreseen: every training counts its maximum epochs.
-let costs (shapeOf: DataSource -> int * int) (settings: RunSettings) (experiments: ExperimentDefinition list) : Map<JobId, float> =
+let costs (shapeOf: DataSource -> int * (int * int)) (settings: RunSettings) (experiments: ExperimentDefinition list) : Map<JobId, float> =
     let byName = experiments |> List.map (fun e -> e.Name, e) |> Map.ofList
     let rec parametersOf (e: ExperimentDefinition) (m: ModelSpec) : float =
-        let _, pixels = shapeOf e.Data.Source
+        let imageOf (e: ExperimentDefinition) = snd (shapeOf e.Data.Source)
         match m.Source with
-        | Widths(kind, hidden, latent) -> float (Architecture.parameterCount (Architecture.createFor pixels kind hidden latent))
+        | Widths design -> float (Architecture.forwardCost (Architecture.ofDesign (imageOf e) design))
         | ArchitectureOf(_, other) ->
             let source = byName.[other]
             source.Models
             |> List.filter (fun m ->
                 match m.Source with
-                | Widths(kind, _, _) -> ModelKind.hasPosterior kind
+                | Widths design -> ModelKind.hasPosterior design.Kind
                 | ArchitectureOf _ -> true
                 | BestOf _ -> false)
             |> List.map (parametersOf source)
@@ -171,6 +172,6 @@ let assignRun (settings: RunSettings) (experiments: ExperimentDefinition list) (
         experiments
         |> List.map _.Data.Source
         |> List.distinct
-        |> List.map (fun s -> let n, h, w = DataSource.trainingShape s in s, (n, h * w))
+        |> List.map (fun s -> let n, h, w = DataSource.trainingShape s in s, (n, (h, w)))
         |> Map.ofList
     assign (costs (fun s -> shapes.[s]) settings experiments) count (jobs settings experiments)

@@ -1,5 +1,5 @@
-/// Training: Adam on minibatches, early stopping on the validation loss, the best epoch's weights
-/// restored at the end.
+/// Training: Adam on minibatches, early stopping on the validation loss (the training objective,
+/// reconstruction + β·KL), the best epoch's weights restored at the end.
 module Vae.Core.Training
 
 open System
@@ -74,7 +74,7 @@ type TrainingState =
       History: EpochRecord list
       /// The epoch with the lowest validation loss so far.
       BestEpoch: int
-      /// Its validation loss, as compared (the evaluation's loss, not the record's sum).
+      /// Its validation loss, as compared (`objective` of the evaluation, not the record's sum).
       BestLoss: float }
 
 module TrainingState =
@@ -147,6 +147,11 @@ type TrainingResult =
 
     /// True when training stopped at a NaN or infinite loss.
     member r.Diverged = r.DivergedAt.IsSome
+
+/// The loss training minimises and early stopping compares, per image: reconstruction + β·KL (the
+/// negative ELBO when β = 1, reconstruction for an autoencoder).
+let objective (architecture: Architecture) (e: Evaluation.Evaluation) =
+    if architecture.Beta = 1.0 then e.Loss else e.Reconstruction + architecture.Beta * e.Kl
 
 /// Batches of an epoch over `images` images, the last one short when they do not divide evenly.
 let batchesPerEpoch (options: TrainingOptions) (images: int) = (images + options.BatchSize - 1) / options.BatchSize
@@ -268,9 +273,10 @@ let trainFrom (hooks: TrainingHooks) (options: TrainingOptions) (start: Training
             // there again, as the same seed gives the same numbers.
             if not (trainFinite && Double.IsFinite v.Loss) then List.rev (record :: history), bestEpoch, Some epoch
             else
-                let improved = bestEpoch = 0 || v.Loss < bestLoss
+                let loss = objective model.Architecture v
+                let improved = bestEpoch = 0 || loss < bestLoss
                 if improved then (use _ = torch.no_grad () in best.copy_(model.Parameters.Values) |> ignore)
-                let bestEpoch, bestLoss = if improved then epoch, v.Loss else bestEpoch, bestLoss
+                let bestEpoch, bestLoss = if improved then epoch, loss else bestEpoch, bestLoss
                 let history = record :: history
                 report epoch adam history bestEpoch bestLoss
                 loop (epoch + 1) adam history bestEpoch bestLoss

@@ -172,9 +172,9 @@ public static partial class ExperimentRunner
     {
         const long PerModel = 1 << 20, PerExperiment = 2 << 20, Report = 16 << 20;
         // The plan has read each data set's image size already (from its training images' header); read again, it is 16 bytes.
-        var pixels = plan.Core.Select(e => e.Data.Source).Distinct().ToDictionary(s => s, s => DataSourceModule.trainingShape(s) is var (_, h, w) ? h * w : 0);
+        var images = plan.Core.Select(e => e.Data.Source).Distinct().ToDictionary(s => s, s => DataSourceModule.trainingShape(s) is var (_, h, w) ? (h, w) : (0, 0));
         long ParametersOf(Core.Experiments.ExperimentDefinition e, ModelSource source) => source is ModelSource.Widths w
-            ? ArchitectureModule.parameterCount(ArchitectureModule.createFor(pixels[e.Data.Source], w.kind, w.hidden, w.latent)) : 0;
+            ? ArchitectureModule.parameterCount(ArchitectureModule.ofDesign(images[e.Data.Source].Item1, images[e.Data.Source].Item2, w.Item)) : 0;
         var largest = plan.Core.SelectMany(e => e.Models.Select(m => ParametersOf(e, m.Source))).DefaultIfEmpty(0).Max();
         return Report + 2 * 4 * 4 * largest + plan.Core.Sum(e => PerExperiment + effectiveRepeats(settings, e) * e.Models.Sum(m => m.Source switch
         {

@@ -78,11 +78,11 @@ public sealed record ExperimentPlan(string Name, string Description, IReadOnlyLi
         };
     }).ToArray();
 
-    /// <summary>Values per image of a data source (its training images' height × width).</summary>
-    private static int Pixels(DataSource source)
+    /// <summary>Height and width of a data source's images (its training images').</summary>
+    private static (int, int) ImageOf(DataSource source)
     {
         var (_, height, width) = DataSourceModule.trainingShape(source);
-        return height * width;
+        return (height, width);
     }
 
     private static ExperimentDefinition ToFacade(Core.Experiments.ExperimentDefinition e) => new(
@@ -100,7 +100,7 @@ public sealed record ExperimentPlan(string Name, string Description, IReadOnlyLi
 
     private static string Describe(Core.Experiments.ExperimentDefinition e, ModelSource source) => source switch
     {
-        ModelSource.Widths w => ArchitectureModule.createFor(Pixels(e.Data.Source), w.kind, w.hidden, w.latent).ToString(),
+        ModelSource.Widths w => ArchitectureModule.ofDesign(ImageOf(e.Data.Source).Item1, ImageOf(e.Data.Source).Item2, w.Item).ToString(),
         ModelSource.ArchitectureOf a => $"{(a.kind.IsVae ? "VAE" : "AE")} with the architecture of {a.experiment}'s best VAE",
         ModelSource.BestOf b => $"{b.experiment}'s best model, as trained there",
         _ => source.ToString(),

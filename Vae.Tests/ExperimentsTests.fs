@@ -52,7 +52,7 @@ let private rules =
       "unique model names", experiment """[ { "name": "a", "kind": "vae", "hidden": [1], "latent": 1 }, { "name": "a", "kind": "ae", "hidden": [1], "latent": 1 } ]""", "d.json: models[1].name: \"a\" is already the name of models[0]"
       "bestOf alone", experiment """[ { "name": "a", "bestOf": "task1", "latent": 3 } ]""", "d.json: models[0].bestOf: takes a trained model as it is"
       "bestOf keeps its kind", experiment """[ { "name": "a", "bestOf": "task1", "kind": "ae" } ]""", "d.json: models[0].kind: a bestOf model keeps the kind it was trained as"
-      "architectureOf without widths", experiment """[ { "name": "a", "kind": "ae", "architectureOf": "task1", "hidden": [3] } ]""", "d.json: models[0].architectureOf: takes the widths of another experiment's best VAE"
+      "architectureOf without widths", experiment """[ { "name": "a", "kind": "ae", "architectureOf": "task1", "hidden": [3] } ]""", "d.json: models[0].architectureOf: takes the layers (and β) of another experiment's best VAE"
       "study has no models", """{ "name": "s", "experiments": ["task1"], "models": [] }""", "d.json: experiments: a study lists experiments and has no models of its own"
       "study has no settings", """{ "name": "s", "experiments": ["task1"], "training": {} }""", "d.json: training: a study takes the settings of the experiments it lists"
       "study lists names", """{ "name": "s", "experiments": [] }""", "d.json: experiments: must be a non-empty array of experiment names"
@@ -67,6 +67,14 @@ let private rules =
       "a study lists a name once", """{ "name": "s", "experiments": ["a", "b", "a"] }""", "d.json: experiments[2]: \"a\" is already experiments[0]"
       "seed ≤ 2^62 − 1", valid.Replace("\"seed\": 1", "\"seed\": 4611686018427387904"), "d.json: training.seed: must be at most 4611686018427387903, was 4611686018427387904"
       "split seed ≤ 2^62 − 1", valid.Replace("\"splitSeed\": 42", "\"splitSeed\": 9223372036854775807"), "d.json: data.splitSeed: must be at most 4611686018427387903, was 9223372036854775807"
+      "conv a non-empty array", valid.Replace("\"hidden\"", "\"conv\": [], \"hidden\""), "d.json: models[0].conv: must be a non-empty array of channel counts, e.g. [32, 64]"
+      "conv channels ≥ 1", valid.Replace("\"hidden\"", "\"conv\": [32, 0], \"hidden\""), "d.json: models[0].conv[1]: must be at least 1, was 0"
+      "conv channels whole", valid.Replace("\"hidden\"", "\"conv\": [3.5], \"hidden\""), "d.json: models[0].conv[0]: must be a whole number, was 3.5"
+      "beta positive", valid.Replace("\"latent\": 20", "\"latent\": 20, \"beta\": 0"), "d.json: models[0].beta: must be a positive number, was 0"
+      "beta a number", valid.Replace("\"latent\": 20", "\"latent\": 20, \"beta\": \"4\""), "d.json: models[0].beta: must be a positive number, was \"4\""
+      "beta only on a VAE", valid.Replace("\"kind\": \"vae\"", "\"kind\": \"ae\"").Replace("\"latent\": 20", "\"latent\": 20, \"beta\": 4"), "d.json: models[0].beta: weights the KL term, which an autoencoder (kind \"ae\") does not have; was 4"
+      "architectureOf takes β too", experiment """[ { "name": "a", "kind": "vae", "architectureOf": "task1", "beta": 2 } ]""", "d.json: models[0].architectureOf: takes the layers (and β) of another experiment's best VAE: no conv, hidden, latent or beta beside it"
+      "bestOf without conv", experiment """[ { "name": "a", "bestOf": "task1", "conv": [8] } ]""", "d.json: models[0].bestOf: takes a trained model as it is"
       "a name with a newline is quoted escaped", valid.Replace("\"name\": \"t\"", "\"name\": \"na\\nme\""), "d.json: name: \"na\\nme\" must be lower-case letters, digits and dashes"
       "a kind with a quote is quoted escaped", valid.Replace("\"kind\": \"vae\"", "\"kind\": \"g\\\"an\""), "d.json: models[0].kind: must be \"vae\" or \"ae\", was \"g\\\"an\""
       "raw JSON over several lines is shown on one", valid.Replace("\"seed\": 1", "\"seed\": {\n \"a\": 1\n}"), "d.json: training.seed: must be a whole number, was {\\n \"a\": 1\\n}" ]
@@ -149,7 +157,7 @@ let tests =
         test "a valid definition reads into its parts" {
             match parse "d.json" valid with
             | Experiment e ->
-                Expect.equal e.Models [ { Name = "a"; Source = Widths(Vae, [ 400 ], 20) } ] "models"
+                Expect.equal e.Models [ { Name = "a"; Source = Widths(Design.mlp Vae [ 400 ] 20) } ] "models"
                 Expect.equal e.Training { MaxEpochs = 3; BatchSize = 64; LearningRate = 0.001; Patience = Some 2; Seed = 1L } "training"
                 Expect.equal e.Data { ValidationSize = 5000; SplitSeed = 42L; Source = FashionMnistFiles } "data"
             | Study _ -> failtest "an experiment"
@@ -160,7 +168,7 @@ let tests =
             Expect.equal (shipped |> List.map fst) [ "seed-study"; "task1"; "task2"; "task3" ] "four definitions"
             for name, d in shipped do Expect.isOk d $"{name} is valid"
             let _, experiments = plan "task2"
-            let widths = experiments.Head.Models |> List.map (fun m -> match m.Source with Widths(Vae, [ h; 200; 100 ], z) -> h, z | _ -> failtest "five-layer VAEs")
+            let widths = experiments.Head.Models |> List.map (fun m -> match m.Source with Widths { Kind = Vae; Conv = []; Hidden = [ h; 200; 100 ]; Latent = z; Beta = 1.0 } -> h, z | _ -> failtest "five-layer VAEs")
             Expect.equal widths [ 400, 40; 200, 50; 400, 70; 300, 30; 250, 80; 300, 5 ] "the six configurations"
             Expect.equal experiments.Head.Training { MaxEpochs = 10; BatchSize = 64; LearningRate = 0.001; Patience = Some 2; Seed = 1L } "task2's settings"
         }
@@ -234,7 +242,7 @@ let tests =
             for e in experiments do
                 for m in e.Models do
                     match m.Source with
-                    | Widths(kind, hidden, latent) -> Expect.isOk (Memory.check e.Training.BatchSize (Architecture.create kind hidden latent)) $"{e.Name}/{m.Name}"
+                    | Widths design -> Expect.isOk (Memory.check e.Training.BatchSize (Architecture.ofDesign (28, 28) design)) $"{e.Name}/{m.Name}"
                     | _ -> ()
         }
 

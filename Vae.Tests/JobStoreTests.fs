@@ -43,7 +43,7 @@ let private sameHistory (a: EpochRecord list) (b: EpochRecord list) =
 
 let private outcome (model: Model) (training: TrainingResult) : ModelOutcome =
     let images rows = torch.rand([| int64 rows; 12L |])
-    { Spec = { Name = "m"; Source = Widths(Vae, [ 6 ], 3) }
+    { Spec = { Name = "m"; Source = Widths(Design.mlp Vae [ 6 ] 3) }
       Architecture = architecture
       Repeat = 1
       Training = training
@@ -173,6 +173,6 @@ let tests =
             store.SaveTrained diverged { Model = Model.create 5L architecture; History = history true; BestEpoch = 1; DivergedAt = Some 2 } 1.0
             Expect.isTrue (store.Finished { diverged with Kind = Measure } && store.Finished { diverged with Kind = Likelihood }) "a diverged model is not measured: nothing to wait for"
             let readOnly = JobStore.readOnly store
-            Expect.stringContains (messageOf<InvalidInputException> (fun () -> readOnly.LoadMeasured measure { Name = "m"; Source = Widths(Vae, [ 6 ], 3) } architecture { Model = Model.create 5L architecture; History = history false; BestEpoch = 1; DivergedAt = None } 1.0 |> ignore)) (string measure) "a merge names a job without results"
+            Expect.stringContains (messageOf<InvalidInputException> (fun () -> readOnly.LoadMeasured measure { Name = "m"; Source = Widths(Design.mlp Vae [ 6 ] 3) } architecture { Model = Model.create 5L architecture; History = history false; BestEpoch = 1; DivergedAt = None } 1.0 |> ignore)) (string measure) "a merge names a job without results"
         }
     ]

@@ -88,7 +88,7 @@ let tests =
             let c = Model.create 12L Architecture.baseline
             Expect.isTrue (same (a.Parameters.Values) (b.Parameters.Values)) "same seed, same weights"
             Expect.isFalse (same (a.Parameters.Values) (c.Parameters.Values)) "other seed, other weights"
-            let w = values a.EncoderTrunk.Head.Weight
+            let w = values (Model.denseLayers a.Encoder).Head.Weight
             let bound = 1.0 / sqrt 784.0
             Expect.isTrue (w |> Array.forall (fun v -> abs v <= bound)) "within the bound"
             Expect.isGreaterThan (Array.max w) (0.95 * bound) "reaching it"

@@ -21,11 +21,11 @@ let private copyOf (layer: Linear) =
 /// Mean training loss per image of each epoch of the plain loop, started from `model`'s weights,
 /// with the shuffling and noise generators seeded as `Training.train` seeds them.
 let private referenceLoop (options: Training.TrainingOptions) (model: Model) (train: Data.Split) =
-    let encoder = model.EncoderTrunk |> List.map copyOf
-    let head = copyOf model.EncoderHead
-    let decoder = model.DecoderTrunk |> List.map copyOf
-    let output = copyOf model.DecoderOutput
-    let modules = encoder @ [ head ] @ decoder @ [ output ]
+    let encoderLayers = Model.denseLayers model.Encoder |> List.map copyOf
+    let decoderLayers = Model.denseLayers model.Decoder |> List.map copyOf
+    let encoder, head = List.take (encoderLayers.Length - 1) encoderLayers, List.last encoderLayers
+    let decoder, output = List.take (decoderLayers.Length - 1) decoderLayers, List.last decoderLayers
+    let modules = encoderLayers @ decoderLayers
     let latent = int64 model.Architecture.Latent
     use optimizer = torch.optim.Adam(modules |> Seq.collect (fun m -> m.parameters ()), lr = options.LearningRate)
     use shuffle = new torch.Generator(uint64 options.Seed)

@@ -70,7 +70,7 @@ let tests =
                 let experiments = shipped name
                 let plan = jobs settings experiments
                 let stages = Shards.stages plan
-                let costs = Shards.costs (fun _ -> 60000, 784) settings experiments
+                let costs = Shards.costs (fun _ -> 60000, (28, 28)) settings experiments
                 let trainings = plan |> List.filter (fun j -> j.Id.Kind = Train)
                 for count in 1 .. trainings.Length + 2 do
                     let assignment = Shards.assign costs count plan
