@@ -38,9 +38,11 @@ let private engineSteps (latent: int64) (beta: float) =
             use kl = ((logVariance + 1.0) - mean.square() - variance).sum().mul_((-0.5).ToScalar())
             // z = μ + σ ⊙ ε: ∂z/∂μ = 1 and ∂z/∂log σ² = ½ σ ⊙ ε.
             let headGradientOf (dz: torch.Tensor) =
-                let klMean = if beta = 1.0 then mean else mean * beta
-                let klLogVariance = if beta = 1.0 then variance.sub((1.0).ToScalar()) else variance.sub((1.0).ToScalar()).mul_(beta.ToScalar())
-                torch.cat ([| dz + klMean; (dz * noise).add_(klLogVariance).mul_((0.5).ToScalar()) |], 1L)
+                if beta = 1.0 then
+                    torch.cat ([| dz + mean; (dz * noise).add_(variance).sub_((1.0).ToScalar()).mul_((0.5).ToScalar()) |], 1L)
+                else
+                    let klLogVariance = variance.sub((1.0).ToScalar()).mul_(beta.ToScalar())
+                    torch.cat ([| dz + mean * beta; (dz * noise).add_(klLogVariance).mul_((0.5).ToScalar()) |], 1L)
             mean + noise, kl.to_type(torch.ScalarType.Float64).item<float>(), headGradientOf }
 
 let private float32Steps (beta: float) =

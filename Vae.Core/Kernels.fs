@@ -98,7 +98,10 @@ let sampleBackward (beta: float32) (head: torch.Tensor) (dz: torch.Tensor) (nois
         for j in 0 .. d - 1 do
             let k = d * r + j
             g.[2 * d * r + j] <- dzs.[k] + beta * h.[2 * d * r + j]
-            g.[2 * d * r + d + j] <- 0.5f * (dzs.[k] * ns.[k] + beta * (vs.[k] - 1.0f))
+            // β = 1 keeps the order of operations (and so the rounding) of the loop before β existed.
+            g.[2 * d * r + d + j] <-
+                if beta = 1.0f then 0.5f * (dzs.[k] * ns.[k] + vs.[k] - 1.0f)
+                else 0.5f * (dzs.[k] * ns.[k] + beta * (vs.[k] - 1.0f))
 
 /// Bernoulli log-likelihoods log p(x | l) = Σⱼ xⱼlⱼ − softplus(lⱼ) of the rows of `logits`
 /// ([m; p]) under the images `x` ([n; p]; row i is scored against image i mod n, as the IWAE bound

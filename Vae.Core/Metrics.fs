@@ -17,7 +17,9 @@ type Measurements =
       KnnAccuracy: float
       GenerationDistance: float
       FittedGenerationDistance: float
-      TrainingSeconds: float }
+      TrainingSeconds: float
+      /// The KL term's weight in the training loss (1: the negative ELBO).
+      Beta: float }
 
 /// Which models a metric compares.
 type Scope =
@@ -87,6 +89,12 @@ let testKl =
 let testLoss =
     metric "testLoss" "test loss (negative ELBO)" "the negative ELBO" Nats Lower VaesOnly Likelihood true (fun m -> Some m.TestLoss)
 
+/// Test training objective, reconstruction + β·KL: only for a VAE trained with β ≠ 1 (otherwise it is the
+/// negative ELBO). Not judged: models of different β minimise different objectives.
+let testObjective =
+    metric "testObjective" "test training objective (reconstruction + β·KL)" "the β-weighted test loss" Nats Lower VaesOnly Likelihood false (fun m ->
+        if m.Beta = 1.0 then None else Some(m.TestReconstruction + m.Beta * m.TestKl))
+
 /// IWAE estimate of the test negative log-likelihood.
 let iwaeNll =
     metric "iwaeNll" "test log-likelihood (IWAE negative log-likelihood)" "the IWAE NLL" Nats Lower VaesOnly Likelihood true (fun m -> m.IwaeNll)
@@ -121,6 +129,7 @@ let all: Metric list =
       testReconstruction
       testKl
       testLoss
+      testObjective
       iwaeNll
       activeUnits
       linearAccuracy

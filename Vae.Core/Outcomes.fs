@@ -66,7 +66,8 @@ type ModelOutcome =
           KnnAccuracy = m.Probe.Knn
           GenerationDistance = m.GenerationDistance
           FittedGenerationDistance = m.FittedGenerationDistance
-          TrainingSeconds = m.TrainingSeconds }
+          TrainingSeconds = m.TrainingSeconds
+          Beta = m.Architecture.Beta }
 
 /// A model whose training diverged (a NaN or infinite loss) in at least one repeat: it is not
 /// measured and never best. Its repeats that did not diverge are listed too, trained but unmeasured.

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.FSharp.Collections;
 using Microsoft.FSharp.Core;
 
@@ -186,6 +187,55 @@ internal static class Findings
         {
             "Parameters: ", Strong(vae.Name), $" {Numbers.Count(vae.Parameters)}, ", Strong(autoencoder.Name), $" {Numbers.Count(autoencoder.Parameters)}.",
         });
+        return sentences;
+    }
+
+    /// <summary>For each group of VAEs that differ only in β (same convolutions, widths and latent size): each β's test
+    /// reconstruction, KL, active units and IWAE NLL, and what raising β from the lowest to the highest did to them,
+    /// in numbers. Empty when no two VAEs differ only in β.</summary>
+    public static IReadOnlyList<IReadOnlyList<Span>> BetaTradeOff(ExperimentResult experiment)
+    {
+        var sentences = new List<IReadOnlyList<Span>>();
+        var groups = experiment.Models
+            .Where(m => m.Kind.HasPosterior())
+            .GroupBy(m => $"{ModelText.Widths(m)}")
+            .Where(g => g.Select(m => m.Beta).Distinct().Count() > 1);
+        foreach (var group in groups)
+        {
+            var models = group.OrderBy(m => m.Beta).ToArray();
+            MetricSummary Of(ModelResult m, Core.Metrics.Metric metric) => RepeatSummaries.Of(m, metric);
+            string Beta(ModelResult m) => m.Beta.ToString(CultureInfo.InvariantCulture);
+            var spans = new List<Span> { $"VAE {group.Key}, by β: " };
+            foreach (var (m, i) in models.Select((m, i) => (m, i)))
+            {
+                if (i > 0) spans.Add("; ");
+                spans.Add(Strong($"β = {Beta(m)}"));
+                spans.Add($" ({m.Name}): test reconstruction {Numbers.MeanSd(Of(m, Core.Metrics.testReconstruction), Numbers.Nats)}, "
+                    + $"KL {Numbers.MeanSd(Of(m, Core.Metrics.testKl), Numbers.Nats)}, "
+                    + $"{Numbers.MeanSd(Of(m, Core.Metrics.activeUnits), v => Numbers.Fixed(v, 1))} of {m.Latent} active units, "
+                    + $"IWAE NLL {Numbers.MeanSd(Of(m, Core.Metrics.iwaeNll), Numbers.Nats)}");
+            }
+            spans.Add(".");
+            sentences.Add(spans);
+
+            var (low, high) = (models[0], models[^1]);
+            double Mean(ModelResult m, Core.Metrics.Metric metric) => Of(m, metric).Mean;
+            var reconstruction = Mean(high, Core.Metrics.testReconstruction) - Mean(low, Core.Metrics.testReconstruction);
+            var (unitsLow, unitsHigh) = (Mean(low, Core.Metrics.activeUnits), Mean(high, Core.Metrics.activeUnits));
+            var (klLow, klHigh) = (Mean(low, Core.Metrics.testKl), Mean(high, Core.Metrics.testKl));
+            var units = unitsHigh < unitsLow ? $"fewer active units ({Numbers.Fixed(unitsLow, 1)} → {Numbers.Fixed(unitsHigh, 1)})"
+                : unitsHigh > unitsLow ? $"more active units ({Numbers.Fixed(unitsLow, 1)} → {Numbers.Fixed(unitsHigh, 1)})"
+                : $"as many active units ({Numbers.Fixed(unitsLow, 1)})";
+            var trade = reconstruction > 0 && klHigh < klLow
+                ? "a code closer to the prior paid for with reconstruction: the trade β controls"
+                : "not the expected trade (reconstruction against a code closer to the prior)";
+            sentences.Add(new Span[]
+            {
+                $"Raising β from {Beta(low)} to {Beta(high)} changed the test reconstruction by {Numbers.Difference(reconstruction)} nats per image "
+                + $"and the KL by {Numbers.Difference(klHigh - klLow)} nats, with {units}: {trade}. "
+                + "The negative ELBO (test loss) and the IWAE NLL compare the models on one scale; each model minimised its own reconstruction + β·KL.",
+            });
+        }
         return sentences;
     }
 

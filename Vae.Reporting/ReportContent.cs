@@ -65,7 +65,7 @@ internal static class ReportContent
     private static IReadOnlyList<Span> Diverged(DivergedModel model) =>
     [
         new Span(model.Name, Strong: true),
-        $" ({ModelText.ShortKind(model.Kind)} {ModelText.Widths(model.Input, model.Hidden, model.Latent)}): "
+        $" ({ModelText.ShortKind(model.Kind)} {ModelText.Widths(model.Input, model.Conv, model.Hidden, model.Latent)}{ModelText.BetaText(model.Beta)}): "
         + string.Join("; ", model.Repeats.Select(r => r.DivergedAtEpoch is { } epoch
             ? $"repeat {r.Repeat + 1} (seed {r.Seed.ToString(CultureInfo.InvariantCulture)}) diverged in epoch {epoch}"
             : $"repeat {r.Repeat + 1} trained {Plural(r.Epochs.Count, "epoch")} without diverging")) + ".",
@@ -148,6 +148,13 @@ internal static class ReportContent
                 .Select(m => new Picture(m.Images.GeneratedFitted, $"{ModelText.NameAndKind(m)}: from the fitted Gaussian")).ToList());
         }
 
+        var beta = Findings.BetaTradeOff(experiment);
+        if (beta.Count > 0)
+        {
+            yield return new Heading(3, "β: reconstruction against latent usage", $"{anchor}-beta");
+            yield return new BulletList(beta);
+        }
+
         yield return new Heading(3, "Figures", $"{anchor}-figures");
         yield return new PictureRow(
         [
@@ -193,6 +200,9 @@ internal static class ReportContent
             new("test reconstruction", true), new("test KL", true), new("test loss", true),
             new("training time", true),
         ];
+        // β ≠ 1: the objective those models minimised beside the negative ELBO ("test loss", comparable across β).
+        var weighted = experiment.Models.Any(m => m.Beta != 1.0);
+        if (weighted) columns = [.. columns[..^1], new("test recon + β·KL", true), columns[^1]];
         var rows = experiment.Models.Select(m =>
         {
             var vae = m.Kind.HasPosterior();
@@ -209,6 +219,8 @@ internal static class ReportContent
                 Summarised(Core.Metrics.testReconstruction), vae ? Summarised(Core.Metrics.testKl) : "—", Summarised(Core.Metrics.testLoss),
                 Numbers.Durations(RepeatSummaries.Of(m, Core.Metrics.trainingSeconds)),
             ];
+            if (weighted)
+                row = [.. row.Take(row.Count - 1), m.Summary.ContainsKey(Core.Metrics.testObjective.Key) ? Summarised(Core.Metrics.testObjective) : "—", row[^1]];
             return row;
         }).ToList();
         return new Table(columns, rows);

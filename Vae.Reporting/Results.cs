@@ -195,6 +195,14 @@ public sealed record ModelResult(
 
     /// <summary>Values per input image (the data set's height × width); not serialised: the experiment's data say it.</summary>
     [JsonIgnore] public int Input { get; init; } = DataSetResult.FashionMnist.Pixels;
+
+    /// <summary>Output channels of the encoder's 4 × 4, stride-2 convolutions, input side first; empty for a
+    /// multilayer perceptron.</summary>
+    public IReadOnlyList<int> Conv { get; init; } = [];
+
+    /// <summary>Weight of the KL term in the training loss (reconstruction + β·KL); 1 for the negative ELBO and for
+    /// an autoencoder.</summary>
+    public double Beta { get; init; } = 1.0;
 }
 
 /// <summary>The data set an experiment trained on.</summary>
@@ -289,6 +297,12 @@ public sealed record DivergedModel(string Name, ModelKind Kind, IReadOnlyList<in
 {
     /// <summary>Values per input image (the data set's height × width); not serialised: the experiment's data say it.</summary>
     [JsonIgnore] public int Input { get; init; } = DataSetResult.FashionMnist.Pixels;
+
+    /// <summary>Output channels of the encoder's convolutions; empty for a multilayer perceptron.</summary>
+    public IReadOnlyList<int> Conv { get; init; } = [];
+
+    /// <summary>Weight of the KL term in the training loss.</summary>
+    public double Beta { get; init; } = 1.0;
 }
 
 /// <summary>A whole run: one or more experiments written into one folder.</summary>

@@ -79,6 +79,8 @@ public static class RunResults
                     m.Generated.ToRows(), originals, m.Reconstructions.ToRows(), m.Latent2d.Column(0), m.Latent2d.Column(1), labels,
                     m.GeneratedFitted.ToRows(), m.Interpolation.ToRows(), data.Interpolation, m.Traversal.ToRows(), m.TraversalDimensions.ToArray()),
                 Input = m.Architecture.Input,
+                Conv = m.Architecture.Conv.ToArray(),
+                Beta = m.Architecture.Beta,
             };
         }).ToArray();
         return new ExperimentResult(
@@ -95,6 +97,8 @@ public static class RunResults
                     t.Item1, o.Training.Seed + t.Item1, t.Item2.DivergedAt?.Value, t.Item2.History.Select(e => e.ToResult()).ToArray())).ToArray())
             {
                 Input = d.Architecture.Input,
+                Conv = d.Architecture.Conv.ToArray(),
+                Beta = d.Architecture.Beta,
             }).ToArray(),
             Data = data,
         };

@@ -165,7 +165,7 @@ let tests =
 
         test "the shipped definitions are the seed study's, and all valid" {
             let shipped = shipped () |> List.map (fun (file, d) -> Path.GetFileNameWithoutExtension file, d)
-            Expect.equal (shipped |> List.map fst) [ "seed-study"; "task1"; "task2"; "task3" ] "four definitions"
+            Expect.equal (shipped |> List.map fst) [ "beyond"; "seed-study"; "task1"; "task2"; "task3" ] "five definitions"
             for name, d in shipped do Expect.isOk d $"{name} is valid"
             let _, experiments = plan "task2"
             let widths = experiments.Head.Models |> List.map (fun m -> match m.Source with Widths { Kind = Vae; Conv = []; Hidden = [ h; 200; 100 ]; Latent = z; Beta = 1.0 } -> h, z | _ -> failtest "five-layer VAEs")
@@ -235,6 +235,18 @@ let tests =
             if float (Memory.budget (Memory.available ())) >= Memory.trainingBytes 64 (Architecture.create Vae [ 20000; 20000 ] 20) then
                 skiptest "this machine can give 22.4 GB to one model"
             Expect.stringContains (refusal "big") "big.json: models[1]: VAE 784-20000-20000-20 has 832,640,824 parameters; training it needs about 22.4 GB, more than the" "big"
+        }
+
+        test "the beyond study: the baseline with β = 1, 0.5 and 4, a conv VAE and its autoencoder, 3 repeats of the seed's protocol" {
+            let _, experiments = plan "beyond"
+            let e = experiments.Head
+            let designs = e.Models |> List.map (fun m -> match m.Source with Widths d -> d | _ -> failtest "explicit layers")
+            Expect.equal (designs |> List.map (fun d -> d.Kind, d.Conv, d.Hidden, d.Latent, d.Beta))
+                [ Vae, [], [ 400 ], 20, 1.0; Vae, [], [ 400 ], 20, 0.5; Vae, [], [ 400 ], 20, 4.0; Vae, [ 32; 64 ], [ 256 ], 20, 1.0; Autoencoder, [ 32; 64 ], [ 256 ], 20, 1.0 ]
+                "the five models"
+            Expect.equal (e.Repeats, e.Training) (3, Training.TrainingOptions.defaults) "3 repeats; batch 64, Adam 1e-3, up to 15 epochs, patience 3"
+            let _, task1 = plan "task1"
+            Expect.equal e.Data task1.Head.Data "the seed's data split"
         }
 
         test "every model of the seed study fits this machine" {

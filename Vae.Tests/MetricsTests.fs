@@ -15,7 +15,8 @@ let private measured recon iwae : Metrics.Measurements =
       KnnAccuracy = 0.8
       GenerationDistance = 30.0
       FittedGenerationDistance = 20.0
-      TrainingSeconds = 5.0 }
+      TrainingSeconds = 5.0
+      Beta = 1.0 }
 
 let private summary mean std = { Mean = mean; Std = std; Count = 3 }
 

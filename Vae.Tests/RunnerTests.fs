@@ -49,7 +49,7 @@ let tests =
             let outcome = runner [ "list" ]
             Expect.equal outcome.ExitCode 0 outcome.Error
             let names = outcome.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries) |> Array.map (fun l -> l.Split(' ').[0])
-            Expect.equal names [| "seed-study"; "task1"; "task2"; "task3" |] "four definitions"
+            Expect.equal names [| "beyond"; "seed-study"; "task1"; "task2"; "task3" |] "five definitions"
             Expect.stringContains outcome.Output "study of task1, task2, task3" "the study"
             Expect.stringContains outcome.Output "6 models" "task2"
         }
