@@ -219,6 +219,7 @@ internal static class Findings
             sentences.Add(spans);
 
             var (low, high) = (models[0], models[^1]);
+            static string Change(double difference) => difference >= 0 ? "raised" : "lowered";
             double Mean(ModelResult m, Core.Metrics.Metric metric) => Of(m, metric).Mean;
             var reconstruction = Mean(high, Core.Metrics.testReconstruction) - Mean(low, Core.Metrics.testReconstruction);
             var (unitsLow, unitsHigh) = (Mean(low, Core.Metrics.activeUnits), Mean(high, Core.Metrics.activeUnits));
@@ -231,8 +232,8 @@ internal static class Findings
                 : "not the expected trade (reconstruction against a code closer to the prior)";
             sentences.Add(new Span[]
             {
-                $"Raising β from {Beta(low)} to {Beta(high)} changed the test reconstruction by {Numbers.Difference(reconstruction)} nats per image "
-                + $"and the KL by {Numbers.Difference(klHigh - klLow)} nats, with {units}: {trade}. "
+                $"Raising β from {Beta(low)} to {Beta(high)} {Change(reconstruction)} the test reconstruction by {Numbers.Difference(Math.Abs(reconstruction))} nats per image "
+                + $"and {Change(klHigh - klLow)} the KL by {Numbers.Difference(Math.Abs(klHigh - klLow))} nats, with {units}: {trade}. "
                 + "The negative ELBO (test loss) and the IWAE NLL compare the models on one scale; each model minimised its own reconstruction + β·KL.",
             });
         }

@@ -17,6 +17,16 @@ let tests =
             Expect.stringContains (log.ToString()) "VAE 784-128-8" "described"
         }
 
+        test "a ModelSpec declares convolutions and β; the model it creates keeps them, and a bad one is refused with the rule" {
+            let spec = Vae.Facade.ModelSpec(Vae.Reporting.ModelKind.Vae, [| 256 |], 20, Conv = [| 32; 64 |], Beta = 4.0)
+            Expect.equal (spec.Describe()) "VAE 784-c32-c64-256-20 (β = 4)" "described"
+            let model = Vae.Facade.VaeModel.Create(spec, 1L)
+            Expect.equal model.ParameterCount spec.ParameterCount "created with its parameters"
+            Expect.equal (model.Spec.Conv |> List.ofSeq, model.Spec.Beta) ([ 32; 64 ], 4.0) "read back from the core's architecture"
+            let bad = Vae.Facade.ModelSpec(Vae.Reporting.ModelKind.Autoencoder, [| 256 |], 20, Beta = 2.0)
+            Expect.stringContains (messageOf<Vae.Core.InvalidInputException> (fun () -> bad.Describe() |> ignore)) "beta: weights the KL term" "β on an autoencoder"
+        }
+
         test "a run cancelled through the façade is marked interrupted and ResumeAsync completes it with the numbers of a run never stopped" {
             let dir = temporaryDirectory ()
             let options folder = Vae.Facade.RunOptions(OutputFolder = Path.Combine(dir, folder), Quick = true)
