@@ -215,23 +215,19 @@ module Architecture =
 
     let private dense name inputs outputs = Dense(linearSlots name inputs outputs)
 
-    let private convolution name (inputs: int) (outputs: int) =
+    /// A convolution's weight (of `shape`, the kernel's two dimensions appended) and bias slots.
+    let private kernelSlots name (shape: int list) (outputs: int) =
         let k = int64 Convolution.Kernel
-        Conv(
-            [ { Name = $"{name}.weight"; Shape = [ int64 outputs; int64 inputs; k; k ] }
-              { Name = $"{name}.bias"; Shape = [ int64 outputs ] } ],
-            int64 Convolution.Stride,
-            int64 Convolution.Padding
-        )
+        [ { Name = $"{name}.weight"; Shape = (shape |> List.map int64) @ [ k; k ] }
+          { Name = $"{name}.bias"; Shape = [ int64 outputs ] } ]
 
-    let private transposed name (inputs: int) (outputs: int) =
-        let k = int64 Convolution.Kernel
-        ConvTranspose(
-            [ { Name = $"{name}.weight"; Shape = [ int64 inputs; int64 outputs; k; k ] }
-              { Name = $"{name}.bias"; Shape = [ int64 outputs ] } ],
-            int64 Convolution.Stride,
-            int64 Convolution.Padding
-        )
+    let private stride, padding = int64 Convolution.Stride, int64 Convolution.Padding
+
+    /// nn.Conv2d's weight is [out; in; k; k].
+    let private convolution name (inputs: int) (outputs: int) = Conv(kernelSlots name [ outputs; inputs ] outputs, stride, padding)
+
+    /// nn.ConvTranspose2d's weight is [in; out; k; k].
+    let private transposed name (inputs: int) (outputs: int) = ConvTranspose(kernelSlots name [ inputs; outputs ] outputs, stride, padding)
 
     /// Dense layers between consecutive `widths`, a ReLU after each, named "<prefix>.<i>".
     let private trunk prefix (widths: int list) =

@@ -238,6 +238,20 @@ let architecture (header: Header) (dataLength: int64) : Architecture =
     match widths |> List.tryFind (fun (_, _, values) -> 4L * values > dataLength) with
     | Some(field, width, _) -> fail $"__metadata__.{field} is {width}: a layer that wide needs more than the file's {dataLength} data bytes"
     | None -> ()
+    // A convolution holds in × out × 16 weights, and the flattened last feature map feeds a dense
+    // layer of at least as many: both checked in int64 before the layout multiplies them in ints.
+    match architecture.Image with
+    | Some(height, width) ->
+        let channels = 1L :: (design.Conv |> List.map int64)
+        let kernel = int64 (Convolution.Kernel * Convolution.Kernel)
+        for i, (cin, cout) in List.indexed (List.pairwise channels) do
+            if 4L * cin * cout * kernel > dataLength then
+                fail $"__metadata__.conv[{i}] is {cout}: a convolution from {cin} channels that wide needs more than the file's {dataLength} data bytes"
+        let k = design.Conv.Length
+        let flat = List.last channels * int64 (height >>> k) * int64 (width >>> k)
+        if 4L * flat > dataLength then
+            fail $"__metadata__.conv: its last feature map ({flat} values) needs more than the file's {dataLength} data bytes"
+    | None -> ()
     architecture
 
 /// Refuses a tensor in the header that is not among `expected`, and one of `expected` that the

@@ -220,6 +220,7 @@ let tests =
             Expect.stringContains (refusal (swap "\"height\":\"28\"" "\"height\":\"27\"")) "__metadata__.height × width is 27 × 28, not the input's 784 values" "height"
             Expect.stringContains (refusal (swap "\"beta\":\"4\"" "\"beta\":\"0\"")) "beta: must be a positive number, was 0" "β"
             Expect.stringContains (refusal (swap "\"conv\":\"32,64\"" "\"conv\":\"32,6x\"")) "conv[1]" "a channel count"
+            Expect.stringContains (refusal (swap "\"conv\":\"32,64\"" "\"conv\":\"99999\"")) "__metadata__.conv: its last feature map (19599804 values) needs more than the file's" "a feature map the file cannot hold"
         }
 
         test "β = 1 gives the same model as no β; convolutions that do not fit the images are refused with the JSON path" {
