@@ -1,5 +1,6 @@
 module Vae.Tests.MetricsTests
 
+open System
 open Expecto
 open Vae.Core
 open Vae.Core.Statistics
@@ -23,14 +24,47 @@ let private summary mean std = { Mean = mean; Std = std; Count = 3 }
 [<Tests>]
 let tests =
     testList "Metrics" [
+        test "Student's t: two-sided p-values and 97.5 % quantiles of a reference table" {
+            // Quantiles t(0.975) of the t table: df 1, 2, 4, 10, 30.
+            for df, t in [ 1.0, 12.706205; 2.0, 4.302653; 4.0, 2.776445; 10.0, 2.228139; 30.0, 2.042272 ] do
+                Expect.floatClose { absolute = 1e-6; relative = 0.0 } (2.0 * Statistics.studentCdf df -t) 0.05 $"df {df}: p at t = {t}"
+                Expect.floatClose { absolute = 2e-6; relative = 0.0 } (Statistics.studentQuantile df 0.975) t $"df {df}: quantile"
+            Expect.floatClose { absolute = 5e-5; relative = 0.0 } (2.0 * Statistics.studentCdf 10.0 -2.0) 0.0734 "df 10, t = 2: p = 0.0734"
+            Expect.floatClose { absolute = 1e-12; relative = 1e-12 } (Statistics.logGamma 5.0) (log 24.0) "ln Γ(5) = ln 24"
+            Expect.floatClose { absolute = 1e-12; relative = 1e-12 } (Statistics.logGamma 0.5) (0.5 * log Math.PI) "ln Γ(½) = ½ ln π"
+        }
+
+        test "Welch's test gives the textbook example's t, degrees of freedom and p; it does not apply without a spread" {
+            // Wikipedia's "Welch's t-test", example 1: t = −2.46, ν ≈ 25.0, p = 0.021.
+            let a1 = [ 27.5; 21.0; 19.0; 23.6; 17.0; 17.9; 16.9; 20.1; 21.9; 22.6; 23.1; 19.6; 19.0; 21.7; 21.4 ]
+            let a2 = [ 27.1; 22.0; 20.8; 23.4; 23.4; 23.5; 25.8; 22.0; 24.8; 20.2; 21.9; 22.1; 22.9; 20.5; 24.4 ]
+            match Statistics.welch (Statistics.summarise a1) (Statistics.summarise a2) with
+            | None -> failtest "the test applies"
+            | Some w ->
+                Expect.floatClose { absolute = 0.005; relative = 0.0 } w.T -2.46 "t"
+                Expect.floatClose { absolute = 0.05; relative = 0.0 } w.DegreesOfFreedom 25.0 "degrees of freedom"
+                Expect.floatClose { absolute = 0.0005; relative = 0.0 } w.P 0.021 "p"
+                Expect.isTrue (w.Low < w.Difference && w.Difference < w.High && w.High < 0.0) "the 95 % interval holds the difference and excludes 0"
+                Expect.floatClose Accuracy.high (w.High - w.Difference) (Statistics.studentQuantile w.DegreesOfFreedom 0.975 * w.StandardError) "its half-width is t(0.975) × the standard error"
+            Expect.isNone (Statistics.welch (Statistics.summarise [ 1.0 ]) (Statistics.summarise [ 2.0; 3.0 ])) "one repeat"
+            Expect.isNone (Statistics.welch (Statistics.summarise [ 1.0; 1.0 ]) (Statistics.summarise [ 2.0; 2.0 ])) "no spread"
+        }
+
         test "every metric has its own key, and the keys are those of results.json" {
             let keys = Metrics.all |> List.map (fun m -> m.Key)
             Expect.equal (List.distinct keys) keys "distinct"
             Expect.equal
                 (Set.ofList keys)
-                (set [ "valLoss"; "testRecon"; "testKl"; "testLoss"; "iwaeNll"; "activeUnits"; "linearAccuracy"; "knnAccuracy"
+                (set [ "valLoss"; "testRecon"; "testKl"; "testLoss"; "testObjective"; "iwaeNll"; "activeUnits"; "linearAccuracy"; "knnAccuracy"
                        "generationDistance"; "fittedGenerationDistance"; "trainingSeconds" ])
                 "results.json's summary keys"
+        }
+
+        test "the β-weighted test loss exists only for β ≠ 1, as reconstruction + β·KL, and is not judged" {
+            let m = measured 250.0 (Some 245.0)
+            Expect.isNone (Metrics.testObjective.Read m) "β = 1: the negative ELBO says it"
+            Expect.equal (Metrics.testObjective.Read { m with Beta = 4.0 }) (Some(250.0 + 4.0 * 10.0)) "β = 4"
+            Expect.isFalse Metrics.testObjective.Judged "models of different β minimise different objectives"
         }
 
         test "a lead is real only when the means differ by more than the two standard deviations combined" {
