@@ -22,9 +22,9 @@ type Better =
 
 /// The verdict on a metric across models.
 type Verdict =
-    /// The best model's mean beats the runner-up's by more than their two standard deviations combined.
+    /// The best model's lead over the runner-up is real (`leadIsReal`).
     | Clear of best: string * runnerUp: string * margin: float
-    /// The best mean is not that far ahead: the difference is within noise.
+    /// The lead is not shown to be real: inconclusive.
     | WithinNoise of best: string * runnerUp: string * margin: float
     /// Only one model.
     | Alone of best: string
@@ -42,20 +42,6 @@ let ranked (better: Better) (value: 'a -> float) (candidates: 'a list) : 'a list
 /// The best of `candidates` on a metric (see `ranked`); None when there are none.
 let best (better: Better) (value: 'a -> float) (candidates: 'a list) : 'a option =
     ranked better value candidates |> List.tryHead
-
-/// Whether the lead of one summary over another is real: the two means differ by more than the two standard
-/// deviations combined. The one place that says "beyond the noise".
-let beyondNoise (a: Summary) (b: Summary) : bool = abs (a.Mean - b.Mean) > a.Std + b.Std
-
-/// The verdict on a metric, from (model, summary) pairs: a model is declared best only when its
-/// mean beats the runner-up's by more than the sum of the two standard deviations.
-let verdict (better: Better) (summaries: (string * Summary) list) : Verdict =
-    match ranked better (fun (_, s) -> s.Mean) summaries with
-    | [] -> invalidArg (nameof summaries) "no models"
-    | [ (best, _) ] -> Alone best
-    | (best, b) :: (runnerUp, r) :: _ ->
-        let margin = abs (b.Mean - r.Mean)
-        if beyondNoise b r then Clear(best, runnerUp, margin) else WithinNoise(best, runnerUp, margin)
 
 /// ln Γ(x) for x > 0 (Lanczos' approximation, g = 7, nine coefficients: about 15 significant digits;
 /// below ½ through the reflection formula).
@@ -155,3 +141,26 @@ let welch (a: Summary) (b: Summary) : WelchTest option =
                   P = min 1.0 p
                   Low = difference - q * se
                   High = difference + q * se }
+
+/// The level at which a lead is declared real: Welch's test must reject equal means at 5 %.
+[<Literal>]
+let Level = 0.05
+
+/// Whether the lead of one summary over another is real: Welch's two-sample t-test rejects equal means at
+/// `Level` (p < 0.05). Without a spread on either side (every repeat gave the same number) a difference is
+/// exact; with one repeat on either side nothing can be said. The one place that says "beyond the noise".
+let leadIsReal (a: Summary) (b: Summary) : bool =
+    match welch a b with
+    | Some w -> w.P < Level
+    | None -> a.Count >= 2 && b.Count >= 2 && a.Std = 0.0 && b.Std = 0.0 && a.Mean <> b.Mean
+
+/// The verdict on a metric, from (model, summary) pairs: a model is declared best only when its
+/// lead over the runner-up is real (`leadIsReal`: Welch's t-test at the 5 % level).
+let verdict (better: Better) (summaries: (string * Summary) list) : Verdict =
+    match ranked better (fun (_, s) -> s.Mean) summaries with
+    | [] -> invalidArg (nameof summaries) "no models"
+    | [ (best, _) ] -> Alone best
+    | (best, b) :: (runnerUp, r) :: _ ->
+        let margin = abs (b.Mean - r.Mean)
+        if leadIsReal b r then Clear(best, runnerUp, margin) else WithinNoise(best, runnerUp, margin)
+

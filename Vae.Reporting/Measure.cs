@@ -122,6 +122,10 @@ internal sealed record Measure(string Key, string ShortName, Aspect Aspect, Scal
     public string Difference(double difference, int decimals) =>
         Number(difference, decimals) + (Scale == Scale.Accuracy ? " points" : "");
 
+    /// <summary>A signed difference for an interval: "−0.4", "2.9" (a minus sign, not a hyphen; "points" after an
+    /// accuracy's upper end is left to the sentence).</summary>
+    public string Signed(double difference, int decimals) => Number(difference, decimals).Replace("-", "−");
+
     /// <summary>A number as the sentence prints it (percent for an accuracy), without its unit.</summary>
     public string Number(double value, int decimals) => Numbers.Fixed(Scale == Scale.Accuracy ? 100 * value : value, decimals);
 

@@ -47,9 +47,11 @@ internal static class ReportContent
             + "fair way to generate from an autoencoder."));
         blocks.Add(new Paragraph(
             "When an experiment trains each model several times, each repeat with its own seed, tables show the mean ± the sample "
-            + "standard deviation over the repeats, and a model is declared best on a metric only when its mean beats the runner-up's by "
-            + "more than their two standard deviations combined; otherwise the difference is within noise. With one repeat the spread "
-            + "between seeds is unknown and no difference is judged. Pictures and per-epoch curves are of each model's first repeat."));
+            + "standard deviation over the repeats. A model is declared best on a metric only when Welch's two-sample t-test (unequal "
+            + "variances, Welch–Satterthwaite degrees of freedom) of its repeats against the runner-up's rejects equal means at the 5 % "
+            + "level; each verdict gives the p-value and the 95 % confidence interval of the lead, and a lead the test does not confirm is "
+            + "inconclusive. With one repeat the spread between seeds is unknown and no difference is judged. Pictures and per-epoch "
+            + "curves are of each model's first repeat."));
 
         foreach (var experiment in run.Experiments)
             blocks.AddRange(Experiment(experiment, NextChartId));
@@ -113,8 +115,8 @@ internal static class ReportContent
         if (experiment.Models.Count > 1)
         {
             yield return new Paragraph(
-                "For each metric, the best model and the runner-up; a model is declared best only when its mean beats the runner-up's by more "
-                + "than their two standard deviations combined.");
+                "For each metric, the best model and the runner-up; a model is declared best only when Welch's t-test rejects equal means "
+                + "at the 5 % level (p < 0.05), with the 95 % confidence interval of its lead.");
             yield return new BulletList(VerdictSentences.Sentences(experiment));
             yield return new Paragraph(new Span("In short:", Strong: true));
             yield return new BulletList(VerdictSentences.Summary(experiment));

@@ -83,8 +83,8 @@ public sealed record RepeatResult(
 /// <param name="Count">Number of repeats.</param>
 public sealed record MetricSummary(double Mean, double Std, int Count);
 
-/// <summary>Which model is best on a metric, and whether the difference is real: the best mean must beat the
-/// runner-up's by more than their two standard deviations combined.</summary>
+/// <summary>Which model is best on a metric, and whether the difference is real: Welch's two-sample t-test of the best
+/// against the runner-up must reject equal means at the 5 % level.</summary>
 /// <param name="Metric">The metric's key, e.g. "testRecon", "iwaeNll", "activeUnits", "linearAccuracy".</param>
 /// <param name="Label">The metric in words, e.g. "test reconstruction".</param>
 /// <param name="LowerIsBetter">True when a lower value is better.</param>
@@ -92,13 +92,42 @@ public sealed record MetricSummary(double Mean, double Std, int Count);
 /// <param name="BestSummary">Its summary.</param>
 /// <param name="RunnerUp">The next model, or null when only one model has the metric.</param>
 /// <param name="RunnerUpSummary">Its summary, or null.</param>
-/// <param name="Clear">True when the margin is larger than the two standard deviations combined; false: within noise.</param>
+/// <param name="Clear">True when Welch's t-test rejects equal means at the 5 % level (p &lt; 0.05); false: inconclusive.</param>
 public sealed record MetricVerdict(
     string Metric, string Label, bool LowerIsBetter, string Best, MetricSummary BestSummary,
     string? RunnerUp, MetricSummary? RunnerUpSummary, bool Clear)
 {
     /// <summary>|best mean − runner-up mean|, or 0 without a runner-up.</summary>
     public double Margin => RunnerUpSummary is null ? 0 : Math.Abs(BestSummary.Mean - RunnerUpSummary.Mean);
+
+    /// <summary>Welch's two-sample t-test of best against runner-up: the two-sided p-value; null when it does not apply
+    /// (one repeat on either side, or no spread on both).</summary>
+    public double? P { get; init; }
+
+    /// <summary>The 95 % confidence interval of the lead (best over runner-up, positive when the best is ahead), from
+    /// Welch's test: its lower end.</summary>
+    public double? LeadLow { get; init; }
+
+    /// <summary>The upper end of the lead's 95 % confidence interval.</summary>
+    public double? LeadHigh { get; init; }
+
+    /// <summary>This verdict with <see cref="P"/>, <see cref="LeadLow"/> and <see cref="LeadHigh"/> filled from its two
+    /// summaries, when the test applies.</summary>
+    public MetricVerdict WithTest() => RunnerUpSummary is null || LeadTest(LowerIsBetter, BestSummary, RunnerUpSummary) is not { } t
+        ? this
+        : this with { P = t.P, LeadLow = t.Low, LeadHigh = t.High };
+
+    /// <summary>Welch's t-test of <paramref name="best"/> against <paramref name="runnerUp"/>: the p-value and the 95 %
+    /// confidence interval of the lead (best over runner-up: runner-up − best when lower is better); null when it does not
+    /// apply (Core.Statistics.welch).</summary>
+    public static (double P, double Low, double High)? LeadTest(bool lowerIsBetter, MetricSummary best, MetricSummary runnerUp)
+    {
+        var test = Core.Statistics.welch(best.ToCore(), runnerUp.ToCore());
+        if (test is null) return null;
+        var sign = lowerIsBetter ? -1.0 : 1.0;
+        var (low, high) = (sign * test.Value.Low, sign * test.Value.High);
+        return (test.Value.P, Math.Min(low, high), Math.Max(low, high));
+    }
 }
 
 /// <summary>The pictures of one model, as paths relative to the run folder.</summary>

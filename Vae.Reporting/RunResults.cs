@@ -111,7 +111,7 @@ public static class RunResults
             var verdict = Metrics.judge(metric, ListModule.OfSeq(candidates.Select(m => Tuple.Create(m.Name, m.Kind.HasPosterior(), m.Summary[metric.Key].ToCore()))));
             MetricSummary Of(string model) => candidates.First(m => m.Name == model).Summary[metric.Key];
             MetricVerdict Verdict(string best, string? runnerUp, bool clear) =>
-                new(metric.Key, metric.Label, metric.Better.IsLower, best, Of(best), runnerUp, runnerUp is null ? null : Of(runnerUp), clear);
+                new MetricVerdict(metric.Key, metric.Label, metric.Better.IsLower, best, Of(best), runnerUp, runnerUp is null ? null : Of(runnerUp), clear).WithTest();
             return verdict?.Value switch
             {
                 Statistics.Verdict.Clear c => new[] { Verdict(c.best, c.runnerUp, true) },

@@ -2,18 +2,18 @@ namespace Vae.Reporting;
 
 /// <summary>The verdict of an experiment in words, from the façade's <see cref="ExperimentResult.Verdicts"/>: one
 /// sentence per judged metric, a summary by aspect (reconstruction, likelihood, latent usage, feature quality,
-/// generation), and each code against its PCA yardstick. A model is called best only when its mean beats the
-/// runner-up's by more than their two standard deviations combined; with one repeat nothing is called best, since
-/// the spread between seeds is then unknown.</summary>
+/// generation), and each code against its PCA yardstick. A model is called best only when Welch's two-sample t-test
+/// of its repeats against the runner-up's rejects equal means at the 5 % level; with one repeat nothing is called
+/// best, since the spread between seeds is then unknown.</summary>
 internal static class VerdictSentences
 {
     /// <summary>How a verdict came out.</summary>
     private enum Outcome
     {
-        /// <summary>The lead is larger than the two standard deviations combined.</summary>
+        /// <summary>Welch's t-test rejects equal means (p &lt; 0.05).</summary>
         Real,
 
-        /// <summary>The lead is not larger than the noise.</summary>
+        /// <summary>The test does not reject: inconclusive.</summary>
         WithinNoise,
 
         /// <summary>One repeat: the noise is unknown.</summary>
@@ -53,7 +53,7 @@ internal static class VerdictSentences
         var decimals = Decimals(measure, best, other);
         var values = $"{measure.Summary(best, decimals)} vs {measure.Summary(other, decimals)} for ";
         var lead = measure.Difference(verdict.Margin, decimals);
-        var noise = $"{measure.Number(best.Std, decimals)} + {measure.Number(other.Std, decimals)}";
+        var test = Test(verdict, measure, decimals);
         switch (OutcomeOf(verdict))
         {
             case Outcome.Level:
@@ -66,11 +66,11 @@ internal static class VerdictSentences
                 break;
             case Outcome.Real:
                 spans.AddRange([Strong(verdict.Best), $" is best ({values}", Strong(verdict.RunnerUp),
-                    $"): the lead of {lead} is beyond the noise ({noise})."]);
+                    $"): the lead of {lead} is real ({test})."]);
                 break;
             default:
                 spans.AddRange([Strong(verdict.Best), $" is ahead ({values}", Strong(verdict.RunnerUp),
-                    $"), but the lead of {lead} is within the noise ({noise}): no model is declared best."]);
+                    $"), but the lead of {lead} is inconclusive ({test}): no model is declared best."]);
                 break;
         }
         var kinds = experiment.Models.Where(m => m.Name == verdict.Best || m.Name == verdict.RunnerUp).Select(m => m.Kind).Distinct().Count();
@@ -78,6 +78,20 @@ internal static class VerdictSentences
             spans.Add(" Across kinds this compares a VAE's reconstruction + KL with an autoencoder's reconstruction alone.");
         return spans;
     }
+
+    /// <summary>"Welch's t-test, p = 0.003; 95 % CI of the lead 1.9 to 3.9", or why there is no test.</summary>
+    private static string Test(MetricVerdict verdict, Measure measure, int decimals)
+    {
+        // Results read back from an older results.json have no test: work it out from the summaries.
+        if (verdict.P is null && verdict.RunnerUpSummary is not null) verdict = verdict.WithTest();
+        if (verdict.P is not { } p || verdict.LeadLow is not { } low || verdict.LeadHigh is not { } high)
+            return "no spread between repeats to test against";
+        return $"Welch's t-test, {PValue(p)}; 95 % CI of the lead {measure.Signed(low, decimals)} to {measure.Signed(high, decimals)}";
+    }
+
+    /// <summary>"p = 0.031", "p = 0.0042", "p &lt; 0.0001".</summary>
+    internal static string PValue(double p) =>
+        p < 0.0001 ? "p < 0.0001" : $"p = {p.ToString(p < 0.01 ? "0.0000" : "0.000", System.Globalization.CultureInfo.InvariantCulture)}";
 
     /// <summary>The verdicts grouped by aspect, one item each: "Likelihood: five-layer is better on the IWAE NLL
     /// and the negative ELBO (real differences)."</summary>
@@ -123,14 +137,14 @@ internal static class VerdictSentences
         if (compared.All(v => OutcomeOf(v) == Outcome.NotJudged))
             return [$"Each model was trained once, so the spread between seeds is unknown and none of the {compared.Count} differences is judged; more repeats would tell which are real."];
         var real = compared.Where(v => OutcomeOf(v) == Outcome.Real).ToList();
-        var spans = new List<Span> { $"{real.Count} of the {compared.Count} differences between models are beyond the noise" };
+        var spans = new List<Span> { $"{real.Count} of the {compared.Count} differences between models are real (Welch's t-test, p < 0.05)" };
         if (real.Count > 0)
         {
             spans.Add(": ");
             spans.Add(string.Join(", ", real.Select(v => $"{Measure.For(v.Metric).ShortName} ({v.Best})")));
         }
         var rest = compared.Count - real.Count;
-        spans.Add(rest == 0 ? "." : rest == 1 ? "; the other is within noise." : "; the others are within noise.");
+        spans.Add(rest == 0 ? "." : rest == 1 ? "; the other is inconclusive." : "; the others are inconclusive.");
         return spans;
     }
 
@@ -173,10 +187,12 @@ internal static class VerdictSentences
         if (!Numbers.Finite(difference)) return (text + ", not comparable", false);
         if (ours.Count < 2)
             return (text + (difference > 0 ? $", ahead by {gap} (one repeat: not judged)" : difference < 0 ? $", behind by {gap}" : ", level"), false);
-        var real = Core.Statistics.beyondNoise(ours.ToCore(), yardstick.ToCore());
-        if (real && difference > 0) return (text + $": beats it by {gap}, beyond the noise", true);
-        if (real && difference < 0) return (text + $": below it by {gap}, beyond the noise", false);
-        return (text + $": {(difference >= 0 ? "ahead" : "behind")} by {gap}, within noise", false);
+        var real = Core.Statistics.leadIsReal(ours.ToCore(), yardstick.ToCore());
+        var test = Core.Statistics.welch(ours.ToCore(), yardstick.ToCore());
+        var p = test is null ? "" : $" ({PValue(test.Value.P)})";
+        if (real && difference > 0) return (text + $": beats it by {gap}, beyond the noise{p}", true);
+        if (real && difference < 0) return (text + $": below it by {gap}, beyond the noise{p}", false);
+        return (text + $": {(difference >= 0 ? "ahead" : "behind")} by {gap}, within noise{p}", false);
     }
 
     private static IEnumerable<Span> Clause(MetricVerdict verdict, Outcome outcome, IReadOnlyList<string> names)
@@ -186,7 +202,7 @@ internal static class VerdictSentences
         return outcome switch
         {
             Outcome.Real => [Strong(verdict.Best), $" is better on {what} ({(plural ? "real differences" : "a real difference")})"],
-            Outcome.WithinNoise => [Strong(verdict.Best), $" is ahead on {what}, within noise"],
+            Outcome.WithinNoise => [Strong(verdict.Best), $" is ahead on {what}, inconclusive"],
             Outcome.NotJudged => [Strong(verdict.Best), $" is ahead on {what} (one repeat: not judged)"],
             Outcome.Level => [Strong(verdict.Best), " and ", Strong(verdict.RunnerUp!), $" are level on {what}"],
             _ => ["only ", Strong(verdict.Best), $" has {what}"],
@@ -202,20 +218,16 @@ internal static class VerdictSentences
     }
 
     /// <summary>The fewest decimals, from the metric's usual precision, at which the printed numbers tell the same
-    /// story as the exact ones: a non-zero lead does not print as 0, unequal means do not print equal, and the
-    /// printed lead compares with the printed spreads' sum as the exact lead compares with the noise. One more
+    /// story as the exact ones: a non-zero lead does not print as 0 and unequal means do not print equal. One more
     /// decimal when that alone keeps a non-zero spread from printing as 0.</summary>
     private static int Decimals(Measure measure, MetricSummary best, MetricSummary other)
     {
         var start = measure.Decimals([best.Mean, other.Mean], best.Count > 1 || other.Count > 1);
         var margin = Math.Abs(best.Mean - other.Mean);
-        var real = Core.Statistics.beyondNoise(best.ToCore(), other.ToCore());
         bool Consistent(int d)
         {
             double Shown(double v) => measure.Shown(v, d);
-            var shownNoise = Math.Round(Shown(best.Std) + Shown(other.Std), d);
-            return (margin == 0 || (Shown(margin) > 0 && Shown(best.Mean) != Shown(other.Mean)))
-                   && (Shown(margin) > shownNoise) == real;
+            return margin == 0 || (Shown(margin) > 0 && Shown(best.Mean) != Shown(other.Mean));
         }
         bool SpreadsShow(int d) =>
             (best.Std == 0 || measure.Shown(best.Std, d) > 0) && (other.Std == 0 || measure.Shown(other.Std, d) > 0);

@@ -67,10 +67,18 @@ let tests =
             Expect.isFalse Metrics.testObjective.Judged "models of different β minimise different objectives"
         }
 
-        test "a lead is real only when the means differ by more than the two standard deviations combined" {
-            Expect.isTrue (beyondNoise (summary 240.0 1.0) (summary 250.0 1.0)) "10 apart, sds 1 + 1"
-            Expect.isFalse (beyondNoise (summary 240.0 5.0) (summary 250.0 5.0)) "10 apart, sds 5 + 5: not more than the noise"
-            Expect.isTrue (beyondNoise (summary 0.8 0.01) (summary 0.7 0.01)) "either order"
+        test "a lead is real only when Welch's t-test rejects equal means at 5 %" {
+            Expect.isTrue (leadIsReal (summary 240.0 1.0) (summary 250.0 1.0)) "10 apart, sds 1 and 1, 3 repeats: p ≈ 0.0003"
+            Expect.isFalse (leadIsReal (summary 240.0 5.0) (summary 250.0 5.0)) "10 apart, sds 5 and 5: p ≈ 0.07"
+            Expect.isTrue (leadIsReal (summary 0.8 0.01) (summary 0.7 0.01)) "either order"
+            // The shipped study's task1 validation loss (3 repeats): the lead 1.4644 exceeded sd₁ + sd₂ = 0.1758 + 1.2873,
+            // which the old rule called real; Welch's test gives p ≈ 0.19.
+            let w = (welch (summary 240.0 0.1758) (summary 241.4644 1.2873)).Value
+            Expect.isGreaterThan w.P 0.15 "p"
+            Expect.isFalse (leadIsReal (summary 240.0 0.1758) (summary 241.4644 1.2873)) "inconclusive"
+            Expect.isTrue (w.Low < 0.0 && w.High > 0.0) "its 95 % interval holds 0"
+            Expect.isTrue (leadIsReal (summary 1.0 0.0) (summary 2.0 0.0)) "no spread on either side: the difference is exact"
+            Expect.isFalse (leadIsReal { Mean = 1.0; Std = 0.0; Count = 1 } { Mean = 2.0; Std = 0.0; Count = 1 }) "one repeat: nothing is known"
         }
 
         test "the best is the first on a tie, and a value that is not finite is never ahead of one that is" {

@@ -199,8 +199,8 @@ let private verdicts (models: ModelResult list) =
         if not candidates.IsEmpty then
             let summaries = [ for m in candidates -> m.Name, (let s = m.Summary.[key] in ({ Mean = s.Mean; Std = s.Std; Count = s.Count }: Vae.Core.Statistics.Summary)) ]
             match Vae.Core.Statistics.verdict (if lower then Vae.Core.Statistics.Lower else Vae.Core.Statistics.Higher) summaries with
-            | Vae.Core.Statistics.Clear(best, runnerUp, _) -> MetricVerdict(key, label, lower, best, of' best, runnerUp, of' runnerUp, true)
-            | Vae.Core.Statistics.WithinNoise(best, runnerUp, _) -> MetricVerdict(key, label, lower, best, of' best, runnerUp, of' runnerUp, false)
+            | Vae.Core.Statistics.Clear(best, runnerUp, _) -> MetricVerdict(key, label, lower, best, of' best, runnerUp, of' runnerUp, true).WithTest()
+            | Vae.Core.Statistics.WithinNoise(best, runnerUp, _) -> MetricVerdict(key, label, lower, best, of' best, runnerUp, of' runnerUp, false).WithTest()
             | Vae.Core.Statistics.Alone best -> MetricVerdict(key, label, lower, best, of' best, null, null, false) |]
 
 let private experiment name description best (models: ModelResult list) =
@@ -391,14 +391,14 @@ let tests =
             let markdown = read RunLayout.ReportMarkdown
             Expect.stringContains markdown "### VAE against autoencoder" "a comparison section"
             Expect.stringContains markdown
-                "The autoencoder **ae** reconstructs the test set better: test reconstruction 235.2 ± 0.3 against 240.9 ± 0.5 nats per image for the VAE **five-layer**, 5.7 (2.4 %) lower, beyond the noise."
+                "The autoencoder **ae** reconstructs the test set better: test reconstruction 235.2 ± 0.3 against 240.9 ± 0.5 nats per image for the VAE **five-layer**, 5.7 (2.4 %) lower, beyond the noise (Welch's t-test, p = 0.0003)."
                 "reconstruction"
             Expect.stringContains markdown
-                "The VAE **five-layer** generates images closer to real ones from N(0, I): Fréchet distance to the test images in PCA space 0.0375 ± 0.0009 against 0.0583 ± 0.002 for the autoencoder **ae**, 0.021 (35.7 %) lower, beyond the noise."
+                "The VAE **five-layer** generates images closer to real ones from N(0, I): Fréchet distance to the test images in PCA space 0.0375 ± 0.0009 against 0.0583 ± 0.002 for the autoencoder **ae**, 0.021 (35.7 %) lower, beyond the noise (Welch's t-test, p = 0.0008)."
                 "generation from N(0, I)"
-            // 0.0352 − 0.0341 = 0.0011, not more than 0.0007 + 0.0006 = 0.0013.
+            // 0.0352 − 0.0341 = 0.0011: se = √((0.0007² + 0.0006²)/3) = 0.00053, t = 2.07, 3.9 degrees of freedom.
             Expect.stringContains markdown
-                "The autoencoder **ae** and the VAE **five-layer** generate images equally close to real ones from Gaussians fitted to their training codes, within noise: Fréchet distance to the test images in PCA space 0.0341 ± 0.0007 against 0.0352 ± 0.0006, 0.0011 apart, no more than the two standard deviations combined (0.0013)."
+                "The autoencoder **ae** and the VAE **five-layer** generate images equally close to real ones from Gaussians fitted to their training codes, within noise: Fréchet distance to the test images in PCA space 0.0341 ± 0.0007 against 0.0352 ± 0.0006, 0.0011 apart, a difference the repeats do not show to be real (Welch's t-test, p = 0.109)."
                 "generation from the fitted Gaussians"
             let pictures = markdown.Substring(markdown.IndexOf "Generated images side by side")
             let rows = pictures.Substring(0, pictures.IndexOf "###").Split("\n\n") |> Array.filter (fun r -> r.StartsWith "![")
@@ -462,25 +462,26 @@ let tests =
                 "the autoencoder's row has no IWAE estimate"
         }
 
-        test "the verdict declares a model best only beyond the noise, with the numbers worked out by hand" {
+        test "the verdict declares a model best only when Welch's t-test rejects equal means, with the numbers worked out by hand" {
             let markdown = read RunLayout.ReportMarkdown
-            // 240.9 − 238.0 = 2.9 > 0.6 + 0.5.
+            // 240.9 − 238.0 = 2.9; se = √((0.6² + 0.5²)/3) = 0.451, t = 6.43 on 3.87 degrees of freedom: p = 0.0034;
+            // t(0.975; 3.87) = 2.80, so the interval is 2.9 ± 1.26.
             Expect.stringContains markdown
-                "- On test reconstruction (lower is better), **baseline** is best (238.0 ± 0.6 vs 240.9 ± 0.5 for **five-layer**): the lead of 2.9 is beyond the noise (0.6 + 0.5)."
+                "- On test reconstruction (lower is better), **baseline** is best (238.0 ± 0.6 vs 240.9 ± 0.5 for **five-layer**): the lead of 2.9 is real (Welch's t-test, p = 0.0034; 95 % CI of the lead 1.6 to 4.2)."
                 "a clear case"
-            // 81.2 − 80.6 = 0.6 points, not more than 0.4 + 0.5.
+            // 81.2 − 80.6 = 0.6 points; se = √((0.4² + 0.5²)/3) = 0.37, t = 1.62: p = 0.18.
             Expect.stringContains markdown
-                "- On feature quality (linear probe accuracy; higher is better), **baseline** is ahead (81.2 ± 0.4 % vs 80.6 ± 0.5 % for **five-layer**), but the lead of 0.6 points is within the noise (0.4 + 0.5): no model is declared best."
-                "a within-noise case"
-            // 0.0352 − 0.0341 = 0.0011, not more than 0.0007 + 0.0006.
+                "- On feature quality (linear probe accuracy; higher is better), **baseline** is ahead (81.2 ± 0.4 % vs 80.6 ± 0.5 % for **five-layer**), but the lead of 0.6 points is inconclusive (Welch's t-test, p = 0.183; 95 % CI of the lead −0.4 to 1.6): no model is declared best."
+                "an inconclusive case"
+            // 0.0352 − 0.0341 = 0.0011; se = 0.00053, t = 2.07: p = 0.11.
             Expect.stringContains markdown
-                "- On generation from a fitted Gaussian (Fréchet distance to the test images; lower is better), **ae** is ahead (0.0341 ± 0.0007 vs 0.0352 ± 0.0006 for **five-layer**), but the lead of 0.0011 is within the noise (0.0007 + 0.0006): no model is declared best."
-                "the autoencoder's fair generation is within noise of the VAE's"
+                "- On generation from a fitted Gaussian (Fréchet distance to the test images; lower is better), **ae** is ahead (0.0341 ± 0.0007 vs 0.0352 ± 0.0006 for **five-layer**), but the lead of 0.0011 is inconclusive (Welch's t-test, p = 0.109; 95 % CI of the lead −0.0004 to 0.0026): no model is declared best."
+                "the autoencoder's fair generation is not shown to differ from the VAE's"
             Expect.stringContains markdown
                 "- On test log-likelihood (IWAE negative log-likelihood; lower is better), only **five-layer** is measured (244.9 ± 0.4): an autoencoder has no KL term, hence no ELBO and no likelihood estimate."
                 "a VAE-only metric"
             Expect.stringContains markdown
-                "the lead of 21.3 is beyond the noise (0.5 + 0.7). Across kinds this compares a VAE's reconstruction + KL with an autoencoder's reconstruction alone."
+                "the lead of 21.3 is real (Welch's t-test, p \\< 0.0001; 95 % CI of the lead 19.9 to 22.7). Across kinds this compares a VAE's reconstruction + KL with an autoencoder's reconstruction alone."
                 "validation loss across kinds is qualified"
         }
 
@@ -490,22 +491,22 @@ let tests =
                 [ "- **Reconstruction**: **baseline** is better on test reconstruction (a real difference)."
                   "- **Likelihood**: **five-layer** is better on the negative ELBO and the IWAE NLL (real differences)."
                   "- **Latent usage**: **baseline** is better on active units (a real difference)."
-                  "- **Feature quality**: **baseline** is ahead on the linear probe, within noise; **five-layer** is better on 5-NN (a real difference)."
-                  "- **Generation**: **five-layer** is better on generation from N(0, I) (a real difference); **five-layer** is ahead on generation from the fitted Gaussian, within noise."
-                  "7 of the 9 differences between models are beyond the noise: validation loss (five-layer), test reconstruction (baseline), the negative ELBO (five-layer), the IWAE NLL (five-layer), active units (baseline), 5-NN (five-layer), generation from N(0, I) (five-layer); the others are within noise."
+                  "- **Feature quality**: **baseline** is ahead on the linear probe, inconclusive; **five-layer** is better on 5-NN (a real difference)."
+                  "- **Generation**: **five-layer** is better on generation from N(0, I) (a real difference); **five-layer** is ahead on generation from the fitted Gaussian, inconclusive."
+                  "7 of the 9 differences between models are real (Welch's t-test, p \\< 0.05): validation loss (five-layer), test reconstruction (baseline), the negative ELBO (five-layer), the IWAE NLL (five-layer), active units (baseline), 5-NN (five-layer), generation from N(0, I) (five-layer); the others are inconclusive."
                   "- **Likelihood**: only **five-layer** has the negative ELBO and the IWAE NLL."
-                  "6 of the 7 differences between models are beyond the noise: validation loss (ae), test reconstruction (ae), active units (ae), the linear probe (ae), 5-NN (ae), generation from N(0, I) (five-layer); the other is within noise." ] do
+                  "6 of the 7 differences between models are real (Welch's t-test, p \\< 0.05): validation loss (ae), test reconstruction (ae), active units (ae), the linear probe (ae), 5-NN (ae), generation from N(0, I) (five-layer); the other is inconclusive." ] do
                 Expect.stringContains markdown line "summary line"
         }
 
         test "the verdict says whether each learned code beats its PCA yardstick" {
             let markdown = read RunLayout.ReportMarkdown
-            // 81.2 − 79.5 = 1.7 > 0.4 + 0; 80.1 − 82.3 = −2.2, more than 0.3 below.
+            // 81.2 − 79.5 = 1.7, se = 0.4/√3 (the yardstick does not vary), t = 7.4 on 2 degrees of freedom: p = 0.018.
             Expect.stringContains markdown
-                "- **baseline** (20 dimensions): linear probe 81.2 ± 0.4 % vs 79.5 % for PCA: beats it by 1.7 points, beyond the noise; 5-NN 80.1 ± 0.3 % vs 82.3 % for PCA: below it by 2.2 points, beyond the noise. Its code beats PCA on the linear probe only."
+                "- **baseline** (20 dimensions): linear probe 81.2 ± 0.4 % vs 79.5 % for PCA: beats it by 1.7 points, beyond the noise (p = 0.018); 5-NN 80.1 ± 0.3 % vs 82.3 % for PCA: below it by 2.2 points, beyond the noise (p = 0.0061). Its code beats PCA on the linear probe only."
                 "baseline"
             Expect.stringContains markdown
-                "- **ae** (20 dimensions): linear probe 82.5 ± 0.3 % vs 79.5 % for PCA: beats it by 3.0 points, beyond the noise; 5-NN 83.4 ± 0.2 % vs 82.3 % for PCA: beats it by 1.1 points, beyond the noise. Its code beats PCA on both probes."
+                "- **ae** (20 dimensions): linear probe 82.5 ± 0.3 % vs 79.5 % for PCA: beats it by 3.0 points, beyond the noise (p = 0.0033); 5-NN 83.4 ± 0.2 % vs 82.3 % for PCA: beats it by 1.1 points, beyond the noise (p = 0.011). Its code beats PCA on both probes."
                 "the autoencoder"
         }
 
@@ -528,16 +529,20 @@ let tests =
             Expect.isFalse (section.Contains " ± ") "no spreads"
         }
 
-        test "the printed lead and spreads never contradict the verdict: decimals are added until they agree" {
+        test "the printed lead never reads 0 and unequal means never print equal: decimals are added until they do not" {
             let folder = temporaryDirectory ()
             let models = [ baseline; fiveLayerIn "task1" None ]
-            // 239.04 − 238.00 = 1.04 > 0.52 + 0.51 = 1.03; at one decimal it would read "1.0 beyond (0.5 + 0.5)".
-            let close = MetricVerdict("testRecon", "test reconstruction", true, "baseline", MetricSummary(238.0, 0.52, 3), "five-layer", MetricSummary(239.04, 0.51, 3), true)
+            // 238.04 − 238.00 = 0.04: at one decimal both would read 238.0 and the lead 0.0. Welch: se = 0.0163, t = 2.45
+            // on 4 degrees of freedom, p = 0.070; t(0.975; 4) = 2.776, so the lead's interval is 0.04 ± 0.045.
+            let close =
+                MetricVerdict("testRecon", "test reconstruction", true, "baseline", MetricSummary(238.0, 0.02, 3), "five-layer", MetricSummary(238.04, 0.02, 3), false)
+                    .WithTest()
+            Expect.floatClose Accuracy.high close.P.Value 0.07048399691 "p"
             let e = ExperimentResult("task1", "", started, 42L, List.toArray models, "five-layer", RunLayout.ExperimentImages "task1", 3, [| close |], 1000, 1000)
             (Report.WriteAsync(RunResult("close", started, false, [| e |]), folder)).GetAwaiter().GetResult()
             let markdown = File.ReadAllText(Path.Combine(folder, RunLayout.ReportMarkdown))
             Expect.stringContains markdown
-                "**baseline** is best (238.00 ± 0.52 vs 239.04 ± 0.51 for **five-layer**): the lead of 1.04 is beyond the noise (0.52 + 0.51)."
+                "**baseline** is ahead (238.00 ± 0.02 vs 238.04 ± 0.02 for **five-layer**), but the lead of 0.04 is inconclusive (Welch's t-test, p = 0.070; 95 % CI of the lead −0.01 to 0.09): no model is declared best."
                 "two decimals"
         }
 
