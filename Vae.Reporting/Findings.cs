@@ -190,6 +190,30 @@ internal static class Findings
         return sentences;
     }
 
+    /// <summary>The trainings whose best epoch is the epoch cap (still improving when stopped), per model: (model, how
+    /// many of its repeats, of how many); empty when none is, or when the cap is unknown.</summary>
+    public static IReadOnlyList<(ModelResult Model, int AtCap, int Repeats)> UnderTrained(ExperimentResult experiment) =>
+        experiment.MaxEpochs is not { } cap
+            ? []
+            : experiment.Models
+                .Select(m => (Model: m, AtCap: m.Repeats.Count(r => r.BestEpoch == cap), Repeats: m.Repeats.Count))
+                .Where(t => t.AtCap > 0)
+                .ToList();
+
+    /// <summary>"16 of 18 trainings had their best epoch at the 10-epoch cap (h400-z40: 3 of 3, …): they were still
+    /// improving when stopped, and the ranking may change with more epochs (--epochs)."; null when none did.</summary>
+    public static string? UnderTrainingWarning(ExperimentResult experiment)
+    {
+        var under = UnderTrained(experiment);
+        if (under.Count == 0) return null;
+        var total = experiment.Models.Sum(m => m.Repeats.Count);
+        var atCap = under.Sum(u => u.AtCap);
+        var which = string.Join(", ", under.Select(u => $"{u.Model.Name}: {u.AtCap} of {u.Repeats}"));
+        return $"{atCap} of {total} trainings had their best epoch at the {experiment.MaxEpochs}-epoch cap ({which}): they were still "
+               + "improving when stopped, so their numbers understate what the architecture can do and the ranking may change with more "
+               + "epochs (--epochs).";
+    }
+
     /// <summary>For each group of VAEs that differ only in β (same convolutions, widths and latent size): each β's test
     /// reconstruction, KL, active units and IWAE NLL, and what raising β from the lowest to the highest did to them,
     /// in numbers. Empty when no two VAEs differ only in β.</summary>

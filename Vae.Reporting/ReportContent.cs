@@ -26,6 +26,14 @@ internal static class ReportContent
             + (run.Lanes > 1
                 ? $"Models trained {run.Lanes} at a time, each on {Plural(run.ThreadsPerModel, "thread")}; a training time is wall-clock time beside whatever trained or was measured at the same time."
                 : $"Models trained one at a time, on {Plural(run.ThreadsPerModel, "thread")}.")));
+        // Under-training is said at the top too: it qualifies every ranking below it.
+        var underTrained = run.Experiments.Where(e => Findings.UnderTrained(e).Count > 0).ToList();
+        if (underTrained.Count > 0)
+            blocks.Add(new Callout(
+            [
+                new Span("Under-trained models.", Strong: true),
+                " " + string.Join(" ", underTrained.Select(e => $"{e.Experiment}: {Findings.UnderTrainingWarning(e)}")),
+            ]));
         // Pixels and test images are counted when every experiment has the same number of them (one data set).
         var pixels = run.Experiments.Select(e => e.Data.Pixels).Distinct().ToList();
         var testImages = run.Experiments.Select(e => e.Data.TestImages).Distinct().ToList();
@@ -96,6 +104,9 @@ internal static class ReportContent
             yield return new BulletList(experiment.Diverged.Select(Diverged).ToList());
         }
         if (experiment.Models.Count == 0) yield break;
+        var underTrained = Findings.UnderTrainingWarning(experiment);
+        if (underTrained is not null)
+            yield return new Callout([new Span("Under-trained.", Strong: true), " " + underTrained]);
 
         yield return new Heading(3, "Results", $"{anchor}-results");
         yield return new Paragraph("Losses in nats per image; training and validation at each model's best epoch, test with the best epoch's weights."
@@ -121,6 +132,8 @@ internal static class ReportContent
             yield return new Paragraph(new Span("In short:", Strong: true));
             yield return new BulletList(VerdictSentences.Summary(experiment));
             yield return new Paragraph(VerdictSentences.Tally(experiment));
+            if (underTrained is not null)
+                yield return new Paragraph([new Span("Caution:", Strong: true), " " + underTrained]);
         }
         else
             yield return new Paragraph("One model: there is no other to compare it with.");

@@ -298,6 +298,10 @@ public sealed record ExperimentResult(
     /// not measured, never best.</summary>
     public IReadOnlyList<DivergedModel> Diverged { get; init; } = [];
 
+    /// <summary>The most epochs a training could run (after the command line's overrides); null when unknown (results
+    /// written before it was recorded). A best epoch equal to it means the model was still improving when stopped.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] public int? MaxEpochs { get; init; }
+
     /// <summary>The data set the experiment trained on: its image size and class names are the pictures'.</summary>
     [JsonIgnore] public DataSetResult Data { get; init; } = DataSetResult.FashionMnist;
 

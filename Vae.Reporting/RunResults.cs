@@ -87,6 +87,7 @@ public static class RunResults
             name, o.Definition.Description, o.StartedUtc, o.Training.Seed, models, o.Best?.Value.Spec.Name, RunLayout.ExperimentImages(name),
             o.Repeats.Length, Verdicts(models), o.Analysis.IwaeSamples, o.Analysis.IwaeImages)
         {
+            MaxEpochs = o.Training.MaxEpochs,
             Diverged = o.Diverged.Select(d => new DivergedModel(
                 d.Spec.Name,
                 d.Architecture.Kind.ToResult(),

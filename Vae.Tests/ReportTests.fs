@@ -510,6 +510,27 @@ let tests =
                 "the autoencoder"
         }
 
+        test "a best epoch at the epoch cap is flagged as under-training at the top, in the experiment and in its verdict" {
+            // Every repeat of the baseline and of five-layer has its best epoch at 3.
+            let flagged (maxEpochs: int) =
+                let folder = temporaryDirectory ()
+                let e0 = experiment "task1" "" "five-layer" [ baseline; fiveLayerIn "task1" None ]
+                let e =
+                    ExperimentResult(e0.Experiment, e0.Description, e0.StartedUtc, e0.Seed, e0.Models, e0.Best, e0.Images, e0.Repeats, e0.Verdicts,
+                                     e0.IwaeSamples, e0.IwaeImages, MaxEpochs = Nullable maxEpochs)
+                (Report.WriteAsync(RunResult("capped", started, false, [| e |]), folder)).GetAwaiter().GetResult()
+                File.ReadAllText(Path.Combine(folder, RunLayout.ReportMarkdown))
+            let markdown = flagged 3
+            let warning =
+                "6 of 6 trainings had their best epoch at the 3-epoch cap (baseline: 3 of 3, five-layer: 3 of 3): they were still improving when stopped, so their numbers understate what the architecture can do and the ranking may change with more epochs (--epochs)."
+            Expect.stringContains markdown $"**Under-trained models.** task1: {warning}" "at the top"
+            Expect.stringContains markdown $"**Under-trained.** {warning}" "in the experiment"
+            Expect.stringContains markdown $"**Caution:** {warning}" "in the verdict"
+            Expect.isLessThan (markdown.IndexOf "Under-trained models.") (markdown.IndexOf "## task1") "the top comes before the experiment"
+            Expect.isFalse ((flagged 4).Contains "Under-trained") "a cap of 4: the best epochs (3) came before it"
+            Expect.isFalse ((read RunLayout.ReportMarkdown).Contains "Under-trained") "a cap that is not known says nothing"
+        }
+
         test "with one repeat no difference is judged and the tables show single values" {
             let folder = temporaryDirectory ()
             let once = RunResult("once", started, false, [| experiment "task1" "" "five-layer" [ baselineWith 1; fiveLayerWith 1 "task1" None ] |])
