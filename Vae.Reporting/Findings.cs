@@ -190,6 +190,77 @@ internal static class Findings
         return sentences;
     }
 
+    /// <summary>What the active units explain, from the numbers: each VAE whose mean active units are below half its latent
+    /// size is named as collapsed (how many dimensions carry the KL, which, and how much of it); and, over three or more
+    /// VAEs, the rank correlation of active units with test reconstruction and with generation from N(0, I), stated when
+    /// it is strong (|ρ| ≥ 0.7). Empty when there is nothing to say.</summary>
+    public static IReadOnlyList<IReadOnlyList<Span>> LatentUsage(ExperimentResult experiment)
+    {
+        var sentences = new List<IReadOnlyList<Span>>();
+        var vaes = experiment.Models.Where(m => m.Kind.HasPosterior()).ToList();
+        foreach (var m in vaes)
+        {
+            var units = RepeatSummaries.Of(m, Core.Metrics.activeUnits).Mean;
+            if (!(units < 0.5 * m.Latent) || m.KlPerDim.Count != m.Latent) continue;
+            // The first repeat's dimensions, by their share of the KL: its active units carry it.
+            var carrying = m.KlPerDim.Select((kl, i) => (Kl: kl, Dimension: i)).OrderByDescending(d => d.Kl).Take(m.ActiveUnits).ToList();
+            var total = m.KlPerDim.Sum();
+            var share = total > 0 ? carrying.Sum(d => d.Kl) / total : 0;
+            sentences.Add(new Span[]
+            {
+                Strong(m.Name), $" uses {Numbers.Fixed(units, 1)} of its {m.Latent} latent dimensions (mean over the repeats): posterior collapse. "
+                + $"In the first repeat dimensions {string.Join(", ", carrying.Select(d => d.Dimension).OrderBy(d => d))} carry "
+                + $"{Numbers.Percent(100 * share)} of its test KL ({Numbers.Nats(total)} nats); the other {m.Latent - carrying.Count} stay at the prior, "
+                + "so a larger latent size adds nothing the decoder uses.",
+            });
+        }
+        if (vaes.Count >= 3)
+        {
+            var units = vaes.Select(m => RepeatSummaries.Of(m, Core.Metrics.activeUnits).Mean).ToArray();
+            void Link(Core.Metrics.Metric metric, string what, string ifLowerWithMore, string ifLowerWithFewer)
+            {
+                var values = vaes.Select(m => RepeatSummaries.Of(m, metric).Mean).ToArray();
+                var rho = Spearman(units, values);
+                if (!(Math.Abs(rho) >= 0.7)) return;
+                var r = rho.ToString("F2", CultureInfo.InvariantCulture).Replace("-", "−");
+                sentences.Add(new Span[]
+                {
+                    rho < 0
+                        ? $"Across the {vaes.Count} VAEs, more active units go with lower {what} (Spearman ρ = {r}){ifLowerWithMore}."
+                        : $"Across the {vaes.Count} VAEs, fewer active units go with lower {what} (Spearman ρ = {r}){ifLowerWithFewer}.",
+                });
+            }
+            Link(Core.Metrics.testReconstruction, "test reconstruction", ": the more dimensions the decoder is given, the better it reconstructs", "");
+            Link(Core.Metrics.generationDistance, "distance of images generated from N(0, I) to the test images", "",
+                ": a code closer to the prior is easier to sample from");
+        }
+        return sentences;
+    }
+
+    /// <summary>Spearman's rank correlation (average ranks for ties); NaN when either side does not vary.</summary>
+    internal static double Spearman(IReadOnlyList<double> x, IReadOnlyList<double> y)
+    {
+        static double[] Ranks(IReadOnlyList<double> v)
+        {
+            var order = v.Select((value, i) => (value, i)).OrderBy(p => p.value).ToArray();
+            var ranks = new double[v.Count];
+            for (var start = 0; start < order.Length;)
+            {
+                var end = start;
+                while (end + 1 < order.Length && order[end + 1].value == order[start].value) end++;
+                for (var k = start; k <= end; k++) ranks[order[k].i] = (start + end) / 2.0 + 1;
+                start = end + 1;
+            }
+            return ranks;
+        }
+        var (rx, ry) = (Ranks(x), Ranks(y));
+        var (mx, my) = (rx.Average(), ry.Average());
+        var cov = rx.Zip(ry, (a, b) => (a - mx) * (b - my)).Sum();
+        var sx = Math.Sqrt(rx.Sum(a => (a - mx) * (a - mx)));
+        var sy = Math.Sqrt(ry.Sum(b => (b - my) * (b - my)));
+        return sx == 0 || sy == 0 ? double.NaN : cov / (sx * sy);
+    }
+
     /// <summary>The trainings whose best epoch is the epoch cap (still improving when stopped), per model: (model, how
     /// many of its repeats, of how many); empty when none is, or when the cap is unknown.</summary>
     public static IReadOnlyList<(ModelResult Model, int AtCap, int Repeats)> UnderTrained(ExperimentResult experiment) =>

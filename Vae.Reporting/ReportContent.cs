@@ -163,6 +163,13 @@ internal static class ReportContent
                 .Select(m => new Picture(m.Images.GeneratedFitted, $"{ModelText.NameAndKind(m)}: from the fitted Gaussian")).ToList());
         }
 
+        var usage = Findings.LatentUsage(experiment);
+        if (usage.Count > 0)
+        {
+            yield return new Heading(3, "What the active units explain", $"{anchor}-active-units");
+            yield return new BulletList(usage);
+        }
+
         var beta = Findings.BetaTradeOff(experiment);
         if (beta.Count > 0)
         {

@@ -510,6 +510,32 @@ let tests =
                 "the autoencoder"
         }
 
+        test "posterior collapse is named from the active units, and their link to reconstruction and generation when the ranks show it" {
+            let markdown = read RunLayout.ReportMarkdown
+            // five-layer: 9, 10 and 8 active units of 20 (mean 9 < 10); its first repeat's KL sits in the even dimensions but 18.
+            Expect.stringContains markdown
+                "- **five-layer** uses 9.0 of its 20 latent dimensions (mean over the repeats): posterior collapse. In the first repeat dimensions 0, 2, 4, 6, 8, 10, 12, 14, 16 carry 99.8 % of its test KL (9.2 nats); the other 11 stay at the prior, so a larger latent size adds nothing the decoder uses."
+                "five-layer collapsed"
+            Expect.isFalse (markdown.Contains "**baseline** uses") "the baseline's 14 of 20 is not called collapse"
+            Expect.isFalse (markdown.Contains "Spearman") "two VAEs: no correlation is stated"
+            // A third VAE with fewer active units (4), a worse reconstruction (250) and better generation (0.030): the ranks agree.
+            let third =
+                model 3 "task1" "narrow" ModelKind.Vae [| 400 |] 652824L 3
+                    [| EpochReport(1, 300.0, 5.0, 290.0, 5.0, 5.0); EpochReport(2, 280.0, 5.0, 270.0, 5.0, 4.0); EpochReport(3, 270.0, 5.0, 262.0, 5.0, 4.0) |]
+                    { fiveLayerMeasured with Recon = 250.0, 0.5; Active = [ 4; 4; 4 ]; Generation = 0.0300, 0.0005 }
+                    (fun i -> i >= 4) None
+            let folder = temporaryDirectory ()
+            let e = experiment "task1" "" "baseline" [ baseline; fiveLayerIn "task1" None; third ]
+            (Report.WriteAsync(RunResult("ranks", started, false, [| e |]), folder)).GetAwaiter().GetResult()
+            let ranks = File.ReadAllText(Path.Combine(folder, RunLayout.ReportMarkdown))
+            Expect.stringContains ranks
+                "Across the 3 VAEs, more active units go with lower test reconstruction (Spearman ρ = −1.00): the more dimensions the decoder is given, the better it reconstructs."
+                "reconstruction"
+            Expect.stringContains ranks
+                "Across the 3 VAEs, fewer active units go with lower distance of images generated from N(0, I) to the test images (Spearman ρ = 1.00): a code closer to the prior is easier to sample from."
+                "generation"
+        }
+
         test "a best epoch at the epoch cap is flagged as under-training at the top, in the experiment and in its verdict" {
             // Every repeat of the baseline and of five-layer has its best epoch at 3.
             let flagged (maxEpochs: int) =
