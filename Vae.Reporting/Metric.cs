@@ -46,8 +46,7 @@ internal sealed record Metric(
         Loss("test loss", Core.Metrics.testLoss, MetricScope.SameKind),
         new("parameters", "the fewest parameters", "fewer than", "the largest", m => new MetricSummary(m.Parameters, 0, 1),
             Count, Count, MetricScope.AllModels),
-        new("training time", "the shortest training time", "less than", "the longest",
-            m => RepeatSummaries.Of(m, Core.Metrics.trainingSeconds), Numbers.Duration, Numbers.Duration, MetricScope.AllModels),
+        // No finding on training time: a time is wall-clock time beside whatever else ran, not a property of the model.
     ];
 
     /// <summary>The model's value: its mean over repeats.</summary>
