@@ -34,6 +34,13 @@ internal static class ReportContent
                 new Span("Under-trained models.", Strong: true),
                 " " + string.Join(" ", underTrained.Select(e => $"{e.Experiment}: {Findings.UnderTrainingWarning(e)}")),
             ]));
+        var summary = StudySummary.Items(run);
+        if (summary.Count > 0)
+        {
+            blocks.Add(new Heading(2, "Summary", "summary"));
+            blocks.Add(new BulletList(summary));
+            blocks.Add(new Heading(2, "Method", "method"));
+        }
         // Pixels and test images are counted when every experiment has the same number of them (one data set).
         var pixels = run.Experiments.Select(e => e.Data.Pixels).Distinct().ToList();
         var testImages = run.Experiments.Select(e => e.Data.TestImages).Distinct().ToList();

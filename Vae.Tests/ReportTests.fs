@@ -536,6 +536,16 @@ let tests =
                 "generation"
         }
 
+        test "the report opens with each experiment's answer in a few sentences, read from the verdicts and findings" {
+            let markdown = read RunLayout.ReportMarkdown
+            let summary = markdown.Substring(markdown.IndexOf "## Summary", markdown.IndexOf "## Method" - markdown.IndexOf "## Summary")
+            Expect.isLessThan (markdown.IndexOf "## Summary") (markdown.IndexOf "## task1") "before the experiments"
+            Expect.stringContains summary
+                "- **task1**: **five-layer** (VAE 784-400-200-100-20) has the lowest validation loss, 257.8 ± 0.7 nats per image; its lead over baseline is real (Welch's t-test, p \\< 0.0001). Best on test reconstruction: baseline; the IWAE NLL: five-layer; generation from N(0, I): five-layer. Posterior collapse: five-layer (9.0 of 20 active units)."
+                "task1"
+            Expect.stringContains summary "(Across kinds the validation loss does not compare like with like: see the reconstruction.) Best on test reconstruction: ae;" "task3 mixes kinds"
+        }
+
         test "a best epoch at the epoch cap is flagged as under-training at the top, in the experiment and in its verdict" {
             // Every repeat of the baseline and of five-layer has its best epoch at 3.
             let flagged (maxEpochs: int) =
