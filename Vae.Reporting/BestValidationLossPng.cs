@@ -2,9 +2,10 @@ using ScottPlot;
 
 namespace Vae.Reporting;
 
-/// <summary><c>best-validation-loss.png</c>: one bar per model, its best validation loss (the mean over repeats, with
-/// a bar of ± one standard deviation when trained more than once); each bar labelled with its value and its distance
-/// from the lowest, the lowest in red.</summary>
+/// <summary><c>best-validation-loss.png</c>: one point per model, its best validation loss (the mean over repeats, with
+/// its 95 % confidence interval, mean ± t(0.975, n − 1) · sd / √n, when trained more than once), on an axis fitted to the
+/// intervals so that differences of a nat or two show; each point labelled with its value and its distance from the
+/// lowest, the lowest in red (not when the experiment mixes VAEs and autoencoders, whose losses do not compare).</summary>
 internal static class BestValidationLossPng
 {
     /// <summary>Width in pixels.</summary>
@@ -12,6 +13,24 @@ internal static class BestValidationLossPng
 
     /// <summary>Height in pixels.</summary>
     public const int Height = 560;
+
+    /// <summary>Half the width of the 95 % confidence interval of a mean over repeats; 0 for one repeat.</summary>
+    public static double HalfInterval(MetricSummary summary) =>
+        summary.Count > 1 && double.IsFinite(summary.Std)
+            ? Core.Statistics.studentQuantile(summary.Count - 1, 0.975) * summary.Std / Math.Sqrt(summary.Count)
+            : 0;
+
+    /// <summary>The y-axis range: the intervals' lowest and highest ends, padded by a fifth of their span (at least
+    /// half a nat), with room above for the labels.</summary>
+    public static (double Low, double High) AxisRange(IReadOnlyList<MetricSummary> summaries)
+    {
+        var finite = summaries.Where(s => double.IsFinite(s.Mean)).ToList();
+        if (finite.Count == 0) return (0, 1);
+        var low = finite.Min(s => s.Mean - HalfInterval(s));
+        var high = finite.Max(s => s.Mean + HalfInterval(s));
+        var pad = Math.Max(0.5, 0.2 * (high - low));
+        return (low - pad, high + 2.2 * pad);
+    }
 
     /// <summary>Draws the picture of <paramref name="experiment"/> into <paramref name="path"/>.</summary>
     public static void Write(ExperimentResult experiment, string path)
@@ -21,7 +40,7 @@ internal static class BestValidationLossPng
         var repeated = Findings.Repeated(experiment);
         var plot = ChartStyle.NewPlot(
             repeated
-                ? $"{experiment.Experiment}: best validation loss of each model, mean ± standard deviation over {experiment.Repeats} repeats"
+                ? $"{experiment.Experiment}: best validation loss of each model, mean and 95 % confidence interval over {experiment.Repeats} repeats"
                 : $"{experiment.Experiment}: best validation loss of each model", "",
             mixed ? $"{ChartStyle.LossUnit} (VAE: reconstruction + KL; autoencoder: reconstruction)" : ChartStyle.LossUnit);
         using var _ = plot;
@@ -29,49 +48,43 @@ internal static class BestValidationLossPng
         var models = experiment.Models;
         var summaries = models.Select(m => RepeatSummaries.Of(m, Core.Metrics.validationLoss)).ToList();
         var lowest = RepeatSummaries.ValidationLoss(best);
-        var top = summaries.Select(s => s.Mean + s.Std).Where(double.IsFinite).DefaultIfEmpty(1).Max();
-        // About the pixels per nat of the frame (the picture less its title and axis bands), to lift each label
-        // above its error bar.
-        var pixelsPerNat = (Height - 110) / (top * 1.18);
-        var bars = models.Select((m, i) =>
+        var (bottom, top) = AxisRange(summaries);
+        var pixelsPerNat = (Height - 110) / (top - bottom);
+        for (var i = 0; i < models.Count; i++)
         {
-            var summary = summaries[i];
-            var value = summary.Mean;
-            var label = m == best
-                ? $"{Numbers.MeanSd(summary, Numbers.Nats)}\nlowest"
-                : $"{Numbers.MeanSd(summary, Numbers.Nats)}\n+{Numbers.Difference(value - lowest)}";
-            return new Bar
+            var (m, summary) = (models[i], summaries[i]);
+            if (!double.IsFinite(summary.Mean)) continue;
+            // Across kinds the losses do not compare like with like: no model is painted lowest.
+            var lowestHere = m == best && !mixed;
+            var color = lowestHere ? ChartStyle.Highlight : ChartStyle.Plain;
+            var half = HalfInterval(summary);
+            if (half > 0)
             {
-                Position = i,
-                Value = double.IsFinite(value) ? value : 0,
-                FillColor = m == best ? ChartStyle.Highlight : ChartStyle.Plain,
-                LineWidth = 0,
-                Label = label,
-                LabelOffset = 5 + (float)(summary.Count > 1 && double.IsFinite(summary.Std) ? summary.Std * pixelsPerNat : 0),
-                Size = 0.6,
-            };
-        }).ToList();
-        var barPlot = plot.Add.Bars(bars);
-        barPlot.ValueLabelStyle.FontSize = 13;
-        barPlot.ValueLabelStyle.FontName = ChartStyle.FontName;
-        if (repeated)
-        {
-            // Drawn apart from the bars: a bar's own error line takes the bar's outline width, which is 0 here.
-            var errors = plot.Add.ErrorBar(
-                summaries.Select((_, i) => (double)i).ToArray(),
-                summaries.Select(s => double.IsFinite(s.Mean) ? s.Mean : 0).ToArray(),
-                summaries.Select(s => s.Count > 1 && double.IsFinite(s.Std) ? s.Std : 0).ToArray());
-            errors.LineWidth = 2;
-            errors.LineColor = Colors.Black;
-            errors.CapSize = 12;
+                var errors = plot.Add.ErrorBar([i], [summary.Mean], [half]);
+                errors.LineWidth = 2;
+                errors.LineColor = color;
+                errors.CapSize = 12;
+            }
+            var point = plot.Add.Scatter(new double[] { i }, new[] { summary.Mean });
+            point.LineWidth = 0;
+            point.MarkerSize = 12;
+            point.MarkerShape = MarkerShape.FilledCircle;
+            point.Color = color;
+            var label = plot.Add.Text(
+                mixed ? Numbers.MeanSd(summary, Numbers.Nats)
+                : lowestHere ? $"{Numbers.MeanSd(summary, Numbers.Nats)}\nlowest" : $"{Numbers.MeanSd(summary, Numbers.Nats)}\n+{Numbers.Difference(summary.Mean - lowest)}",
+                i, summary.Mean + half + 8 / pixelsPerNat);
+            label.LabelFontSize = 13;
+            label.LabelFontName = ChartStyle.FontName;
+            label.LabelAlignment = Alignment.LowerCenter;
         }
 
         var names = models.Select(m => mixed ? $"{m.Name}\n({ModelText.Kind(m.Kind)})" : m.Name).ToArray();
         plot.Axes.Bottom.SetTicks(models.Select((_, i) => (double)i).ToArray(), names);
         plot.Axes.Bottom.TickLabelStyle.FontSize = models.Count > 5 ? 11 : 13;
         plot.Axes.Bottom.MajorTickStyle.Length = 0;
-        // Bars start at zero so that their lengths are proportional to the losses; the labels carry the differences.
-        plot.Axes.SetLimits(-0.6, models.Count - 0.4, 0, top * 1.18);
+        // The axis is fitted to the intervals (it does not start at 0): the differences are a nat or two in ~250.
+        plot.Axes.SetLimits(-0.6, models.Count - 0.4, bottom, top);
 
         using var figure = new Figure(Width, Height);
         figure.Draw(plot, 0, 0, Width, Height);

@@ -536,6 +536,17 @@ let tests =
                 "generation"
         }
 
+        test "best-validation-loss.png: 95 % intervals from Student's t, on an axis fitted to them" {
+            // n = 3: t(0.975, 2) = 4.303, so the half-width is 4.303 · 0.6 / √3 = 1.49.
+            Expect.floatClose { absolute = 1e-3; relative = 0.0 } (BestValidationLossPng.HalfInterval(MetricSummary(238.0, 0.6, 3))) 1.4906 "n = 3"
+            Expect.equal (BestValidationLossPng.HalfInterval(MetricSummary(238.0, 0.0, 1))) 0.0 "one repeat: no interval"
+            let struct (low, high) = BestValidationLossPng.AxisRange([| MetricSummary(238.0, 0.6, 3); MetricSummary(240.9, 0.5, 3) |])
+            // Ends 236.51 and 242.14; span 5.63, padded by 1.13 below and 2.2 × 1.13 above.
+            Expect.floatClose { absolute = 0.01; relative = 0.0 } low (238.0 - 1.4906 - 0.2 * (240.9 + 1.2421 - 238.0 + 1.4906)) "the axis starts just below the lowest interval, not at 0"
+            Expect.isGreaterThan high (240.9 + 1.2421) "and ends above the highest"
+            Expect.isLessThan (high - low) 15.0 "a 3-nat difference fills the picture"
+        }
+
         test "the report opens with each experiment's answer in a few sentences, read from the verdicts and findings" {
             let markdown = read RunLayout.ReportMarkdown
             let summary = markdown.Substring(markdown.IndexOf "## Summary", markdown.IndexOf "## Method" - markdown.IndexOf "## Summary")
