@@ -97,8 +97,10 @@ internal static class HtmlRenderer
         return text.Append("</tbody>\n</table></div>\n").ToString();
     }
 
-    private static string Figure(Picture picture) =>
-        $"<figure><img src=\"{Html.Encode(Html.Url(picture.Path))}\" alt=\"{Html.Encode(picture.Caption)}\" loading=\"lazy\">"
+    private static string Figure(Picture picture) => picture.Interactive
+        ? $"<p class=\"file\">{Html.Encode(picture.Caption)}: the interactive chart below; as a picture, "
+          + $"<a href=\"{Html.Encode(Html.Url(picture.Path))}\"><code>{Html.Encode(picture.Path)}</code></a>.</p>\n"
+        : $"<figure><img src=\"{Html.Encode(Html.Url(picture.Path))}\" alt=\"{Html.Encode(picture.Caption)}\" loading=\"lazy\">"
         + $"<figcaption>{Html.Encode(picture.Caption)} (<code>{Html.Encode(picture.Path)}</code>)</figcaption></figure>\n";
 
     private static string Spans(IEnumerable<Span> spans) => string.Concat(spans.Select(Span));

@@ -42,32 +42,6 @@ internal static partial class InteractiveCharts
         return Fragment(chart, id, $"{experiment.Experiment}: validation loss per epoch (best epoch circled)", 1100, 520, KindsNote(mixed));
     }
 
-    /// <summary>One bar per model, its best validation loss (mean over repeats, ± one standard deviation when
-    /// trained more than once), the lowest in red, each labelled.</summary>
-    public static string BestValidationLoss(ExperimentResult experiment, string id)
-    {
-        var best = Findings.Best(experiment);
-        var mixed = Findings.MixesKinds(experiment);
-        var repeated = Findings.Repeated(experiment);
-        var models = experiment.Models;
-        var summaries = models.Select(m => RepeatSummaries.Of(m, Core.Metrics.validationLoss)).ToList();
-        var lowest = RepeatSummaries.ValidationLoss(best);
-        var chart = Chart.Column<double, string, string>(
-            summaries.Select(s => s.Mean),
-            Keys: models.Select(m => mixed ? $"{m.Name} ({ModelText.Kind(m.Kind)})" : m.Name).ToArray(),
-            MultiText: models.Select((m, i) => m == best ? $"{Numbers.MeanSd(summaries[i], Numbers.Nats)} (lowest)"
-                : $"{Numbers.MeanSd(summaries[i], Numbers.Nats)} (+{Numbers.Difference(summaries[i].Mean - lowest)})").ToArray(),
-            MarkerColor: Color.fromColors(models.Select(m => Color.fromHex(m == best ? "#d62728" : "#7f9fbf"))),
-            TextPosition: StyleParam.TextPosition.Outside,
-            Name: "best validation loss");
-        if (repeated) chart = WithErrorBars(chart, summaries.Select(s => s.Count > 1 ? s.Std : 0));
-        chart = GenericChartExtensions.WithYAxisStyle<double, double, string>(chart, TitleText: ChartStyle.LossUnit);
-        var title = repeated
-            ? $"{experiment.Experiment}: best validation loss of each model, mean ± standard deviation over {experiment.Repeats} repeats"
-            : $"{experiment.Experiment}: best validation loss of each model";
-        return Fragment(chart, id, title, 1100, 480, KindsNote(mixed));
-    }
-
     /// <summary>A model's KL divergence per latent dimension on the test set (first repeat), one bar per dimension
     /// in dimension order, the traversed dimensions in red. VAEs only: an autoencoder has no KL term.</summary>
     public static string KlPerDimension(ModelResult model, string id)
@@ -85,17 +59,6 @@ internal static partial class InteractiveCharts
         chart = GenericChartExtensions.WithYAxisStyle<double, double, string>(chart, TitleText: ChartStyle.LossUnit);
         return Fragment(chart, id, $"{ModelText.Title(model)}: KL divergence per latent dimension (test set)", 1100, 420,
             KlPerDimensionPng.Subtitle(model));
-    }
-
-    /// <summary>Error bars of the given half-lengths on every trace of the chart.</summary>
-    private static GenericChart WithErrorBars(GenericChart chart, IEnumerable<double> lengths)
-    {
-        var error = new Plotly.NET.TraceObjects.Error();
-        error.SetProperty("type", "data");
-        error.SetProperty("array", lengths.ToArray());
-        error.SetProperty("visible", true);
-        error.SetProperty("color", "#333333");
-        return Plotly.NET.Chart.withYError(error).Invoke(chart);
     }
 
     /// <summary>Each model's test codes on their first two principal components, coloured by class, one panel per
@@ -131,7 +94,7 @@ internal static partial class InteractiveCharts
         }
         var step = Step(experiment);
         var shown = step == 1 ? "every test image" : $"one test image in {step}";
-        return Fragment(chart, id, $"{experiment.Experiment}: test codes on their first two principal components ({shown})",
+        return Fragment(chart, id, $"{experiment.Experiment}: test codes on their first two principal components ({shown}; each panel on its own scale)",
             1100, 60 + 420 * rows);
     }
 

@@ -33,7 +33,7 @@ internal static class LatentSpacePng
         var (columns, rows) = Grid(experiment.Models.Count);
         var (width, height) = (columns * CellWidth, TitleBand + rows * CellHeight);
         using var figure = new Figure(width, height);
-        figure.CentredText($"{experiment.Experiment}: test images' codes on their first two principal components",
+        figure.CentredText($"{experiment.Experiment}: test images' codes on their first two principal components (each panel on its own scale)",
             width / 2f, 32, 19, true, width - 40);
 
         for (var i = 0; i < experiment.Models.Count; i++)
@@ -48,7 +48,9 @@ internal static class LatentSpacePng
 
     private static Plot Panel(ModelResult model, DataSetResult data)
     {
-        var plot = ChartStyle.NewPlot($"{model.Name}\n{ModelText.Architecture(model)}", "PC 1", "PC 2");
+        // The scale in the title: a VAE's codes lie near ±3 (its prior), an autoencoder's wherever training put them.
+        var extent = model.Samples.LatentX.Concat(model.Samples.LatentY).Select(v => Math.Abs((double)v)).Where(double.IsFinite).DefaultIfEmpty(0).Max();
+        var plot = ChartStyle.NewPlot($"{model.Name} (codes within ±{Numbers.Fixed(extent, 1)})\n{ModelText.Architecture(model)}", "PC 1", "PC 2");
         plot.Axes.Title.Label.FontSize = 14;
         var samples = model.Samples;
         var classes = data.Classes.Count;

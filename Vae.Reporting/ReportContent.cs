@@ -187,12 +187,12 @@ internal static class ReportContent
         yield return new Heading(3, "Figures", $"{anchor}-figures");
         yield return new PictureRow(
         [
+            // The PNG alone: points with 95 % intervals on a fitted axis (there is no interactive copy to show instead).
             new Picture(experiment.Images.BestValidationLoss, $"{name}: best validation loss of each model"),
-            new Picture(experiment.Images.ValidationCurves, $"{name}: validation loss per epoch" + (repeated ? " (first repeat)" : "")),
+            new Picture(experiment.Images.ValidationCurves, $"{name}: validation loss per epoch" + (repeated ? " (first repeat)" : ""), Interactive: true),
         ]);
-        yield return new InteractiveChart(InteractiveCharts.BestValidationLoss(experiment, nextChartId()));
         yield return new InteractiveChart(InteractiveCharts.ValidationCurves(experiment, nextChartId()));
-        yield return new Picture(experiment.Images.LatentSpace, $"{name}: test codes on their first two principal components, by class");
+        yield return new Picture(experiment.Images.LatentSpace, $"{name}: test codes on their first two principal components, by class", Interactive: true);
         yield return new InteractiveChart(InteractiveCharts.LatentSpace(experiment, nextChartId()));
 
         yield return new Heading(3, "Models", $"{anchor}-models");
@@ -200,7 +200,7 @@ internal static class ReportContent
         {
             yield return new Heading(4, ModelText.Title(model), $"{anchor}-model-{Anchor(model.Name)}");
             yield return new Paragraph(ModelSummary(experiment, model));
-            yield return new Picture(model.Images.LossCurves, $"{model.Name}: loss per epoch");
+            yield return new Picture(model.Images.LossCurves, $"{model.Name}: loss per epoch", Interactive: true);
             yield return new InteractiveChart(InteractiveCharts.LossCurves(model, nextChartId()));
             yield return new PictureRow(
             [
@@ -210,7 +210,7 @@ internal static class ReportContent
             yield return new Picture(model.Images.Reconstruction, $"{model.Name}: test images and their reconstructions");
             yield return new Picture(model.Images.KlPerDim, model.Kind.HasPosterior()
                 ? $"{model.Name}: KL divergence per latent dimension, in dimension order"
-                : $"{model.Name}: an autoencoder has no KL term, so no KL per dimension");
+                : $"{model.Name}: an autoencoder has no KL term, so no KL per dimension", Interactive: model.Kind.HasPosterior());
             if (model.Kind.HasPosterior())
                 yield return new InteractiveChart(InteractiveCharts.KlPerDimension(model, nextChartId()));
             yield return new Picture(model.Images.Interpolation, $"{model.Name}: decoded along the line between two test images' codes");

@@ -37,8 +37,9 @@ internal sealed record Column(string Header, bool Numeric);
 /// <summary>A table; every row has one cell per column.</summary>
 internal sealed record Table(IReadOnlyList<Column> Columns, IReadOnlyList<IReadOnlyList<Span>> Rows) : Block;
 
-/// <summary>A PNG picture, by its path relative to the run folder.</summary>
-internal sealed record Picture(string Path, string Caption) : Block;
+/// <summary>A PNG picture, by its path relative to the run folder. <paramref name="Interactive"/>: an interactive chart
+/// of the same figure follows, which the HTML page shows instead (with a link to the PNG), so each figure appears once.</summary>
+internal sealed record Picture(string Path, string Caption, bool Interactive = false) : Block;
 
 /// <summary>Pictures shown side by side in HTML and one after another in Markdown.</summary>
 internal sealed record PictureRow(IReadOnlyList<Picture> Pictures) : Block;

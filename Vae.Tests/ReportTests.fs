@@ -630,12 +630,14 @@ let tests =
             let page = Regex.Replace(html, "(?s)<script type=\"text/javascript\">/\\*\\*\\s*\\* plotly.js v2.*?</script>", "")
             Expect.isLessThan page.Length 1_000_000 "plotly.js taken out"
             Expect.isFalse (Regex.IsMatch(page, "(src|href)=\"(https?:)?//")) "no network address in the page"
-            // Per experiment: best validation loss, validation curves, latent space; per model: loss curves; per VAE: KL per dimension.
-            Expect.equal (Regex.Matches(page, "Plotly.newPlot\\(").Count) (2 * 3 + 4 + 3) "thirteen charts"
-            Expect.equal (Regex.Matches(page, "<div id=\"chart-\\d+\"").Count) 13 "with stable ids"
+            // Per experiment: validation curves, latent space; per model: loss curves; per VAE: KL per dimension.
+            Expect.equal (Regex.Matches(page, "Plotly.newPlot\\(").Count) (2 * 2 + 4 + 3) "eleven charts"
+            Expect.equal (Regex.Matches(page, "<div id=\"chart-\\d+\"").Count) 11 "with stable ids"
             Expect.equal (Regex.Matches(page, "KL divergence per latent dimension \\(test set\\)").Count) 3 "a KL chart per VAE"
-            Expect.stringContains page "\"error_y\":{\"type\":\"data\",\"array\":[0.5" "best validation loss with error bars"
-            Expect.stringContains html "<img src=\"task3/latent-space.png\"" "PNGs linked relatively"
+            // Each figure once: where an interactive chart exists the page links its PNG instead of showing it too.
+            Expect.stringContains html "<a href=\"task3/latent-space.png\"><code>task3/latent-space.png</code></a>" "the latent space's PNG linked"
+            Expect.isFalse (html.Contains "<img src=\"task3/latent-space.png\"") "and not shown beside its interactive copy"
+            Expect.stringContains html "<img src=\"task3/best-validation-loss.png\"" "a PNG without an interactive copy is shown, linked relatively"
             Expect.stringContains html "<td class=\"num\">253.3 &#177; 0.7</td>" "tables"
             Expect.stringContains html "Quick smoke run." "notice"
         }
