@@ -118,7 +118,11 @@ internal static class ReportContent
         yield return new Heading(3, "Results", $"{anchor}-results");
         yield return new Paragraph("Losses in nats per image; training and validation at each model's best epoch, test with the best epoch's weights."
             + (repeated ? $" Each number is the mean ± standard deviation over the {experiment.Repeats} repeats." : ""));
-        yield return ResultsTable(experiment);
+        // Two tables, each narrow enough for a 1,400-pixel page: the training (with its best epoch and time), then
+        // validation and test.
+        var (training, evaluation) = ResultsTables(experiment);
+        yield return training;
+        yield return evaluation;
 
         yield return new Heading(3, "Latent features", $"{anchor}-latent");
         yield return new Paragraph(
@@ -216,6 +220,20 @@ internal static class ReportContent
             yield return new Picture(model.Images.Interpolation, $"{model.Name}: decoded along the line between two test images' codes");
             yield return new Picture(model.Images.Traversal, $"{model.Name}: the most active units traversed from −3 to +3 standard deviations");
         }
+    }
+
+    /// <summary>The results table split in two: model, architecture, parameters, best epoch, the training losses and
+    /// the training time; then model, the validation and test losses (and the β-weighted test loss when a model has β ≠ 1).</summary>
+    private static (Table Training, Table Evaluation) ResultsTables(ExperimentResult experiment)
+    {
+        var whole = ResultsTable(experiment);
+        var last = whole.Columns.Count - 1;
+        int[] training = [0, 1, 2, 3, 4, 5, 6, last];
+        var evaluation = new[] { 0 }.Concat(Enumerable.Range(7, last - 7)).ToArray();
+        Table Project(int[] columns) => new(
+            columns.Select(c => whole.Columns[c]).ToList(),
+            whole.Rows.Select(r => (IReadOnlyList<Span>)columns.Select(c => r[c]).ToList()).ToList());
+        return (Project(training), Project(evaluation));
     }
 
     private static Table ResultsTable(ExperimentResult experiment)
