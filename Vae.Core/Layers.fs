@@ -131,10 +131,6 @@ module Layer =
     /// The layers applied in order: a fold of the network over its input.
     let compose (layers: Layer<Linear> list) (x: torch.Tensor) : torch.Tensor = List.fold (fun h layer -> apply layer h) x layers
 
-/// A multilayer perceptron with a ReLU after every layer: a fold of the layers over the input.
-let mlp (layers: Linear list) (x: torch.Tensor) : torch.Tensor =
-    layers |> List.fold (fun h layer -> torch.nn.functional.relu (linear layer h)) x
-
 /// The values of a contiguous float32 CPU tensor, in place (no copy): for the loops that are
 /// cheaper than a sequence of engine operations (Adam, the training gradient's element-wise steps).
 let float32Values (tensor: torch.Tensor) : Span<float32> = MemoryMarshal.Cast<byte, float32> tensor.bytes

@@ -200,8 +200,8 @@ internal static class Findings
         var vaes = experiment.Models.Where(m => m.Kind.HasPosterior()).ToList();
         foreach (var m in vaes)
         {
+            if (!Collapsed(m) || m.KlPerDim.Count != m.Latent) continue;
             var units = RepeatSummaries.Of(m, Core.Metrics.activeUnits).Mean;
-            if (!(units < 0.5 * m.Latent) || m.KlPerDim.Count != m.Latent) continue;
             // The first repeat's dimensions, by their share of the KL: its active units carry it.
             var carrying = m.KlPerDim.Select((kl, i) => (Kl: kl, Dimension: i)).OrderByDescending(d => d.Kl).Take(m.ActiveUnits).ToList();
             var total = m.KlPerDim.Sum();
@@ -236,6 +236,10 @@ internal static class Findings
         }
         return sentences;
     }
+
+    /// <summary>Whether a VAE's posterior collapsed: its mean active units are below half its latent size.</summary>
+    public static bool Collapsed(ModelResult model) =>
+        model.Kind.HasPosterior() && RepeatSummaries.Of(model, Core.Metrics.activeUnits).Mean < 0.5 * model.Latent;
 
     /// <summary>Spearman's rank correlation (average ranks for ties); NaN when either side does not vary.</summary>
     internal static double Spearman(IReadOnlyList<double> x, IReadOnlyList<double> y)

@@ -38,7 +38,7 @@ internal static class StudySummary
             .ToList();
         if (leaders.Count > 0) spans.Add(" Best on " + string.Join("; ", leaders) + ".");
         var collapsed = experiment.Models
-            .Where(m => m.Kind.HasPosterior() && RepeatSummaries.Of(m, Core.Metrics.activeUnits).Mean < 0.5 * m.Latent)
+            .Where(Findings.Collapsed)
             .Select(m => $"{m.Name} ({Numbers.Fixed(RepeatSummaries.Of(m, Core.Metrics.activeUnits).Mean, 1)} of {m.Latent} active units)")
             .ToList();
         if (collapsed.Count > 0)
