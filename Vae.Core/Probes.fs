@@ -6,7 +6,7 @@ module Vae.Core.Probes
 open TorchSharp
 
 /// Features standardised with the training features' mean and standard deviation.
-let private standardise (train: torch.Tensor) (test: torch.Tensor) =
+let standardise (train: torch.Tensor) (test: torch.Tensor) =
     let mean = train.mean([| 0L |], keepdim = true)
     let std = train.std(0L, keepdim = true).clamp_min(1e-6)
     (train - mean) / std, (test - mean) / std
@@ -14,33 +14,131 @@ let private standardise (train: torch.Tensor) (test: torch.Tensor) =
 let private accuracy (predicted: torch.Tensor) (labels: torch.Tensor) =
     predicted.eq(labels).to_type(torch.ScalarType.Float64).mean().item<float>()
 
-/// Accuracy on (`testX`, `testY`) of a multinomial logistic regression fitted to (`trainX`,
-/// `trainY`): full-batch Adam on the mean cross-entropy with a small L2 penalty, from zero weights,
-/// so the result is deterministic.
-let linearAccuracy (trainX: torch.Tensor) (trainY: torch.Tensor) (testX: torch.Tensor) (testY: torch.Tensor) : float =
-    // Fitting needs gradients even when the caller measures a model under no_grad (as a run does).
-    use _ = torch.enable_grad ()
-    use scope = torch.NewDisposeScope()
-    let classes = trainY.max().item<int64>() + 1L
-    let x, xt = standardise trainX testX
-    let weights = torch.nn.Parameter(torch.zeros([| x.shape.[1]; classes |]))
-    let bias = torch.nn.Parameter(torch.zeros([| classes |]))
-    let optimizer = torch.optim.Adam(([| weights; bias |]: Modules.Parameter[]), lr = 0.05)
-    // Classes along the first dimension and images along the second: the softmax then runs over
-    // rows 60,000 wide instead of 60,000 rows 10 wide (12.9 → 3.6 ms per step for 60,000 codes).
-    let features = x.t().contiguous()
-    let targets = trainY.unsqueeze(0L)
-    for _ in 1..300 do
-        use stepScope = torch.NewDisposeScope()
-        optimizer.zero_grad()
-        let logits = weights.t().matmul(features) + bias.unsqueeze(1L)
-        // The mean cross-entropy, −mean log softmax(logits)[label], and a small L2 penalty.
-        let crossEntropy = -(torch.nn.functional.log_softmax(logits, 0L).gather(0L, targets).mean())
-        let loss = crossEntropy + weights.square().sum() * 1e-4
-        loss.backward()
-        optimizer.step() |> ignore
+/// A fitted multinomial logistic regression: weights [features; classes] and biases [classes] (in
+/// float64, on standardised features), with how the fit ended.
+type LogisticFit =
+    { Weights: torch.Tensor
+      Bias: torch.Tensor
+      /// L-BFGS iterations taken.
+      Iterations: int
+      /// Largest absolute component of the objective's gradient at the end.
+      GradientMax: float
+      /// The objective at the end: mean cross-entropy + ½‖W‖² / n.
+      Objective: float }
+
+/// The probe's convergence criterion: every component of the gradient of the mean objective below this.
+[<Literal>]
+let GradientTolerance = 1e-6
+
+/// Iterations after which the fit stops even if not converged (never reached on the study's codes).
+[<Literal>]
+let MaxIterations = 2000
+
+/// L-BFGS's memory: the last this many steps and gradient changes.
+[<Literal>]
+let private History = 20
+
+/// Fits a multinomial logistic regression to features `x` ([n; d], already standardised) and labels
+/// `y` by minimising scikit-learn's default objective (C = 1: the summed cross-entropy + ½‖W‖², the
+/// biases not penalised), divided by n, to convergence: L-BFGS in float64 from zero weights with a
+/// backtracking (Armijo) line search, until every gradient component is below `GradientTolerance`.
+/// Deterministic: no randomness, a fixed order of operations.
+let fitLogistic (x: torch.Tensor) (y: torch.Tensor) : LogisticFit =
     use _ = torch.no_grad ()
-    accuracy ((xt.matmul(weights) + bias).argmax(1L)) testY
+    use scope = torch.NewDisposeScope()
+    let n = x.shape.[0]
+    let d = x.shape.[1]
+    let classes = y.max().item<int64>() + 1L
+    // Features with a column of ones for the biases: θ is [d + 1; classes], its last row the biases.
+    // Kept class-major ([classes; n] logits, a softmax along rows 60,000 wide), which is 2–3 times
+    // faster here than [n; classes].
+    let features = torch.cat([| x.to_type(torch.ScalarType.Float64); torch.ones([| n; 1L |], dtype = torch.ScalarType.Float64) |], 1L)
+    let transposed = features.t().contiguous()
+    let labels = y.unsqueeze(0L)
+    let minusOne = torch.full([| 1L; n |], (-1.0).ToScalar(), dtype = torch.ScalarType.Float64)
+    let penalised = torch.cat([| torch.ones([| d; classes |], dtype = torch.ScalarType.Float64); torch.zeros([| 1L; classes |], dtype = torch.ScalarType.Float64) |], 0L)
+    let lambda = 1.0 / float n
+    // Two [classes; n] buffers, written in place at each evaluation: allocating 60,000 × 10 float64
+    // tensors afresh costs more than computing them (fresh pages).
+    let logits = torch.empty([| classes; n |], dtype = torch.ScalarType.Float64)
+    let probabilities = torch.empty([| classes; n |], dtype = torch.ScalarType.Float64)
+    // The objective and its gradient at θ (row-major [d + 1; classes]).
+    let evaluate (theta: float[]) =
+        use inner = torch.NewDisposeScope()
+        let theta = torch.tensor(theta, dtype = torch.ScalarType.Float64).view(d + 1L, classes)
+        // logits = θᵀ·Xᵀ, shifted by each image's largest so that exp cannot overflow.
+        logits.addmm_(theta.t().contiguous(), transposed, beta = 0.0f, alpha = 1.0f).sub_(logits.amax([| 0L |], keepdim = true)) |> ignore
+        let sums = probabilities.copy_(logits).exp_().sum([| 0L |], keepdim = true)
+        let weights = theta * penalised
+        // Cross-entropy: log Σ exp(logits) − the label's logit.
+        let crossEntropy = (sums.log().sum().item<float>() - logits.gather(0L, labels).sum().item<float>()) / float n
+        let value = crossEntropy + 0.5 * lambda * weights.square().sum().item<float>()
+        // softmax − one-hot, in place.
+        let residual = probabilities.div_(sums).scatter_add_(0L, labels, minusOne)
+        // Xᵀ·residualᵀ: [d + 1; classes] (BLAS is 5 times faster on this order than on residual·X).
+        let gradient = transposed.matmul(residual.t()) / float n + weights * lambda
+        value, gradient.contiguous().data<float>().ToArray()
+    let dot (a: float[]) (b: float[]) = Array.fold2 (fun total x y -> total + x * y) 0.0 a b
+    let maxAbs (a: float[]) = a |> Array.fold (fun m x -> max m (abs x)) 0.0
+    let axpy (alpha: float) (x: float[]) (y: float[]) = Array.map2 (fun x y -> alpha * x + y) x y
+    let mutable theta = Array.zeroCreate (int ((d + 1L) * classes))
+    let mutable value, gradient = evaluate theta
+    // (s, y, 1 / yᵀs) of the last steps, newest last.
+    let steps = System.Collections.Generic.List<float[] * float[] * float>()
+    let mutable iterations = 0
+    let mutable stalled = false
+    while maxAbs gradient > GradientTolerance && iterations < MaxIterations && not stalled do
+        // The two-loop recursion: direction = −H·gradient, H the L-BFGS inverse-Hessian estimate.
+        let mutable q = Array.copy gradient
+        let alphas: float[] = Array.zeroCreate steps.Count
+        for i in steps.Count - 1 .. -1 .. 0 do
+            let s, change, rho = steps.[i]
+            alphas.[i] <- rho * dot s q
+            q <- axpy -alphas.[i] change q
+        let scale =
+            if steps.Count = 0 then 1.0 / max 1.0 (gradient |> Array.sumBy abs)
+            else let _, change, rho = steps.[steps.Count - 1] in 1.0 / (rho * dot change change)
+        q <- Array.map (fun x -> x * scale) q
+        for i in 0 .. steps.Count - 1 do
+            let s, change, rho = steps.[i]
+            q <- axpy (alphas.[i] - rho * dot change q) s q
+        let direction = Array.map (~-) q
+        let slope = dot gradient direction
+        // Backtracking until the Armijo condition f(θ + t·d) ≤ f(θ) + 10⁻⁴·t·∇fᵀd holds.
+        let rec search (t: float) =
+            let candidate = axpy t direction theta
+            let candidateValue, candidateGradient = evaluate candidate
+            if candidateValue <= value + 1e-4 * t * slope then Some(candidate, candidateValue, candidateGradient)
+            elif t < 1e-10 then None
+            else search (t * 0.5)
+        match (if slope < 0.0 then search 1.0 else None) with
+        | None -> stalled <- true
+        | Some(next, nextValue, nextGradient) ->
+            let s = Array.map2 (-) next theta
+            let change = Array.map2 (-) nextGradient gradient
+            let curvature = dot change s
+            if curvature > 1e-12 then
+                steps.Add((s, change, 1.0 / curvature))
+                if steps.Count > History then steps.RemoveAt 0
+            theta <- next
+            value <- nextValue
+            gradient <- nextGradient
+            iterations <- iterations + 1
+    let fitted = torch.tensor(theta, dtype = torch.ScalarType.Float64).view(d + 1L, classes)
+    { Weights = fitted.narrow(0L, 0L, d).contiguous().MoveToOuterDisposeScope()
+      Bias = fitted.narrow(0L, d, 1L).squeeze(0L).contiguous().MoveToOuterDisposeScope()
+      Iterations = iterations
+      GradientMax = maxAbs gradient
+      Objective = value }
+
+/// Accuracy on (`testX`, `testY`) of the multinomial logistic regression `fitLogistic` fits to
+/// (`trainX`, `trainY`), both standardised with the training features' mean and standard deviation.
+let linearAccuracy (trainX: torch.Tensor) (trainY: torch.Tensor) (testX: torch.Tensor) (testY: torch.Tensor) : float =
+    use _ = torch.no_grad ()
+    use scope = torch.NewDisposeScope()
+    let x, xt = standardise trainX testX
+    let fit = fitLogistic x trainY
+    accuracy ((xt.to_type(torch.ScalarType.Float64).matmul(fit.Weights) + fit.Bias).argmax(1L)) testY
 
 /// Test images per distance matrix in `knnAccuracy`: 250 × 60,000 distances are 60 MB.
 [<Literal>]

@@ -116,36 +116,41 @@ internal static class Findings
         var tied = ranked.TakeWhile(x => x.Value == lowest).ToList();
         var spans = new List<Span>();
         if (tied.Count == 1)
-            spans.AddRange([Strong(tied[0].Model.Name), $" has {metric.Lowest}{qualifier}: {metric.Format(lowest)}"]);
+            spans.AddRange([Strong(tied[0].Model.Name), $" has {metric.Lowest}{qualifier}: {Shown(metric, tied[0].Model)}"]);
         else
         {
             spans.AddRange(Names(tied.Select(x => x.Model.Name).ToList()));
-            spans.Add($" share {metric.Lowest}{qualifier}: {metric.Format(lowest)}");
+            spans.Add($" share {metric.Lowest}{qualifier}: {Shown(metric, tied[0].Model)}");
         }
 
         var rest = ranked.Skip(tied.Count).ToList();
         if (rest.Count > 0)
         {
             spans.Add(", ");
-            spans.AddRange(Margin(metric, lowest, rest[0].Model.Name, rest[0].Value));
+            spans.AddRange(Margin(metric, tied[0].Model, rest[0].Model));
             if (rest.Count > 1)
             {
                 spans.Add(", and ");
-                spans.AddRange(Margin(metric, lowest, rest[^1].Model.Name, rest[^1].Value, metric.Highest + ", "));
+                spans.AddRange(Margin(metric, tied[0].Model, rest[^1].Model, metric.Highest + ", "));
             }
         }
         spans.Add(".");
         return spans;
     }
 
-    /// <summary>"3.2 (1.3 %) below baseline (253.3)": the difference, and the difference as a share of the other
-    /// model's value.</summary>
-    private static IEnumerable<Span> Margin(Metric metric, double lowest, string other, double value, string label = "")
+    /// <summary>"3.2 (1.3 %) below baseline (253.3 ± 0.4)": the difference of the means, to the decimals of the
+    /// smaller spread of the two (the report's one precision rule), and as a share of the other model's mean.</summary>
+    private static IEnumerable<Span> Margin(Metric metric, ModelResult lowest, ModelResult other, string label = "")
     {
-        var difference = value - lowest;
-        var percent = value != 0.0 ? $" ({Numbers.Percent(100.0 * difference / Math.Abs(value))})" : "";
-        return [$"{metric.FormatDifference(difference)}{percent} {metric.Below} {label}", Strong(other), $" ({metric.Format(value)})"];
+        var (ours, theirs) = (metric.Summary(lowest), metric.Summary(other));
+        var difference = theirs.Mean - ours.Mean;
+        var shown = Numbers.DifferenceOf(ours, theirs, difference, metric.FormatDifference);
+        var percent = theirs.Mean != 0.0 ? $" ({Numbers.Percent(100.0 * difference / Math.Abs(theirs.Mean))})" : "";
+        return [$"{shown}{percent} {metric.Below} {label}", Strong(other.Name), $" ({Shown(metric, other)})"];
     }
+
+    /// <summary>A model's value on <paramref name="metric"/>: mean ± standard deviation over its repeats.</summary>
+    private static string Shown(Metric metric, ModelResult model) => Numbers.MeanSd(metric.Summary(model), metric.Format);
 
     /// <summary>The comparison of the best VAE with the best autoencoder of an experiment that holds both; empty
     /// otherwise.</summary>
@@ -364,12 +369,12 @@ internal static class Findings
             {
                 $"The {ModelText.Kind(low.Kind)} ", Strong(low.Name), $" and the {ModelText.Kind(high.Kind)} ", Strong(high.Name),
                 $" {equal}, within noise: {what} {Numbers.MeanSd(sl, format)} against {Numbers.MeanSd(sh, format)}{unit}, "
-                + $"{difference(vh - vl)} apart, a difference the repeats do not show to be real{p}.",
+                + $"{Numbers.DifferenceOf(sl, sh, vh - vl, difference)} apart, a difference the repeats do not show to be real{p}.",
             };
         return new Span[]
         {
             $"The {ModelText.Kind(low.Kind)} ", Strong(low.Name), $" {better}: {what} {Numbers.MeanSd(sl, format)} against {Numbers.MeanSd(sh, format)}{unit} for the {ModelText.Kind(high.Kind)} ",
-            Strong(high.Name), $", {difference(vh - vl)}{percent} lower{(repeated ? $", beyond the noise{p}" : "")}.",
+            Strong(high.Name), $", {Numbers.DifferenceOf(sl, sh, vh - vl, difference)}{percent} lower{(repeated ? $", beyond the noise{p}" : "")}.",
         };
     }
 

@@ -15,7 +15,8 @@ internal static partial class InteractiveCharts
     /// clusters while keeping the page light.</summary>
     public const int LatentPoints = 2000;
 
-    /// <summary>Every model's validation loss per epoch, best epochs circled.</summary>
+    /// <summary>Every model's validation loss per epoch: each repeat a thin line with its best epoch circled and their
+    /// mean a thick line (the one line, with markers, of a single repeat).</summary>
     public static string ValidationCurves(ExperimentResult experiment, string id)
     {
         var mixed = Findings.MixesKinds(experiment);
@@ -24,22 +25,38 @@ internal static partial class InteractiveCharts
         {
             var model = experiment.Models[i];
             var color = ModelColor(i);
-            var epochs = model.Epochs.OrderBy(e => e.Epoch).ToList();
             var name = mixed ? $"{model.Name} ({ModelText.Kind(model.Kind)})" : model.Name;
-            traces.Add(Chart.Line<int, double, string>(
-                    epochs.Select(e => e.Epoch), epochs.Select(e => e.ValLoss), ShowMarkers: true, Name: name,
-                    LineColor: color, MarkerColor: color)
-                .WithTraceInfo(LegendGroup: name));
-            traces.Add(Chart.Point<int, double, string>(
-                    [model.BestEpoch], [model.Best.ValLoss], Name: $"{name}: best epoch {model.BestEpoch}", ShowLegend: false,
-                    Marker: Marker(color, 16, "circle-open"))
-                .WithTraceInfo(LegendGroup: name));
+            var histories = ValidationCurvesPng.Histories(model);
+            var several = histories.Count > 1;
+            for (var r = 0; r < histories.Count; r++)
+            {
+                var epochs = histories[r];
+                var label = several ? $"{name}, repeat {r + 1}" : name;
+                traces.Add(Chart.Line<int, double, string>(
+                        epochs.Select(e => e.Epoch), epochs.Select(e => e.ValLoss), ShowMarkers: !several, Name: label,
+                        ShowLegend: !several, LineColor: color, MarkerColor: color, LineWidth: several ? 1.0 : 2.0,
+                        Opacity: several ? 0.5 : 1.0)
+                    .WithTraceInfo(LegendGroup: name));
+                var best = epochs.Where(e => double.IsFinite(e.ValLoss)).MinBy(e => e.ValLoss);
+                if (best is not null)
+                    traces.Add(Chart.Point<int, double, string>(
+                            [best.Epoch], [best.ValLoss], Name: $"{label}: best epoch {best.Epoch}", ShowLegend: false,
+                            Marker: Marker(color, several ? 12 : 16, "circle-open"))
+                        .WithTraceInfo(LegendGroup: name));
+            }
+            if (several)
+            {
+                var (xs, mean) = ValidationCurvesPng.MeanCurve(histories);
+                traces.Add(Chart.Line<double, double, string>(xs, mean, Name: $"{name} (mean of {histories.Count})",
+                        LineColor: color, LineWidth: 3.0)
+                    .WithTraceInfo(LegendGroup: name));
+            }
         }
         var chart = Chart.Combine(traces);
         chart = GenericChartExtensions.WithXAxisStyle<int, int, string>(chart, TitleText: "epoch");
         chart = GenericChartExtensions.WithYAxisStyle<double, double, string>(chart, TitleText: ChartStyle.LossUnit);
-        chart = WholeEpochTicks(chart, experiment.Models.Max(m => m.Epochs.Count));
-        return Fragment(chart, id, $"{experiment.Experiment}: validation loss per epoch (best epoch circled)", 1100, 520, KindsNote(mixed));
+        chart = WholeEpochTicks(chart, experiment.Models.Max(m => ValidationCurvesPng.Histories(m).Max(h => h.Count)));
+        return Fragment(chart, id, ValidationCurvesPng.Title(experiment), 1100, 520, KindsNote(mixed));
     }
 
     /// <summary>A model's KL divergence per latent dimension on the test set (first repeat), one bar per dimension

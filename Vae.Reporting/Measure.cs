@@ -127,7 +127,10 @@ internal sealed record Measure(string Key, string ShortName, Aspect Aspect, Scal
     public string Signed(double difference, int decimals) => Number(difference, decimals).Replace("-", "−");
 
     /// <summary>A number as the sentence prints it (percent for an accuracy), without its unit.</summary>
-    public string Number(double value, int decimals) => Numbers.Fixed(Scale == Scale.Accuracy ? 100 * value : value, decimals);
+    public string Number(double value, int decimals) => Numbers.Fixed(Scaled(value), decimals);
+
+    /// <summary>A value in the unit the report prints it in: percent for an accuracy.</summary>
+    public double Scaled(double value) => Scale == Scale.Accuracy ? 100 * value : value;
 
     /// <summary>The number as printed, read back: what a reader can add up.</summary>
     public double Shown(double value, int decimals) =>

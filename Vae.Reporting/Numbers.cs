@@ -34,8 +34,9 @@ internal static class Numbers
         return value.ToString("F" + decimals.ToString(Invariant), Invariant);
     }
 
-    /// <summary>A percentage with one decimal, or two significant digits below 0.1 %: "1.3 %", "0.042 %".</summary>
-    public static string Percent(double percent) => Difference(percent) + " %";
+    /// <summary>A percentage with one decimal: "1.3 %"; "&lt; 0.1 %" for a non-zero one that would print as 0.0.</summary>
+    public static string Percent(double percent) =>
+        !Finite(percent) ? "n/a" : percent != 0.0 && Math.Abs(percent) < 0.05 ? "< 0.1 %" : percent.ToString("F1", Invariant) + " %";
 
     /// <summary>A count with thousands separators: "1,068,820".</summary>
     public static string Count(long value) => value.ToString("N0", Invariant);
@@ -61,27 +62,49 @@ internal static class Numbers
     public static string Fixed(double value, int decimals) =>
         Finite(value) ? value.ToString("F" + Math.Clamp(decimals, 0, 12).ToString(Invariant), Invariant) : "n/a";
 
-    /// <summary>A summary over repeats, "238.0 ± 0.6": the mean as <paramref name="value"/> writes it, the standard
-    /// deviation times <paramref name="scale"/> as <see cref="Spread"/> does, then <paramref name="unit"/>; the
-    /// mean alone for a single repeat.</summary>
-    public static string MeanSd(MetricSummary summary, Func<double, string> value, string unit = "", double scale = 1) =>
-        summary.Count > 1 ? $"{value(summary.Mean)} ± {Spread(scale * summary.Std)}{unit}" : value(summary.Mean) + unit;
-
-    /// <summary>A standard deviation: one decimal from 0.1 up ("0.6", "1.0"), else two significant digits without
-    /// trailing zeros ("0.042", "0.0007"); "0" when there is no spread.</summary>
-    public static string Spread(double value)
+    /// <summary>The report's one precision rule for a number known to ± <paramref name="spread"/>: the decimals that
+    /// show the spread with two significant digits (0.5 → 2: "0.50"; 1.29 → 1: "1.3"; 12.3 → 0: "12"); the mean is
+    /// written to the same decimal. Null for no spread (zero, or not finite).</summary>
+    public static int? SpreadDecimals(double spread)
     {
-        if (!Finite(value)) return "n/a";
-        if (value == 0.0) return "0";
-        if (Math.Abs(Math.Round(value, 1)) >= 0.1) return value.ToString("F1", Invariant);
-        var decimals = Math.Clamp(1 - (int)Math.Floor(Math.Log10(Math.Abs(value))), 2, 12);
-        var text = Math.Round(value, decimals).ToString("F" + decimals.ToString(Invariant), Invariant);
-        return text.TrimEnd('0').TrimEnd('.');
+        if (!Finite(spread) || spread == 0.0) return null;
+        var decimals = 1 - (int)Math.Floor(Math.Log10(Math.Abs(spread)));
+        // 0.0996 rounds to 0.100 at 3 decimals: three digits; 0.10 at 2 decimals shows it with two.
+        if (Math.Round(Math.Abs(spread), Math.Clamp(decimals, 0, 15)) >= Math.Pow(10, 2 - decimals)) decimals--;
+        return Math.Clamp(decimals, 0, 12);
     }
 
-    /// <summary>A summary of durations: "18.0 s ± 1.00 s"; the mean alone for a single repeat.</summary>
+    /// <summary>A summary over repeats by the one precision rule, "238.04 ± 0.63", "7.6 ± 1.2": the standard deviation
+    /// times <paramref name="scale"/> with two significant digits, the mean times <paramref name="scale"/> to the same
+    /// decimal, then <paramref name="unit"/>; without a spread (one repeat, or repeats that agree exactly) the mean as
+    /// <paramref name="value"/> writes it (and "± 0" after it when there were several repeats).</summary>
+    public static string MeanSd(MetricSummary summary, Func<double, string> value, string unit = "", double scale = 1)
+    {
+        if (summary.Count < 2) return value(summary.Mean) + unit;
+        return SpreadDecimals(scale * summary.Std) is { } decimals
+            ? $"{Fixed(scale * summary.Mean, decimals)} ± {Fixed(scale * summary.Std, decimals)}{unit}"
+            : $"{value(summary.Mean)} ± 0{unit}";
+    }
+
+    /// <summary>The difference of two summaries' means by the one precision rule: to the decimals of the smaller spread
+    /// of the two ("3.20" between 250.10 ± 0.60 and 253.30 ± 0.70); as <paramref name="fallback"/> writes it when
+    /// neither has a spread.</summary>
+    public static string DifferenceOf(MetricSummary a, MetricSummary b, double difference, Func<double, string> fallback)
+    {
+        var decimals = new[] { a, b }.Where(s => s.Count > 1).Select(s => SpreadDecimals(s.Std)).OfType<int>().ToList();
+        return decimals.Count > 0 ? Fixed(difference, decimals.Max()) : fallback(difference);
+    }
+
+    /// <summary>A standard deviation with two significant digits ("0.63", "1.3", "0.042"); "0" when there is no spread.</summary>
+    public static string Spread(double value) =>
+        !Finite(value) ? "n/a" : SpreadDecimals(value) is { } decimals ? Fixed(value, decimals) : "0";
+
+    /// <summary>A summary of durations by the one precision rule below 100 s ("18.0 ± 1.0 s"), as durations above
+    /// ("12 min 05 s ± 14.0 s"); the mean alone for a single repeat.</summary>
     public static string Durations(MetricSummary summary) =>
-        summary.Count > 1 ? $"{Duration(summary.Mean)} ± {Duration(summary.Std)}" : Duration(summary.Mean);
+        summary.Count < 2 ? Duration(summary.Mean)
+        : Math.Abs(summary.Mean) < 99.95 ? MeanSd(summary, Duration, " s")
+        : $"{Duration(summary.Mean)} ± {Duration(summary.Std)}";
 
     /// <summary>An accuracy summary as percentages: "81.2 ± 0.4 %".</summary>
     public static string Accuracy(MetricSummary summary) =>

@@ -15,8 +15,8 @@ public static class Report
     /// <c>latent-space.png</c>, <c>best-validation-loss.png</c>, <c>validation-curves.png</c> and its own
     /// <c>results.json</c>; and at the root <c>results.json</c>, <c>report.md</c> and <c>report.html</c> (one
     /// offline page with interactive charts). Tables give each metric's mean ± standard deviation over the repeats, and
-    /// each experiment's verdict says which differences between models are beyond that noise; the pictures are of
-    /// each model's first repeat.
+    /// each experiment's verdict says which differences between models a t-test confirms; the validation curves show
+    /// every repeat, the other pictures each model's first repeat.
     /// </summary>
     /// <param name="run">The run's results, with every model's <see cref="ModelResult.Samples"/>.</param>
     /// <param name="runFolder">The run folder; every path in <paramref name="run"/> is relative to it.</param>

@@ -41,7 +41,7 @@ internal static class VerdictSentences
         var spans = new List<Span> { $"On {label}, " };
         if (verdict.RunnerUp is null || verdict.RunnerUpSummary is null)
         {
-            var d = measure.Decimals([verdict.BestSummary.Mean], verdict.BestSummary.Count > 1);
+            var d = Decimals(measure, verdict.BestSummary, verdict.BestSummary);
             spans.AddRange(["only ", Strong(verdict.Best), $" is measured ({measure.Summary(verdict.BestSummary, d)})"]);
             if (measure.VaesOnly && experiment.Models.Any(m => !m.Kind.HasPosterior()))
                 spans.Add(": an autoencoder has no KL term, hence no ELBO and no likelihood estimate");
@@ -217,22 +217,22 @@ internal static class VerdictSentences
         return verdict.Clear ? Outcome.Real : Outcome.WithinNoise;
     }
 
-    /// <summary>The fewest decimals, from the metric's usual precision, at which the printed numbers tell the same
-    /// story as the exact ones: a non-zero lead does not print as 0 and unequal means do not print equal. One more
-    /// decimal when that alone keeps a non-zero spread from printing as 0.</summary>
+    /// <summary>The decimals of a comparison, by the report's one precision rule: two significant digits of the
+    /// smaller non-zero spread (the metric's usual precision when neither has one), then more only if needed for the
+    /// printed numbers to tell the same story as the exact ones: a non-zero lead does not print as 0 and unequal
+    /// means do not print equal.</summary>
     private static int Decimals(Measure measure, MetricSummary best, MetricSummary other)
     {
-        var start = measure.Decimals([best.Mean, other.Mean], best.Count > 1 || other.Count > 1);
+        var spreads = new[] { best, other }.Where(s => s.Count > 1)
+            .Select(s => Numbers.SpreadDecimals(measure.Scaled(s.Std))).OfType<int>().ToList();
+        var start = spreads.Count > 0 ? spreads.Max() : measure.Decimals([best.Mean, other.Mean], best.Count > 1 || other.Count > 1);
         var margin = Math.Abs(best.Mean - other.Mean);
         bool Consistent(int d)
         {
             double Shown(double v) => measure.Shown(v, d);
             return margin == 0 || (Shown(margin) > 0 && Shown(best.Mean) != Shown(other.Mean));
         }
-        bool SpreadsShow(int d) =>
-            (best.Std == 0 || measure.Shown(best.Std, d) > 0) && (other.Std == 0 || measure.Shown(other.Std, d) > 0);
-        var decimals = Enumerable.Range(start, 4).FirstOrDefault(Consistent, start + 4);
-        return !SpreadsShow(decimals) && SpreadsShow(decimals + 1) && Consistent(decimals + 1) ? decimals + 1 : decimals;
+        return Enumerable.Range(start, 4).FirstOrDefault(Consistent, start + 4);
     }
 
     private static Span Strong(string text) => new(text, Strong: true);

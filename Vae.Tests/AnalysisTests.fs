@@ -21,6 +21,35 @@ let private clusters (seed: uint64) (perClass: int) =
     let points = centres.index_select(0L, labels) + torch.randn([| 10L * int64 perClass; 5L |], generator = generator)
     points, labels
 
+
+/// Three overlapping classes in 4 dimensions (a finite optimum with or without the penalty).
+let private overlapping (seed: uint64) (n: int64) =
+    use generator = new torch.Generator(seed)
+    let labels = torch.randint(3L, [| n |], generator = generator)
+    let centres = torch.tensor([| 1.0f; 0.0f; 0.0f; 0.5f; 0.0f; 1.0f; 0.0f; -0.5f; -1.0f; -1.0f; 1.0f; 0.0f |]).view(3L, 4L)
+    centres.index_select(0L, labels) + torch.randn([| n; 4L |], generator = generator), labels
+
+/// The optimum of the probe's objective (mean cross-entropy + ½‖W‖²/n, biases unpenalised) by
+/// Newton's method with the exact Hessian, in float64: [features + 1; classes], the biases last.
+let private newtonOptimum (x: torch.Tensor) (y: torch.Tensor) =
+    let n, d = x.shape.[0], x.shape.[1]
+    let k = y.max().item<int64>() + 1L
+    let f64 = torch.ScalarType.Float64
+    let a = torch.cat([| x.to_type(f64); torch.ones([| n; 1L |], dtype = f64) |], 1L)
+    let oneHot = torch.nn.functional.one_hot(y, k).to_type(f64)
+    let mask = torch.cat([| torch.ones([| d * k |], dtype = f64); torch.zeros([| k |], dtype = f64) |])
+    let mutable theta = torch.zeros([| (d + 1L) * k |], dtype = f64)
+    for _ in 1..30 do
+        let p = torch.softmax(a.matmul(theta.view(d + 1L, k)), 1)
+        let gradient = a.t().matmul(p - oneHot).reshape(-1L) / float n + theta * mask / float n
+        // H[(i,c),(j,e)] = Σ x_i x_j (δ_ce p_c − p_c p_e) / n, in θ's row-major order (feature, class).
+        let outer = torch.einsum("ni,nj,nc,ne->icje", a, a, p, p)
+        let diagonal = torch.einsum("ni,nj,nc->icj", a, a, p)
+        let hessian = torch.diag_embed(diagonal.permute(0L, 2L, 1L)).permute(0L, 2L, 1L, 3L) - outer
+        let hessian = hessian.reshape((d + 1L) * k, (d + 1L) * k) / float n + torch.diag(mask / float n)
+        theta <- theta - torch.linalg.solve(hessian, gradient)
+    theta.view(d + 1L, k)
+
 [<Tests>]
 let tests =
     testSequenced <| testList "Analysis" [
@@ -52,6 +81,32 @@ let tests =
             let perDimension = Analysis.klPerDimension model test
             Expect.hasLength perDimension 20 "one per latent dimension"
             Expect.floatClose Accuracy.medium (Array.sum perDimension) (Evaluation.evaluate 0L model test).Kl "sums to the mean KL"
+        }
+
+        test "the linear probe's fit is the optimum Newton's method finds, and it says it converged" {
+            let x, y = overlapping 11UL 3000L
+            let fit = Probes.fitLogistic x y
+            Expect.isLessThanOrEqual fit.GradientMax Probes.GradientTolerance "converged"
+            Expect.isLessThan fit.Iterations Probes.MaxIterations "before the cap"
+            let optimum = newtonOptimum x y
+            let weights = optimum.narrow(0L, 0L, 4L)
+            let bias = optimum.narrow(0L, 4L, 1L).squeeze(0L)
+            let scale = weights.abs().max().item<float>()
+            Expect.isGreaterThan scale 0.3 "a non-trivial optimum"
+            Expect.isLessThan ((fit.Weights - weights).abs().max().item<float>()) (1e-4 * scale) "weights"
+            // Softmax is unchanged by adding a constant to every class's bias: compare them centred.
+            let centred (b: torch.Tensor) = b - b.mean()
+            Expect.isLessThan ((centred fit.Bias - centred bias).abs().max().item<float>()) (1e-4 * scale) "biases"
+        }
+
+        test "the linear probe's penalty is scikit-learn's default: with a weaker one the optimum moves" {
+            // The stationarity condition of mean CE + λ/2‖W‖² at the fit: Xᵀ(P − Y)/n = −λW with λ = 1/n.
+            let x, y = overlapping 12UL 500L
+            let fit = Probes.fitLogistic x y
+            let p = torch.softmax(x.to_type(torch.ScalarType.Float64).matmul(fit.Weights) + fit.Bias, 1)
+            let residual = x.to_type(torch.ScalarType.Float64).t().matmul(p - torch.nn.functional.one_hot(y, 3L).to_type(torch.ScalarType.Float64)) / 500.0
+            Expect.isLessThan ((residual + fit.Weights / 500.0).abs().max().item<float>()) 2e-6 "∇ = 0 with λ = 1/n"
+            Expect.isGreaterThan ((residual + fit.Weights / 5000.0).abs().max().item<float>()) 1e-4 "not with λ = 1/(10 n)"
         }
 
         test "the linear probe and kNN reach near 100 % on well-separated clusters" {

@@ -374,16 +374,16 @@ let tests =
                 "| model | validation reconstruction | validation KL | validation loss | test reconstruction | test KL | test loss |"
                 "the evaluation table's header"
             Expect.stringContains markdown
-                "| **baseline** | VAE 784-400-20 | 652,824 | 3, 3, 3 | 262.0 ± 0.5 | 15.0 ± 0.2 | 277.0 ± 0.7 | 18.0 s ± 1.00 s |"
+                "| **baseline** | VAE 784-400-20 | 652,824 | 3, 3, 3 | 262.00 ± 0.50 | 15.00 ± 0.20 | 277.00 ± 0.70 | 18.0 ± 1.0 s |"
                 "baseline's training row"
             Expect.stringContains markdown
-                "| **baseline** | 255.0 ± 0.4 | 15.3 ± 0.1 | 270.3 ± 0.5 | 238.0 ± 0.6 | 15.3 ± 0.1 | 253.3 ± 0.7 |"
+                "| **baseline** | 255.00 ± 0.40 | 15.30 ± 0.10 | 270.30 ± 0.50 | 238.00 ± 0.60 | 15.30 ± 0.10 | 253.30 ± 0.70 |"
                 "baseline's evaluation row"
             Expect.stringContains markdown
-                "| **ae** | autoencoder 784-400-200-100-20 | 833,404 | 2, 2, 2 | 240.0 ± 0.6 | — | 240.0 ± 0.6 | 8.00 s ± 0.30 s |"
+                "| **ae** | autoencoder 784-400-200-100-20 | 833,404 | 2, 2, 2 | 240.00 ± 0.60 | — | 240.00 ± 0.60 | 8.00 ± 0.30 s |"
                 "the autoencoder's training row has no KL"
             Expect.stringContains markdown
-                "| **ae** | 236.5 ± 0.5 | — | 236.5 ± 0.5 | 235.2 ± 0.3 | — | 235.2 ± 0.3 |"
+                "| **ae** | 236.50 ± 0.50 | — | 236.50 ± 0.50 | 235.20 ± 0.30 | — | 235.20 ± 0.30 |"
                 "nor its evaluation row"
             Expect.stringContains markdown "| **five-layer (trained in task1)** |" "the reused model is marked"
         }
@@ -391,11 +391,11 @@ let tests =
         test "report.md names the lowest model on each metric and by how much, from the numbers" {
             let markdown = read RunLayout.ReportMarkdown
             for sentence in
-                [ "**five-layer** has the lowest test loss: 250.1, 3.2 (1.3 %) below **baseline** (253.3)."
-                  "**baseline** has the lowest test reconstruction: 238.0, 2.9 (1.2 %) below **five-layer** (240.9)."
-                  "**five-layer** has the lowest validation loss: 257.8, 12.5 (4.6 %) below **baseline** (270.3)."
+                [ "**five-layer** has the lowest test loss: 250.10 ± 0.60, 3.20 (1.3 %) below **baseline** (253.30 ± 0.70)."
+                  "**baseline** has the lowest test reconstruction: 238.00 ± 0.60, 2.90 (1.2 %) below **five-layer** (240.90 ± 0.50)."
+                  "**five-layer** has the lowest validation loss: 257.80 ± 0.70, 12.50 (4.6 %) below **baseline** (270.30 ± 0.50)."
                   "**baseline** has the fewest parameters: 652,824, 182,600 (21.9 %) fewer than **five-layer** (835,424)."
-                  "Best model by the run's criterion, the lowest best validation loss (mean over 3 repeats): **five-layer** (VAE 784-400-200-100-20), 257.8 ± 0.7 nats per image, best epochs 3, 3, 3." ] do
+                  "Best model by the run's criterion, the lowest best validation loss (mean over 3 repeats): **five-layer** (VAE 784-400-200-100-20), 257.80 ± 0.70 nats per image, best epochs 3, 3, 3." ] do
                 Expect.stringContains markdown sentence "sentence"
             Expect.isFalse (markdown.Contains "shortest training time") "no finding on training time (wall-clock time beside whatever else ran)"
         }
@@ -404,14 +404,14 @@ let tests =
             let markdown = read RunLayout.ReportMarkdown
             Expect.stringContains markdown "### VAE against autoencoder" "a comparison section"
             Expect.stringContains markdown
-                "The autoencoder **ae** reconstructs the test set better: test reconstruction 235.2 ± 0.3 against 240.9 ± 0.5 nats per image for the VAE **five-layer**, 5.7 (2.4 %) lower, beyond the noise (Welch's t-test, p = 0.0003)."
+                "The autoencoder **ae** reconstructs the test set better: test reconstruction 235.20 ± 0.30 against 240.90 ± 0.50 nats per image for the VAE **five-layer**, 5.70 (2.4 %) lower, beyond the noise (Welch's t-test, p = 0.0003)."
                 "reconstruction"
             Expect.stringContains markdown
-                "The VAE **five-layer** generates images closer to real ones from N(0, I): Fréchet distance to the test images in PCA space 0.0375 ± 0.0009 against 0.0583 ± 0.002 for the autoencoder **ae**, 0.021 (35.7 %) lower, beyond the noise (Welch's t-test, p = 0.0008)."
+                "The VAE **five-layer** generates images closer to real ones from N(0, I): Fréchet distance to the test images in PCA space 0.03750 ± 0.00090 against 0.0583 ± 0.0020 for the autoencoder **ae**, 0.02080 (35.7 %) lower, beyond the noise (Welch's t-test, p = 0.0008)."
                 "generation from N(0, I)"
             // 0.0352 − 0.0341 = 0.0011: se = √((0.0007² + 0.0006²)/3) = 0.00053, t = 2.07, 3.9 degrees of freedom.
             Expect.stringContains markdown
-                "The autoencoder **ae** and the VAE **five-layer** generate images equally close to real ones from Gaussians fitted to their training codes, within noise: Fréchet distance to the test images in PCA space 0.0341 ± 0.0007 against 0.0352 ± 0.0006, 0.0011 apart, a difference the repeats do not show to be real (Welch's t-test, p = 0.109)."
+                "The autoencoder **ae** and the VAE **five-layer** generate images equally close to real ones from Gaussians fitted to their training codes, within noise: Fréchet distance to the test images in PCA space 0.03410 ± 0.00070 against 0.03520 ± 0.00060, 0.00110 apart, a difference the repeats do not show to be real (Welch's t-test, p = 0.109)."
                 "generation from the fitted Gaussians"
             let pictures = markdown.Substring(markdown.IndexOf "Generated images side by side")
             let rows = pictures.Substring(0, pictures.IndexOf "###").Split("\n\n") |> Array.filter (fun r -> r.StartsWith "![")
@@ -468,10 +468,10 @@ let tests =
                 "| model | IWAE NLL | active units | linear probe | linear probe on PCA | 5-NN | 5-NN on PCA | generation from N(0, I) | generation from the fitted Gaussian |"
                 "header"
             Expect.stringContains markdown
-                "| **baseline** | 248.6 ± 0.5 | 14.0 ± 1.0 of 20 | 81.2 ± 0.4 % | 79.5 % | 80.1 ± 0.3 % | 82.3 % | 0.0412 ± 0.001 | 0.0365 ± 0.0008 |"
+                "| **baseline** | 248.60 ± 0.50 | 14.0 ± 1.0 of 20 | 81.20 ± 0.40 % | 79.5 % | 80.10 ± 0.30 % | 82.3 % | 0.0412 ± 0.0010 | 0.03650 ± 0.00080 |"
                 "baseline's row"
             Expect.stringContains markdown
-                "| **ae** | — | 20.0 ± 0 of 20 | 82.5 ± 0.3 % | 79.5 % | 83.4 ± 0.2 % | 82.3 % | 0.0583 ± 0.002 | 0.0341 ± 0.0007 |"
+                "| **ae** | — | 20.0 ± 0 of 20 | 82.50 ± 0.30 % | 79.5 % | 83.40 ± 0.20 % | 82.3 % | 0.0583 ± 0.0020 | 0.03410 ± 0.00070 |"
                 "the autoencoder's row has no IWAE estimate"
         }
 
@@ -480,21 +480,21 @@ let tests =
             // 240.9 − 238.0 = 2.9; se = √((0.6² + 0.5²)/3) = 0.451, t = 6.43 on 3.87 degrees of freedom: p = 0.0034;
             // t(0.975; 3.87) = 2.80, so the interval is 2.9 ± 1.26.
             Expect.stringContains markdown
-                "- On test reconstruction (lower is better), **baseline** is best (238.0 ± 0.6 vs 240.9 ± 0.5 for **five-layer**): the lead of 2.9 is real (Welch's t-test, p = 0.0034; 95 % CI of the lead 1.6 to 4.2)."
+                "- On test reconstruction (lower is better), **baseline** is best (238.00 ± 0.60 vs 240.90 ± 0.50 for **five-layer**): the lead of 2.90 is real (Welch's t-test, p = 0.0034; 95 % CI of the lead 1.63 to 4.17)."
                 "a clear case"
             // 81.2 − 80.6 = 0.6 points; se = √((0.4² + 0.5²)/3) = 0.37, t = 1.62: p = 0.18.
             Expect.stringContains markdown
-                "- On feature quality (linear probe accuracy; higher is better), **baseline** is ahead (81.2 ± 0.4 % vs 80.6 ± 0.5 % for **five-layer**), but the lead of 0.6 points is inconclusive (Welch's t-test, p = 0.183; 95 % CI of the lead −0.4 to 1.6): no model is declared best."
+                "- On feature quality (linear probe accuracy; higher is better), **baseline** is ahead (81.20 ± 0.40 % vs 80.60 ± 0.50 % for **five-layer**), but the lead of 0.60 points is inconclusive (Welch's t-test, p = 0.183; 95 % CI of the lead −0.45 to 1.65): no model is declared best."
                 "an inconclusive case"
             // 0.0352 − 0.0341 = 0.0011; se = 0.00053, t = 2.07: p = 0.11.
             Expect.stringContains markdown
-                "- On generation from a fitted Gaussian (Fréchet distance to the test images; lower is better), **ae** is ahead (0.0341 ± 0.0007 vs 0.0352 ± 0.0006 for **five-layer**), but the lead of 0.0011 is inconclusive (Welch's t-test, p = 0.109; 95 % CI of the lead −0.0004 to 0.0026): no model is declared best."
+                "- On generation from a fitted Gaussian (Fréchet distance to the test images; lower is better), **ae** is ahead (0.03410 ± 0.00070 vs 0.03520 ± 0.00060 for **five-layer**), but the lead of 0.00110 is inconclusive (Welch's t-test, p = 0.109; 95 % CI of the lead −0.00039 to 0.00259): no model is declared best."
                 "the autoencoder's fair generation is not shown to differ from the VAE's"
             Expect.stringContains markdown
-                "- On test log-likelihood (IWAE negative log-likelihood; lower is better), only **five-layer** is measured (244.9 ± 0.4): an autoencoder has no KL term, hence no ELBO and no likelihood estimate."
+                "- On test log-likelihood (IWAE negative log-likelihood; lower is better), only **five-layer** is measured (244.90 ± 0.40): an autoencoder has no KL term, hence no ELBO and no likelihood estimate."
                 "a VAE-only metric"
             Expect.stringContains markdown
-                "the lead of 21.3 is real (Welch's t-test, p \\< 0.0001; 95 % CI of the lead 19.9 to 22.7). Across kinds this compares a VAE's reconstruction + KL with an autoencoder's reconstruction alone."
+                "the lead of 21.30 is real (Welch's t-test, p \\< 0.0001; 95 % CI of the lead 19.86 to 22.74). Across kinds this compares a VAE's reconstruction + KL with an autoencoder's reconstruction alone."
                 "validation loss across kinds is qualified"
         }
 
@@ -516,10 +516,10 @@ let tests =
             let markdown = read RunLayout.ReportMarkdown
             // 81.2 − 79.5 = 1.7, se = 0.4/√3 (the yardstick does not vary), t = 7.4 on 2 degrees of freedom: p = 0.018.
             Expect.stringContains markdown
-                "- **baseline** (20 dimensions): linear probe 81.2 ± 0.4 % vs 79.5 % for PCA: beats it by 1.7 points, beyond the noise (p = 0.018); 5-NN 80.1 ± 0.3 % vs 82.3 % for PCA: below it by 2.2 points, beyond the noise (p = 0.0061). Its code beats PCA on the linear probe only."
+                "- **baseline** (20 dimensions): linear probe 81.20 ± 0.40 % vs 79.50 % for PCA: beats it by 1.70 points, beyond the noise (p = 0.018); 5-NN 80.10 ± 0.30 % vs 82.30 % for PCA: below it by 2.20 points, beyond the noise (p = 0.0061). Its code beats PCA on the linear probe only."
                 "baseline"
             Expect.stringContains markdown
-                "- **ae** (20 dimensions): linear probe 82.5 ± 0.3 % vs 79.5 % for PCA: beats it by 3.0 points, beyond the noise (p = 0.0033); 5-NN 83.4 ± 0.2 % vs 82.3 % for PCA: beats it by 1.1 points, beyond the noise (p = 0.011). Its code beats PCA on both probes."
+                "- **ae** (20 dimensions): linear probe 82.50 ± 0.30 % vs 79.50 % for PCA: beats it by 3.00 points, beyond the noise (p = 0.0033); 5-NN 83.40 ± 0.20 % vs 82.30 % for PCA: beats it by 1.10 points, beyond the noise (p = 0.011). Its code beats PCA on both probes."
                 "the autoencoder"
         }
 
@@ -549,6 +549,23 @@ let tests =
                 "generation"
         }
 
+        test "one precision rule: two significant digits of the spread, the mean to the same decimal" {
+            for spread, decimals in [ 0.5, 2; 1.29, 1; 12.3, 0; 0.046, 3; 0.0996, 2; 0.00080, 5; 140.0, 0 ] do
+                Expect.equal (Numbers.SpreadDecimals spread) (Nullable decimals) $"decimals for ± {spread}"
+            Expect.isFalse (Numbers.SpreadDecimals 0.0).HasValue "no spread, no rule"
+            // The inconsistent prints the issue quoted, by the rule.
+            Expect.equal (Numbers.MeanSd(MetricSummary(7.574, 0.5, 3), Func<float, string> Numbers.General)) "7.57 ± 0.50" "7.574 ± 0.5"
+            Expect.equal (Numbers.MeanSd(MetricSummary(2.96, 0.5, 3), Func<float, string> Numbers.General)) "2.96 ± 0.50" "2.96 ± 0.5"
+            Expect.equal (Numbers.MeanSd(MetricSummary(9.5, 0.046, 3), Func<float, string> Numbers.General)) "9.500 ± 0.046" "9.5 ± 0.046"
+            Expect.equal (Numbers.MeanSd(MetricSummary(241.4644, 1.2873, 3), Func<float, string> Numbers.Nats)) "241.5 ± 1.3" "a loss"
+            Expect.equal (Numbers.Accuracy(MetricSummary(0.8123, 0.0041, 3))) "81.23 ± 0.41 %" "an accuracy, in points"
+            Expect.equal (Numbers.MeanSd(MetricSummary(4.0, 0.0, 3), Func<float, string> Numbers.General)) "4 ± 0" "repeats that agree"
+            Expect.equal (Numbers.MeanSd(MetricSummary(250.13, 0.0, 1), Func<float, string> Numbers.Nats)) "250.1" "one repeat: the unit's precision"
+            Expect.equal (Numbers.DifferenceOf(MetricSummary(250.1, 0.6, 3), MetricSummary(253.3, 0.07, 3), 3.2, Func<float, string> Numbers.Difference)) "3.200" "the smaller spread's decimals"
+            Expect.equal (Numbers.Percent 0.00013) "< 0.1 %" "a tiny share is not printed to five digits"
+            Expect.equal (Numbers.Percent 1.26) "1.3 %" "one decimal"
+        }
+
         test "best-validation-loss.png: 95 % intervals from Student's t, on an axis fitted to them" {
             // n = 3: t(0.975, 2) = 4.303, so the half-width is 4.303 · 0.6 / √3 = 1.49.
             Expect.floatClose { absolute = 1e-3; relative = 0.0 } (BestValidationLossPng.HalfInterval(MetricSummary(238.0, 0.6, 3))) 1.4906 "n = 3"
@@ -565,7 +582,7 @@ let tests =
             let summary = markdown.Substring(markdown.IndexOf "## Summary", markdown.IndexOf "## Method" - markdown.IndexOf "## Summary")
             Expect.isLessThan (markdown.IndexOf "## Summary") (markdown.IndexOf "## task1") "before the experiments"
             Expect.stringContains summary
-                "- **task1**: **five-layer** (VAE 784-400-200-100-20) has the lowest validation loss, 257.8 ± 0.7 nats per image; its lead over baseline is real (Welch's t-test, p \\< 0.0001). Best on test reconstruction: baseline; the IWAE NLL: five-layer; generation from N(0, I): five-layer. Posterior collapse: five-layer (9.0 of 20 active units)."
+                "- **task1**: **five-layer** (VAE 784-400-200-100-20) has the lowest validation loss, 257.80 ± 0.70 nats per image; its lead over baseline is real (Welch's t-test, p \\< 0.0001). Best on test reconstruction: baseline; the IWAE NLL: five-layer; generation from N(0, I): five-layer. Posterior collapse: five-layer (9.0 of 20 active units)."
                 "task1"
             Expect.stringContains summary "(Across kinds the validation loss does not compare like with like: see the reconstruction.) Best on test reconstruction: ae;" "task3 mixes kinds"
         }
@@ -622,7 +639,7 @@ let tests =
             (Report.WriteAsync(RunResult("close", started, false, [| e |]), folder)).GetAwaiter().GetResult()
             let markdown = File.ReadAllText(Path.Combine(folder, RunLayout.ReportMarkdown))
             Expect.stringContains markdown
-                "**baseline** is ahead (238.00 ± 0.02 vs 238.04 ± 0.02 for **five-layer**), but the lead of 0.04 is inconclusive (Welch's t-test, p = 0.070; 95 % CI of the lead −0.01 to 0.09): no model is declared best."
+                "**baseline** is ahead (238.000 ± 0.020 vs 238.040 ± 0.020 for **five-layer**), but the lead of 0.040 is inconclusive (Welch's t-test, p = 0.070; 95 % CI of the lead −0.005 to 0.085): no model is declared best."
                 "two decimals"
         }
 
@@ -650,7 +667,7 @@ let tests =
             Expect.stringContains html "<a href=\"task3/latent-space.png\"><code>task3/latent-space.png</code></a>" "the latent space's PNG linked"
             Expect.isFalse (html.Contains "<img src=\"task3/latent-space.png\"") "and not shown beside its interactive copy"
             Expect.stringContains html "<img src=\"task3/best-validation-loss.png\"" "a PNG without an interactive copy is shown, linked relatively"
-            Expect.stringContains html "<td class=\"num\">253.3 &#177; 0.7</td>" "tables"
+            Expect.stringContains html "<td class=\"num\">253.30 &#177; 0.70</td>" "tables"
             Expect.stringContains html "Quick smoke run." "notice"
         }
 
