@@ -99,9 +99,10 @@ let testObjective =
 let iwaeNll =
     metric "iwaeNll" "test log-likelihood (IWAE negative log-likelihood)" "the IWAE NLL" Nats Lower VaesOnly Likelihood true (fun m -> m.IwaeNll)
 
-/// Active latent units.
+/// Active latent units. Judged among VAEs only: an autoencoder's code has no prior pulling it to N(0, I), so its
+/// variance against the same threshold says nothing comparable about how many dimensions it uses.
 let activeUnits =
-    metric "activeUnits" "latent usage (active units)" "active units" Count Higher AllModels LatentUsage true (fun m -> Some m.ActiveUnits)
+    metric "activeUnits" "latent usage (active units)" "active units" Count Higher VaesOnly LatentUsage true (fun m -> Some m.ActiveUnits)
 
 /// Linear probe accuracy on the codes.
 let linearAccuracy =

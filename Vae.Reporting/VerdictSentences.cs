@@ -44,7 +44,9 @@ internal static class VerdictSentences
             var d = Decimals(measure, verdict.BestSummary, verdict.BestSummary);
             spans.AddRange(["only ", Strong(verdict.Best), $" is measured ({measure.Summary(verdict.BestSummary, d)})"]);
             if (measure.VaesOnly && experiment.Models.Any(m => !m.Kind.HasPosterior()))
-                spans.Add(": an autoencoder has no KL term, hence no ELBO and no likelihood estimate");
+                spans.Add(verdict.Metric == Core.Metrics.activeUnits.Key
+                    ? ": an autoencoder's code is not held to N(0, I), so its variance against the same threshold is not comparable"
+                    : ": an autoencoder has no KL term, hence no ELBO and no likelihood estimate");
             spans.Add(".");
             return spans;
         }

@@ -97,5 +97,9 @@ let tests =
             Expect.equal (Metrics.judge Metrics.iwaeNll [ ae; vae ]) (Some(Alone "vae")) "VAEs only"
             Expect.equal (Metrics.judge Metrics.testReconstruction [ ae; vae ]) (Some(Clear("ae", "vae", 100.0))) "every model"
             Expect.isNone (Metrics.judge Metrics.iwaeNll [ ae ]) "no VAE: no verdict"
+            // An autoencoder's 20 of 20 "active" units are an unregularised code's variance, not latent usage.
+            let aeUnits = "ae", false, summary 20.0 0.0
+            let vaeUnits = "vae", true, summary 4.0 0.0
+            Expect.equal (Metrics.judge Metrics.activeUnits [ aeUnits; vaeUnits ]) (Some(Alone "vae")) "active units: VAEs only"
         }
     ]
