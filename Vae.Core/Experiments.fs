@@ -350,17 +350,49 @@ let parse (file: string) (json: string) : Definition =
               Repeats = defaultArg repeats 1
               Models = specs }
 
+/// The shipped definitions this library carries (embedded resources "experiments/<name>.json"),
+/// written out to a per-user folder of this library's version when missing or different there
+/// (write aside, then rename: concurrent processes never see half a file). None when the folder
+/// cannot be written.
+let private embeddedDirectory =
+    lazy (
+        let assembly = Reflection.Assembly.GetExecutingAssembly()
+        let version =
+            match assembly.GetCustomAttributes(typeof<Reflection.AssemblyInformationalVersionAttribute>, false) with
+            | [| :? Reflection.AssemblyInformationalVersionAttribute as v |] -> v.InformationalVersion.Split('+').[0]
+            | _ -> "0"
+        let cache =
+            match Environment.GetEnvironmentVariable "XDG_CACHE_HOME" with
+            | dir when not (String.IsNullOrWhiteSpace dir) && Path.IsPathRooted dir -> dir
+            | _ -> Path.Combine(Environment.GetFolderPath Environment.SpecialFolder.UserProfile, ".cache")
+        let dir = Path.Combine(cache, "vae-dotnet", "experiments", version)
+        try
+            Directory.CreateDirectory dir |> ignore
+            for resource in assembly.GetManifestResourceNames() |> Array.filter (fun n -> n.StartsWith "experiments/") do
+                use stream = assembly.GetManifestResourceStream resource
+                use copy = new MemoryStream()
+                stream.CopyTo copy
+                let bytes = copy.ToArray()
+                let target = Path.Combine(dir, resource.Substring "experiments/".Length)
+                if not (File.Exists target && File.ReadAllBytes target = bytes) then
+                    let temporary = $"{target}.{Environment.ProcessId}.tmp"
+                    File.WriteAllBytes(temporary, bytes)
+                    File.Move(temporary, target, true)
+            Some dir
+        with :? IOException | :? UnauthorizedAccessException -> None)
+
 /// Where shipped definitions are looked for: the repository's experiments/ (walking up from the
-/// working folder), then the program's own folder.
+/// working folder), then the program's own folder; when neither has one, the copies this library
+/// carries (written out to ~/.cache/vae-dotnet/experiments/<version>).
 let searchDirectories () =
     let rec up (dir: DirectoryInfo) =
         if isNull dir then None
         else
             let candidate = Path.Combine(dir.FullName, "experiments")
             if Directory.Exists candidate then Some candidate else up dir.Parent
-    [ up (DirectoryInfo Environment.CurrentDirectory); up (DirectoryInfo AppContext.BaseDirectory) ]
-    |> List.choose id
-    |> List.distinct
+    match [ up (DirectoryInfo Environment.CurrentDirectory); up (DirectoryInfo AppContext.BaseDirectory) ] |> List.choose id |> List.distinct with
+    | [] -> embeddedDirectory.Force() |> Option.toList
+    | found -> found
 
 /// Loads one definition file. At most `MaxDefinitionBytes` + 1 bytes are read, so a larger file
 /// (or a device or pipe, whose length is not known) is refused without being read whole.
