@@ -108,6 +108,42 @@ let private nativeSearchDirectories () =
 let shimPath () =
     nativeSearchDirectories () |> List.map (fun d -> Path.Combine(d, ShimFile)) |> List.tryFind File.Exists
 
+/// Where the shim and libtorch are when TorchSharp is loaded straight from the NuGet packages
+/// folder, as F# Interactive's `#r "nuget: TorchSharp-cpu, …"` does: TorchSharp.dll in
+/// torchsharp/<version>/lib/<framework>/, the shim in torchsharp/<version>/runtimes/<rid>/native/,
+/// libtorch in libtorch-cpu-<rid>/<version>/runtimes/<rid>/native/ (the highest version there).
+type PackageLayout = { Shim: string; Libtorch: string }
+
+let packageLayout () : PackageLayout option =
+    let rid = RuntimeInformation.RuntimeIdentifier
+    let package = Path.GetFullPath(Path.Combine(Path.GetDirectoryName torchSharpAssembly.Location, "..", ".."))
+    let shim = Path.Combine(package, "runtimes", rid, "native", ShimFile)
+    let libtorchPackage = Path.GetFullPath(Path.Combine(package, "..", "..", $"libtorch-cpu-{rid}"))
+    let versionOf (dir: string) =
+        match Version.TryParse(Path.GetFileName dir) with
+        | true, v -> v
+        | _ -> Version()
+    let libtorch =
+        if Directory.Exists libtorchPackage then
+            Directory.GetDirectories libtorchPackage
+            |> Array.sortByDescending versionOf
+            |> Array.map (fun d -> Path.Combine(d, "runtimes", rid, "native"))
+            |> Array.tryFind (fun d -> File.Exists(Path.Combine(d, "libtorch.so")))
+        else None
+    match File.Exists shim, libtorch with
+    | true, Some dir -> Some { Shim = shim; Libtorch = dir }
+    | _ -> None
+
+/// Where a weakened copy of the shim of the packages folder goes (never into the packages folder):
+/// $XDG_CACHE_HOME or ~/.cache, vae-dotnet/native/<the shim's SHA-256, 16 digits>.
+let private patchedDirectoryFor (shim: string) =
+    let cache =
+        match Environment.GetEnvironmentVariable "XDG_CACHE_HOME" with
+        | dir when not (String.IsNullOrWhiteSpace dir) && Path.IsPathRooted dir -> dir
+        | _ -> Path.Combine(Environment.GetFolderPath Environment.SpecialFolder.UserProfile, ".cache")
+    let hash = Convert.ToHexString(Security.Cryptography.SHA256.HashData(File.ReadAllBytes shim)).Substring(0, 16).ToLowerInvariant()
+    Path.Combine(cache, "vae-dotnet", "native", hash)
+
 let private missingVersion (loaderMessage: string) =
     let m = Regex.Match(loaderMessage, @"version `([^']+)' not found")
     if m.Success then Some m.Groups.[1].Value else None
@@ -119,11 +155,14 @@ let private fail (path: string) (reason: string) (inner: exn) =
 /// processes (write aside, then rename).
 let private writeIfChanged (path: string) (bytes: byte[]) =
     if not (File.Exists path && File.ReadAllBytes path = bytes) then
+        Directory.CreateDirectory(Path.GetDirectoryName path) |> ignore
         let temporary = $"{path}.{Environment.ProcessId}.tmp"
         File.WriteAllBytes(temporary, bytes)
         File.Move(temporary, path, true)
 
-let private loadShim (path: string) : nativeint =
+/// Loads the shim at `path`; if the host's libstdc++ lacks the version it asks for, a copy with
+/// that need made weak, written into `patchedDirectory`.
+let private loadShim (patchedDirectory: string) (path: string) : nativeint =
     try NativeLibrary.Load path
     with :? DllNotFoundException as original ->
         match missingVersion original.Message with
@@ -131,7 +170,7 @@ let private loadShim (path: string) : nativeint =
             match VersionNeeds.weaken "libstdc++.so.6" WeakenableVersion (File.ReadAllBytes path) with
             | None -> fail path original.Message original
             | Some patched ->
-                let patchedPath = Path.Combine(Path.GetDirectoryName path, PatchedShimFile)
+                let patchedPath = Path.Combine(patchedDirectory, PatchedShimFile)
                 try
                     writeIfChanged patchedPath patched
                     NativeLibrary.Load patchedPath
@@ -140,13 +179,35 @@ let private loadShim (path: string) : nativeint =
         | Some other -> fail path $"libstdc++.so.6 (or another library it needs) lacks version {other}: {original.Message}" original
         | None -> fail path original.Message original
 
-let private shimHandle = lazy (shimPath () |> Option.map loadShim)
+/// libtorch's libraries loaded from the packages folder, by the names TorchSharp asks for.
+let private libtorchHandles = Collections.Concurrent.ConcurrentDictionary<string, nativeint>()
+
+/// The shim as the application ships it (its weakened copy beside it, where its RUNPATH finds
+/// libtorch); else the shim of the packages folder, libtorch loaded first from its package (the
+/// shim's needs are then met by the libraries already loaded) and the weakened copy in the
+/// per-user cache.
+let private shimHandle =
+    lazy (
+        match shimPath () with
+        | Some path -> Some(loadShim (Path.GetDirectoryName path) path)
+        | None ->
+            match packageLayout () with
+            | None -> None
+            | Some layout ->
+                // libtorch.so pulls in libtorch_cpu.so and libc10.so through its RUNPATH ($ORIGIN).
+                for library in [ "libc10.so"; "libtorch_cpu.so"; "libtorch.so" ] do
+                    let path = Path.Combine(layout.Libtorch, library)
+                    libtorchHandles.[Path.GetFileNameWithoutExtension(library).Substring 3] <- NativeLibrary.Load path
+                Some(loadShim (patchedDirectoryFor layout.Shim) layout.Shim))
 
 let private resolver =
     DllImportResolver(fun name _ _ ->
         match name, shimHandle.Force() with
         | ShimName, Some handle -> handle
-        | _ -> 0n)
+        | _ ->
+            match libtorchHandles.TryGetValue name with
+            | true, handle -> handle
+            | _ -> 0n)
 
 /// glibc's allocator settings (mallopt(3)).
 module private Libc =
