@@ -75,11 +75,13 @@ public static class Report
 
     /// <summary>Writes the file whole or not at all (Core.Safetensors.writeAtomically: a temporary file beside it,
     /// flushed, renamed over it), so that a run stopped while writing never leaves a file that looks finished and is
-    /// not.</summary>
+    /// not; the temporary file a killed writer left is removed first, so that a resumed run's folder is that of a run
+    /// never stopped.</summary>
     private static Task WriteBytes(string path, byte[] bytes, CancellationToken cancellationToken) => Task.Run(() =>
     {
         cancellationToken.ThrowIfCancellationRequested();
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        Core.Safetensors.removeTemporaries(path);
         Core.Safetensors.writeAtomically(path, FuncConvert.FromAction<Stream>(stream => stream.Write(bytes)));
     }, cancellationToken);
 }

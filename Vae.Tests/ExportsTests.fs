@@ -90,13 +90,12 @@ let private run =
 /// Epochs trained over every repeat of every model of the run, the diverged ones included.
 let private totalEpochs = (3 + 4) + (2 + 3) + (4 + 2) + (2 + 3) + 3
 
-let private writeRun () =
-    let folder = temporaryDirectory ()
+let private writeRun folder =
     (Report.WriteAsync(run, folder)).GetAwaiter().GetResult()
     folder
 
 /// The report of `run`, written once for the tests that read it.
-let private written = lazy (writeRun ())
+let private written = lazy (writeRun (temporaryDirectory ()))
 
 let private at relative = Path.Combine(written.Value, relative)
 
@@ -380,13 +379,17 @@ let tests =
                     Expect.throws (fun () -> records corrupted |> ignore) $"a flipped bit in {what} (byte {position})"
             }
 
-            test "writing the run's files again gives the same event files and tables, byte for byte" {
-                let again = writeRun ()
+            test "writing the run's files again gives the same tables and event files, byte for byte, and removes what a killed writer left" {
                 let files = eventFiles written.Value @ [ RunLayout.EpochsCsv; RunLayout.MetricsCsv ]
-                Expect.equal (eventFiles again) (eventFiles written.Value) "the same event files"
-                for relative in files do
-                    Expect.sequenceEqual (File.ReadAllBytes(Path.Combine(again, relative))) (File.ReadAllBytes(at relative)) relative
-                Expect.isEmpty (Directory.GetFiles(again, "*.tmp", SearchOption.AllDirectories)) "no temporary file left"
+                let before = [ for relative in files -> File.ReadAllBytes(at relative) ]
+                // The temporary files of writes a kill -9 interrupted (`<file>.<process id>.tmp`).
+                for leftover in [ RunLayout.EpochsCsv + ".4242.tmp"; "tensorboard/task2/solo/events.out.tfevents.vae.4242.tmp" ] do
+                    File.WriteAllText(at leftover, "half")
+                writeRun written.Value |> ignore
+                Expect.equal (eventFiles written.Value @ [ RunLayout.EpochsCsv; RunLayout.MetricsCsv ]) files "the same files"
+                for relative, bytes in List.zip files before do
+                    Expect.sequenceEqual (File.ReadAllBytes(at relative)) bytes relative
+                Expect.isEmpty (Directory.GetFiles(written.Value, "*.tmp", SearchOption.AllDirectories)) "no temporary file left"
             }
         ]
     ]
