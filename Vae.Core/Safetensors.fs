@@ -82,6 +82,19 @@ and private place (path: string) (write: Stream -> unit) (replace: bool) : bool 
         File.Delete temporary
         reraise ()
 
+/// Deletes the temporary files `writeAtomically` left beside `path` (`path.<process id>.tmp`) when a
+/// process was killed while writing it, so that writing `path` again leaves the folder as a write
+/// never interrupted would. For the one process that writes `path` (a run folder's claimant): another
+/// writer's temporary file would go too.
+let removeTemporaries (path: string) =
+    let folder, name = Path.GetDirectoryName(Path.GetFullPath path), Path.GetFileName path
+    if Directory.Exists folder then
+        for file in Directory.EnumerateFiles folder do
+            let candidate = Path.GetFileName file
+            if candidate.Length > name.Length + 5 && candidate.StartsWith(name + ".", StringComparison.Ordinal) && candidate.EndsWith(".tmp", StringComparison.Ordinal)
+               && candidate.Substring(name.Length + 1, candidate.Length - name.Length - 5) |> Seq.forall Char.IsAsciiDigit then
+                File.Delete file
+
 /// The header of `tensors` (contiguous, of a type `dtypeName` names) with `metadata`, in their order.
 let headerOfTensors (metadata: (string * string) list) (tensors: (string * torch.Tensor) list) : byte[] =
     header

@@ -17,7 +17,7 @@ internal static class Summary
             var best = e.Models.FirstOrDefault(m => m.Name == e.Best);
             Console.WriteLine(best is null ? $"{e.Experiment}: every model diverged" : $"{e.Experiment}: best {best.Name} ({Numbers(best)})");
         }
-        Console.WriteLine($"wrote {folder} in {elapsed.TotalMinutes:F1} min: {RunLayout.ReportMarkdown}, {RunLayout.ReportHtml}, {RunLayout.Results}");
+        Console.WriteLine($"wrote {folder} in {elapsed.TotalMinutes:F1} min: {RunLayout.ReportMarkdown}, {RunLayout.ReportHtml}, {RunLayout.Results}, {RunLayout.EpochsCsv}, {RunLayout.MetricsCsv}, {RunLayout.TensorBoard}/");
     }
 
     /// <summary>The numbers the best model was chosen on: "validation loss 241.47, test loss 240.80" for one repeat;

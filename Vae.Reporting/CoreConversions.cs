@@ -23,6 +23,24 @@ public static class CoreConversions
     /// <summary>A summary over repeats, for the core's statistics.</summary>
     public static Core.Statistics.Summary ToCore(this MetricSummary s) => new(s.Mean, s.Std, s.Count);
 
+    /// <summary>One repeat's numbers as the registry's metrics (Core.Metrics.all) read them: the same values the façade
+    /// summarised into results.json (RunResults, from the core's own measurements), here read back from the results.</summary>
+    /// <param name="repeat">The repeat.</param>
+    /// <param name="beta">Its model's KL weight (<see cref="ModelResult.Beta"/>).</param>
+    public static Core.Metrics.Measurements ToCore(this RepeatResult repeat, double beta) => new(
+        repeat.Best.ValLoss,
+        repeat.Test.Recon,
+        repeat.Test.Kl,
+        repeat.Test.Loss,
+        repeat.Test.IwaeNll is { } iwae ? FSharpOption<double>.Some(iwae) : FSharpOption<double>.None,
+        repeat.ActiveUnits,
+        repeat.Probe.LinearAccuracy,
+        repeat.Probe.KnnAccuracy,
+        repeat.GenerationDistance,
+        repeat.FittedGenerationDistance,
+        repeat.TrainingSeconds,
+        beta);
+
     /// <summary>A core data-set description.</summary>
     public static DataSetResult ToResult(this Core.Data.Description d) => new(
         d.Name, d.Folder?.Value, d.Height, d.Width, d.Classes.ToArray(), [d.Interpolation.Item1, d.Interpolation.Item2],

@@ -1,4 +1,5 @@
 using System.Text;
+using Microsoft.FSharp.Core;
 
 namespace Vae.Reporting;
 
@@ -13,8 +14,10 @@ public static class Report
     /// for each model, <c>loss.png</c>, <c>generated.png</c>, <c>generated-fitted.png</c>, <c>reconstruction.png</c>,
     /// <c>interpolation.png</c>, <c>traversal.png</c> and <c>kl-per-dim.png</c>; for each experiment,
     /// <c>latent-space.png</c>, <c>best-validation-loss.png</c>, <c>validation-curves.png</c> and its own
-    /// <c>results.json</c>; and at the root <c>results.json</c>, <c>report.md</c> and <c>report.html</c> (one
-    /// offline page with interactive charts). Tables give each metric's mean ± standard deviation over the repeats, and
+    /// <c>results.json</c>; at the root <c>results.json</c>, <c>epochs.csv</c> (every epoch of every repeat),
+    /// <c>metrics.csv</c> (every repeat's metrics), <c>report.md</c> and <c>report.html</c> (one offline page with
+    /// interactive charts); and under <c>tensorboard/</c> an event file per training (<see cref="RunLayout.TensorBoardEvents"/>).
+    /// The text and event files are written whole or not at all (a temporary file renamed). Tables give each metric's mean ± standard deviation over the repeats, and
     /// each experiment's verdict says which differences between models a t-test confirms; the validation curves show
     /// every repeat, the other pictures each model's first repeat.
     /// </summary>
@@ -54,6 +57,10 @@ public static class Report
             await WriteText(At(RunLayout.ExperimentResults(experiment.Experiment)), ResultsJson.Serialize(experiment), cancellationToken);
         }
         await WriteText(At(RunLayout.Results), ResultsJson.Serialize(run), cancellationToken);
+        await WriteText(At(RunLayout.EpochsCsv), EpochsCsv.Of(run), cancellationToken);
+        await WriteText(At(RunLayout.MetricsCsv), MetricsCsv.Of(run), cancellationToken);
+        foreach (var (path, bytes) in TensorBoardLogs.Files(run))
+            await WriteBytes(At(path), bytes, cancellationToken);
 
         var blocks = await Task.Run(() => ReportContent.Build(run), cancellationToken);
         await WriteText(At(RunLayout.ReportMarkdown), MarkdownRenderer.Render(blocks), cancellationToken);
@@ -63,10 +70,18 @@ public static class Report
     /// <summary>Drawing is CPU work; it runs on the thread pool so that a caller's UI or console stays responsive.</summary>
     private static Task Draw(Action draw, CancellationToken cancellationToken) => Task.Run(draw, cancellationToken);
 
-    private static async Task WriteText(string path, string text, CancellationToken cancellationToken)
+    private static Task WriteText(string path, string text, CancellationToken cancellationToken) =>
+        WriteBytes(path, Utf8.GetBytes(text), cancellationToken);
+
+    /// <summary>Writes the file whole or not at all (Core.Safetensors.writeAtomically: a temporary file beside it,
+    /// flushed, renamed over it), so that a run stopped while writing never leaves a file that looks finished and is
+    /// not; the temporary file a killed writer left is removed first, so that a resumed run's folder is that of a run
+    /// never stopped.</summary>
+    private static Task WriteBytes(string path, byte[] bytes, CancellationToken cancellationToken) => Task.Run(() =>
     {
         cancellationToken.ThrowIfCancellationRequested();
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        await File.WriteAllTextAsync(path, text, Utf8, cancellationToken);
-    }
+        Core.Safetensors.removeTemporaries(path);
+        Core.Safetensors.writeAtomically(path, FuncConvert.FromAction<Stream>(stream => stream.Write(bytes)));
+    }, cancellationToken);
 }

@@ -31,6 +31,9 @@ internal static class ResultsJson
         }
     }
 
+    /// <summary>A model kind as results.json writes it: "vae", "ae".</summary>
+    public static string Word(ModelKind kind) => JsonSerializer.Serialize(kind, Options).Trim('"');
+
     /// <summary>The whole run: <c>{ run, startedUtc, quick, experiments: [...] }</c>.</summary>
     public static string Serialize(RunResult run) => JsonSerializer.Serialize(run, Options);
 

@@ -94,11 +94,19 @@ let withoutTimings (path: string) =
     strip node
     node.ToJsonString()
 
+/// A CSV file of the run without its timing columns (those whose name ends in "seconds"), as rows of cells. The
+/// runs compared hold no name that CSV quotes: a row splits at its commas.
+let csvWithoutTimings (path: string) =
+    let rows = File.ReadAllLines path |> Array.map (fun line -> line.Split ',')
+    let kept = rows.[0] |> Array.mapi (fun i column -> i, column) |> Array.filter (fun (_, c) -> not (c.ToLowerInvariant().EndsWith "seconds")) |> Array.map fst
+    [ for row in rows -> [ for i in kept -> row.[i] ] ]
+
 /// Checks that the run in `folder` is complete with the numbers and files of the run in `reference`:
 /// the same files; results.json (the run's and each experiment's) equal but for timings; every other
-/// file byte for byte, but for the report's text (which gives training times), run.json, and the
-/// training records (which keep each training's seconds). A sharded run's records of its shards and
-/// cluster scripts (shards/, slurm/) are not compared.
+/// file byte for byte, but for the report's text (which gives training times), run.json, the
+/// training records (which keep each training's seconds), epochs.csv and metrics.csv (compared
+/// without their seconds) and the TensorBoard event files (timings throughout: compared by name).
+/// A sharded run's records of its shards and cluster scripts (shards/, slurm/) are not compared.
 let sameRun (reference: string) (folder: string) (what: string) =
     Expect.equal (status folder) "complete" $"{what}: run.json says complete"
     let ofRun (files: Map<string, string>) = files |> Map.filter (fun file _ -> not (file.StartsWith "shards/" || file.StartsWith "slurm/"))
@@ -108,6 +116,12 @@ let sameRun (reference: string) (folder: string) (what: string) =
         let name = Path.GetFileName file
         if name = "results.json" then
             Expect.equal (withoutTimings (Path.Combine(folder, file))) (withoutTimings (Path.Combine(reference, file))) $"{what}: {file} equal, timings aside"
+        elif name = "epochs.csv" || name = "metrics.csv" then
+            Expect.equal (csvWithoutTimings (Path.Combine(folder, file))) (csvWithoutTimings (Path.Combine(reference, file))) $"{what}: {file} equal, timings aside"
+        elif file.StartsWith "tensorboard" then
+            // Each epoch's seconds and a wall time from the run's start, so timings throughout; the files are written
+            // from results.json's numbers, compared above (ExportsTests checks that they hold them).
+            ()
         elif not (List.contains name [ "run.json"; "report.md"; "report.html"; "train.safetensors" ]) then
             Expect.equal actual.[file] hash $"{what}: {file} byte for byte"
 

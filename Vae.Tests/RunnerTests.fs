@@ -142,6 +142,27 @@ let tests =
             Expect.stringContains report (if lanes > 1 then $"Models trained {lanes} at a time" else "Models trained one at a time") "the report says how models shared the machine"
         }
 
+        test "metrics.csv of a real run reads, for each metric of the registry, results.json's summary (one repeat: its value); epochs.csv and the event files are there" {
+            let folder, _ = quickRun.Value
+            use document = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, RunLayout.Results)))
+            let models = [ for e in (property document.RootElement "experiments").EnumerateArray() do for m in (property e "models").EnumerateArray() -> m ]
+            // No name of task1 needs quoting: a line splits at its commas.
+            let lines = File.ReadAllLines(Path.Combine(folder, RunLayout.MetricsCsv))
+            let header = lines.[0].Split ','
+            Expect.equal (lines.Length - 1) models.Length "a row per model (one repeat each)"
+            for m, line in List.zip models (List.ofArray lines.[1..]) do
+                let cells = Map.ofArray (Array.zip header (line.Split ','))
+                for metric in Metrics.all do
+                    match (property m "summary").TryGetProperty metric.Key with
+                    | true, summary ->
+                        Expect.equal (Double.Parse(cells.[metric.Key], Globalization.CultureInfo.InvariantCulture)) ((property summary "mean").GetDouble()) $"{metric.Key}"
+                    | _ -> Expect.equal cells.[metric.Key] "" $"{metric.Key}: no summary, an empty cell"
+            let epochs = File.ReadAllLines(Path.Combine(folder, RunLayout.EpochsCsv))
+            Expect.equal (epochs.Length - 1) (models |> List.sumBy (fun m -> (property m "epochs").GetArrayLength())) "a row per epoch"
+            for m in [ "baseline"; "five-layer" ] do
+                Expect.isTrue (File.Exists(Path.Combine(folder, RunLayout.TensorBoardEvents("task1", m, 0, 1)))) $"{m}'s event file"
+        }
+
         test "report.html shows its charts in headless Chromium, offline, with no script errors" {
             let folder, _ = quickRun.Value
             let page = Path.Combine(folder, RunLayout.ReportHtml)
