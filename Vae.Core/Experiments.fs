@@ -68,8 +68,9 @@ type Definition =
         | Experiment e -> e.Description
         | Study(_, description, _, _) -> description
 
-/// Names: lower-case letters, digits and dashes (they become folder names).
-let private namePattern = Regex "^[a-z0-9][a-z0-9-]*$"
+/// Names: lower-case letters, digits and dashes (they become folder names). `\z`, not `$`: .NET's
+/// `$` also matches before a final newline, and "a\n" passed as a name.
+let private namePattern = Regex "^[a-z0-9][a-z0-9-]*\\z"
 
 /// The longest name. Names become folder and file names: the run folder "<name>-<UTC time>",
 /// "<experiment>/<model>/…" and "jobs/<experiment>/<model>/r<N>/…" inside; a
@@ -114,9 +115,22 @@ let MaxSeed = 4611686018427387903L
 [<Literal>]
 let MaxRepeats = 100
 
+/// The largest batch: Fashion-MNIST's whole training set.
+[<Literal>]
+let MaxBatchSize = 60000
+
 /// The most epochs an experiment trains.
 [<Literal>]
 let MaxEpochLimit = 100000
+
+/// The top-level property naming the definition's JSON Schema (experiments/definition.schema.json)
+/// for editors; the runner accepts it and ignores its value.
+[<Literal>]
+let SchemaProperty = "$schema"
+
+/// The file name of the definitions' JSON Schema, beside them in experiments/; not a definition.
+[<Literal>]
+let SchemaFile = "definition.schema.json"
 
 /// A number with thousands separators, as messages write counts ("52,428,800").
 let private thousands (n: int64) = n.ToString("N0", Globalization.CultureInfo.InvariantCulture)
@@ -192,7 +206,11 @@ let parse (file: string) (json: string) : Definition =
             if n > maximum then fail path $"has {thousands n} {what}; at most {thousands maximum}"
             Some [ for i, item in Seq.indexed (element.EnumerateArray()) -> i, item ]
     let root = document.RootElement
-    let get = properties "" [ "name"; "description"; "data"; "training"; "analysis"; "repeats"; "models"; "experiments" ] root
+    let get = properties "" [ SchemaProperty; "name"; "description"; "data"; "training"; "analysis"; "repeats"; "models"; "experiments" ] root
+    // Read by editors (the definition's JSON Schema), not by the runner; null is no string either.
+    match root.TryGetProperty SchemaProperty with
+    | true, v when v.ValueKind <> JsonValueKind.String -> fail SchemaProperty $"must be a string (the JSON Schema editors check the file against), was {raw v}"
+    | _ -> ()
     let definitionName = required "" "name" get |> name "name"
     let description = get "description" |> Option.map (text "description") |> Option.defaultValue ""
     let repeats = get "repeats" |> Option.map (integer "repeats" 1L MaxRepeats >> int)
@@ -274,7 +292,7 @@ let parse (file: string) (json: string) : Definition =
                 | JsonValueKind.Number when v.GetDouble() > 0.0 && Double.IsFinite(v.GetDouble()) -> v.GetDouble()
                 | _ -> fail "training.learningRate" $"must be a positive number, was {raw v}"
             { MaxEpochs = required "training" "maxEpochs" g |> integer "training.maxEpochs" 1L MaxEpochLimit |> int
-              BatchSize = required "training" "batchSize" g |> integer "training.batchSize" 1L 60000L |> int
+              BatchSize = required "training" "batchSize" g |> integer "training.batchSize" 1L (int64 MaxBatchSize) |> int
               LearningRate = learningRate
               Patience = g "patience" |> Option.map (integer "training.patience" 1L 100000L >> int)
               Seed = required "training" "seed" g |> integer "training.seed" 0L MaxSeed }
@@ -426,7 +444,7 @@ let shipped () : (string * Result<Definition, string>) list =
     match searchDirectories () with
     | [] -> []
     | dir :: _ ->
-        [ for file in Directory.GetFiles(dir, "*.json") |> Array.sort ->
+        [ for file in Directory.GetFiles(dir, "*.json") |> Array.filter (fun f -> Path.GetFileName f <> SchemaFile) |> Array.sort ->
               file, (try Ok (loadFile file) with :? InvalidInputException as e -> Error e.Message) ]
 
 /// Whether `nameOrPath` is a path (it ends in .json or contains a folder separator), not a name.

@@ -282,6 +282,16 @@ module Architecture =
     /// Number of trainable values.
     let parameterCount (a: Architecture) = layout a |> List.sumBy elements
 
+    /// Height and width of the images the model reads and writes: its convolutions' image size or,
+    /// for a perceptron (whose checkpoint records only its input size), the square its input makes;
+    /// None when the input is no square (a perceptron of 10 × 20 images).
+    let imageSize (a: Architecture) : (int * int) option =
+        match a.Image with
+        | Some size -> Some size
+        | None ->
+            let side = int (round (sqrt (float a.Input)))
+            if side * side = a.Input then Some(side, side) else None
+
     /// Multiply-adds of one image's forward pass through encoder and decoder (biases counted as
     /// one each): a dense layer's parameters, a convolution's weights times the positions it is
     /// applied at. For a perceptron, its parameter count.

@@ -114,6 +114,13 @@ let decode (model: Model) (codes: float32[][]) : float32[][] =
         use _ = torch.no_grad ()
         tensorOf "codes" model.Architecture.Latent codes |> Model.decode model |> rowsOf)
 
+/// `count` test images as the report shows reconstructions of them (`Analysis.examples`): the first
+/// image of each of the data set's `classes` in label order, then the second of each, and so on.
+let examples (data: Dataset) (classes: int) (count: int) : float32[][] =
+    invoke (fun () ->
+        use _ = torch.NewDisposeScope()
+        Analysis.examples count classes data.Test |> rowsOf)
+
 /// `count` images decoded from z ~ N(0, I) drawn from `seed` (`Model.generate`).
 let generate (seed: int64) (count: int) (model: Model) : float32[][] =
     invoke (fun () ->

@@ -19,12 +19,16 @@ type RunSettings =
       Seed: int64 option
       /// Replaces every experiment's number of repeats.
       Repeats: int option
+      /// Replaces every experiment's batch size.
+      BatchSize: int option
+      /// Replaces every experiment's learning rate.
+      LearningRate: float option
       /// Models trained at once (see `run`); None: `defaultLanes ()`.
       Lanes: int option }
 
 module RunSettings =
     /// No overrides.
-    let none = { Quick = false; Epochs = None; Seed = None; Repeats = None; Lanes = None }
+    let none = { Quick = false; Epochs = None; Seed = None; Repeats = None; BatchSize = None; LearningRate = None; Lanes = None }
 
     /// The first override that breaks the bound a definition's value has, as (option as the command
     /// line spells it, problem): a seed above `MaxSeed` would overflow in the seeds a run derives from it.
@@ -38,10 +42,17 @@ module RunSettings =
             match value with
             | Some v when v < minimum || v > maximum -> Some(name, $"must be between {minimum} and {maximum}, was {v}")
             | _ -> None
+        let positive name (value: float option) =
+            match value with
+            | Some v when not (v > 0.0 && Double.IsFinite v) ->
+                Some(name, $"must be a positive number, was {v.ToString(Globalization.CultureInfo.InvariantCulture)}")
+            | _ -> None
         let wide = Option.map int64
         [ bounded "--epochs" 1L MaxEpochLimit (wide settings.Epochs)
           bounded "--seed" 0L MaxSeed settings.Seed
           between "--repeats" 1L MaxRepeats (wide settings.Repeats)
+          between "--batch-size" 1L (int64 MaxBatchSize) (wide settings.BatchSize)
+          positive "--lr" settings.LearningRate
           between "--lanes" 1L 64L (wide settings.Lanes) ]
         |> List.tryPick id
 
@@ -56,6 +67,25 @@ module RunSettings =
         match firstBroken settings with
         | Some(option, problem) -> InvalidInput.about option problem
         | None -> settings
+
+/// Refuses, naming --batch-size, a batch size that a model of `experiments` could not be trained
+/// with on this machine: `Experiments.plan` checked each model's memory with its definition's batch
+/// size, and a batch larger than validation's (`Evaluation.BatchSize`) needs more.
+let checkMemory (settings: RunSettings) (experiments: ExperimentDefinition list) : unit =
+    match settings.BatchSize with
+    | None -> ()
+    | Some batchSize ->
+        let available = Memory.available ()
+        for e in experiments do
+            let _, height, width = DataSource.trainingShape e.Data.Source
+            for m in e.Models do
+                match m.Source with
+                | Widths design ->
+                    match Memory.checkWithin available batchSize (Architecture.ofDesign (height, width) design) with
+                    | Error problem -> InvalidInput.about "--batch-size" $"{e.Name}/{m.Name}: {problem}"
+                    | Ok _ -> ()
+                | ArchitectureOf _
+                | BestOf _ -> ()
 
 /// Quick runs train on this many images, validate on this many, for at most two epochs.
 [<Literal>]
@@ -73,6 +103,8 @@ let effectiveTraining (settings: RunSettings) (e: ExperimentDefinition) : Traini
     let t = e.Training
     let t = match settings.Epochs with Some n -> { t with MaxEpochs = n } | None -> t
     let t = match settings.Seed with Some s -> { t with Seed = s } | None -> t
+    let t = match settings.BatchSize with Some b -> { t with BatchSize = b } | None -> t
+    let t = match settings.LearningRate with Some r -> { t with LearningRate = r } | None -> t
     if settings.Quick then { t with MaxEpochs = min t.MaxEpochs 2 } else t
 
 /// The number of repeats an experiment runs under `settings`.

@@ -175,6 +175,8 @@ let private runObject name status (settings: RunSettings) (dataDirectory: string
                 "epochs", optional settings.Epochs
                 "seed", optional settings.Seed
                 "repeats", optional settings.Repeats
+                "batchSize", optional settings.BatchSize
+                "learningRate", optional settings.LearningRate
                 "lanes", optional settings.Lanes
                 "data", optional dataDirectory ]
            :> JsonNode)
@@ -207,7 +209,8 @@ type RunInfo =
     { Name: string
       Status: Status
       StartedUtc: DateTime
-      /// Quick and lanes as the run was started (its epochs, seed and repeats are in definition.json).
+      /// Quick and lanes as the run was started (its epochs, seed, repeats, batch size and learning
+      /// rate are in definition.json).
       Settings: RunSettings
       /// The Fashion-MNIST folder given to the run, if one was.
       DataDirectory: string option
@@ -347,7 +350,7 @@ let join
     if not (createOnce definitionPath definition) then
         let existing = File.ReadAllText(definitionPath).TrimEnd('\n')
         if existing <> definition then
-            InvalidInput.about definitionPath "describes another run (other experiments, or other --epochs, --seed, --repeats): give the same definition and options to every shard, or another folder"
+            InvalidInput.about definitionPath "describes another run (other experiments, or other --epochs, --seed, --repeats, --batch-size, --lr): give the same definition and options to every shard, or another folder"
     let runPath = Path.Combine(folder, RunFile)
     let run = runObject name Running settings dataDirectory shards 1 startedUtc None (Some shards)
     if not (createOnce runPath (run.ToJsonString options)) then

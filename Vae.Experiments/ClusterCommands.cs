@@ -18,12 +18,14 @@ internal static class ClusterCommands
         public readonly Option<string> Output = new("--out") { Description = "The run folder every shard writes (on a file system all nodes share); must not exist yet, or be empty.", Required = true };
         public readonly Option<int?> Epochs = new("--epochs") { Description = "Replace every experiment's maximum number of epochs." };
         public readonly Option<long?> Seed = new("--seed") { Description = "Replace every experiment's training seed." };
+        public readonly Option<int?> BatchSize = new("--batch-size") { Description = "Replace every experiment's batch size." };
+        public readonly Option<double?> LearningRate = new("--lr") { Description = "Replace every experiment's learning rate." };
         public readonly Option<string?> Data = new("--data") { Description = "Folder holding the four Fashion-MNIST files, as the nodes see it." };
         public readonly Option<bool> Quick = new("--quick") { Description = "Smoke test: train on 2,048 images for at most two epochs, measure on small subsets." };
         public readonly Option<int?> Repeats = new("--repeats") { Description = "Replace every experiment's number of repeats." };
         public readonly Option<int> Cpus = new("--cpus-per-task") { Description = "Cores per shard (array task, pod); a shard trains this many models at once, one thread each (default 1).", DefaultValueFactory = _ => 1 };
 
-        public IEnumerable<Symbol> All => [Definition, Shards, Output, Epochs, Seed, Data, Quick, Repeats, Cpus];
+        public IEnumerable<Symbol> All => [Definition, Shards, Output, Epochs, Seed, BatchSize, LearningRate, Data, Quick, Repeats, Cpus];
 
         /// <summary>The cores per shard, refused below 1.</summary>
         public int CpusPerTask(ParseResult parsed)
@@ -33,7 +35,8 @@ internal static class ClusterCommands
         }
 
         public RunOptions OptionsOf(ParseResult parsed) =>
-            new(parsed.GetValue(Output), parsed.GetValue(Epochs), parsed.GetValue(Seed), parsed.GetValue(Data), parsed.GetValue(Quick), parsed.GetValue(Repeats));
+            new(parsed.GetValue(Output), parsed.GetValue(Epochs), parsed.GetValue(Seed), parsed.GetValue(Data), parsed.GetValue(Quick), parsed.GetValue(Repeats),
+                BatchSize: parsed.GetValue(BatchSize), LearningRate: parsed.GetValue(LearningRate));
 
         /// <summary>The definition and options as every shard's command line gives them (a file as its full path).</summary>
         public List<string> ShardArguments(ParseResult parsed, string folder)
@@ -45,6 +48,9 @@ internal static class ClusterCommands
             if (parsed.GetValue(Epochs) is { } e) words.AddRange(["--epochs", e.ToString(CultureInfo.InvariantCulture)]);
             if (parsed.GetValue(Seed) is { } s) words.AddRange(["--seed", s.ToString(CultureInfo.InvariantCulture)]);
             if (parsed.GetValue(Repeats) is { } r) words.AddRange(["--repeats", r.ToString(CultureInfo.InvariantCulture)]);
+            if (parsed.GetValue(BatchSize) is { } b) words.AddRange(["--batch-size", b.ToString(CultureInfo.InvariantCulture)]);
+            // "R": the shortest text that reads back to the same double, so every shard trains with the same rate.
+            if (parsed.GetValue(LearningRate) is { } l) words.AddRange(["--lr", l.ToString("R", CultureInfo.InvariantCulture)]);
             if (parsed.GetValue(Data) is { } d) words.AddRange(["--data", Path.GetFullPath(d)]);
             return words;
         }

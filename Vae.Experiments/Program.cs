@@ -5,7 +5,7 @@ using Vae.Facade;
 // The composition root: one file per command; each parses, calls the façade and prints. Errors end here: bad
 // input is one line and exit code 2, an interruption exit code 130 (with the command that resumes the run),
 // anything else a bug (exit code 1, with its stack trace).
-var commands = new[] { RunCommand.Create(), ResumeCommand.Create(), MergeCommand.Create(), ClusterCommands.Slurm(), ClusterCommands.Kubernetes(), ListCommand.Create(), BenchCommand.Create() };
+var commands = new[] { RunCommand.Create(), ResumeCommand.Create(), MergeCommand.Create(), ClusterCommands.Slurm(), ClusterCommands.Kubernetes(), ListCommand.Create(), BenchCommand.Create(), SampleCommand.Create(), ReconstructCommand.Create() };
 var root = new RootCommand("Train, compare and explain VAEs and autoencoders on Fashion-MNIST.");
 foreach (var command in commands) root.Subcommands.Add(command);
 var parsed = root.Parse(args);

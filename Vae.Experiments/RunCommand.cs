@@ -14,6 +14,8 @@ internal static class RunCommand
         var output = new Option<string?>("--out") { Description = "Output folder (default: runs/<name>-<UTC timestamp>). Must not exist yet, or be empty; for a shard, the folder every shard writes (required)." };
         var epochs = new Option<int?>("--epochs") { Description = "Replace every experiment's maximum number of epochs." };
         var seed = new Option<long?>("--seed") { Description = "Replace every experiment's training seed." };
+        var batchSize = new Option<int?>("--batch-size") { Description = "Replace every experiment's batch size (1 to 60,000 images per step)." };
+        var learningRate = new Option<double?>("--lr") { Description = "Replace every experiment's learning rate (Adam's; a positive number, e.g. 0.001)." };
         var data = new Option<string?>("--data") { Description = "Folder holding the four Fashion-MNIST files (default: $FASHION_MNIST_DIR, the repository's data/fashion-mnist, /usr/share/datasets/fashion-mnist); a definition whose data name a folder of their own reads that." };
         var quick = new Option<bool>("--quick") { Description = "Smoke test: train on 2,048 images for at most two epochs, measure on small subsets." };
         var repeats = new Option<int?>("--repeats") { Description = "Replace every experiment's number of repeats (each repeat trains with its own seed)." };
@@ -25,11 +27,12 @@ internal static class RunCommand
         var noMerge = new Option<bool>("--no-merge") { Description = "A shard that finds every job finished does not merge the run (a separate `merge` step will)." };
         var command = new Command("run", "Train every model of an experiment definition; write checkpoints, plots, results.json, report.md and report.html. The folder keeps every finished job: a stopped run continues with `resume`. With --shard (or in a Slurm array task), run one shard's jobs into a shared folder; the last shard to finish merges.")
         {
-            definition, output, epochs, seed, data, quick, repeats, lanes, shard, shards, stage, waitTimeout, noMerge,
+            definition, output, epochs, seed, batchSize, learningRate, data, quick, repeats, lanes, shard, shards, stage, waitTimeout, noMerge,
         };
         command.SetAction(async (parsed, cancellationToken) =>
         {
-            var options = new RunOptions(parsed.GetValue(output), parsed.GetValue(epochs), parsed.GetValue(seed), parsed.GetValue(data), parsed.GetValue(quick), parsed.GetValue(repeats), parsed.GetValue(lanes));
+            var options = new RunOptions(parsed.GetValue(output), parsed.GetValue(epochs), parsed.GetValue(seed), parsed.GetValue(data), parsed.GetValue(quick), parsed.GetValue(repeats), parsed.GetValue(lanes),
+                parsed.GetValue(batchSize), parsed.GetValue(learningRate));
             var clock = Stopwatch.StartNew();
             var found = ExperimentRunner.ResolveShard(parsed.GetValue(shard), parsed.GetValue(shards), Environment.GetEnvironmentVariable);
             if (found is var (index, count, source))

@@ -87,6 +87,7 @@ public static partial class ExperimentRunner
         if (timeout <= TimeSpan.Zero) throw new Core.InvalidInputException("--wait-timeout", "", $"must be positive, was {timeout.TotalMinutes} minutes");
         var plan = ExperimentPlan.Load(nameOrPath);
         var experiments = plan.Core.ToFSharpList();
+        RunPlan.checkMemory(settings, experiments);
         var jobs = RunPlan.jobs(settings, experiments);
         var stages = Shards.stages(jobs);
         var stageCount = CountOf(stages);
@@ -184,6 +185,7 @@ public static partial class ExperimentRunner
         CheckShards(shards);
         if (options.OutputFolder is null) throw new Core.InvalidInputException("--out", "", "is required: the run folder every shard of the run writes");
         var plan = ExperimentPlan.Load(nameOrPath);
+        RunPlan.checkMemory(settings, plan.Core.ToFSharpList());
         RunFolder.check(options.OutputFolder);
         var folder = RunFolder.join(options.OutputFolder);
         var dataDirectory = options.DataDirectory is { } d ? Path.GetFullPath(d) : null;

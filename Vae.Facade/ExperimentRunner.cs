@@ -16,7 +16,10 @@ namespace Vae.Facade;
 /// <param name="Quick">Train on 2,048 images (512 for validation) for at most two epochs, and measure on small subsets: a smoke test.</param>
 /// <param name="Repeats">Replaces every experiment's number of repeats.</param>
 /// <param name="Lanes">Models trained at once, each on its share of libtorch's threads (default: 2 when there are at least 2 threads, else 1). A model's numbers depend on its seed and on the threads it got, so runs with the same lanes and threads reproduce each other.</param>
-public sealed record RunOptions(string? OutputFolder = null, int? Epochs = null, long? Seed = null, string? DataDirectory = null, bool Quick = false, int? Repeats = null, int? Lanes = null);
+/// <param name="BatchSize">Replaces every experiment's batch size (1 to 60,000).</param>
+/// <param name="LearningRate">Replaces every experiment's learning rate (a positive number).</param>
+public sealed record RunOptions(string? OutputFolder = null, int? Epochs = null, long? Seed = null, string? DataDirectory = null, bool Quick = false, int? Repeats = null, int? Lanes = null,
+    int? BatchSize = null, double? LearningRate = null);
 
 /// <summary>Runs experiment definitions: trains every model, measures it on the test set, and writes
 /// the run folder (checkpoints, plots, results.json, report.md, report.html).</summary>
@@ -52,6 +55,7 @@ public static partial class ExperimentRunner
         options ??= new RunOptions();
         var settings = SettingsOf(options);
         var plan = ExperimentPlan.Load(nameOrPath);
+        RunPlan.checkMemory(settings, plan.Core.ToFSharpList());
         var started = DateTime.UtcNow;
         var folder = Path.GetFullPath(options.OutputFolder ?? DefaultOutputFolder(plan.Name, started));
         // Everything that can be refused is checked before anything is written: the definition, the
@@ -137,7 +141,8 @@ public static partial class ExperimentRunner
     /// <summary>The core's settings of <paramref name="options"/>, each checked (a bad value is refused naming its option).</summary>
     private static RunSettings SettingsOf(RunOptions options)
     {
-        var settings = RunSettingsModule.check(new RunSettings(options.Quick, options.Epochs.ToOption(), options.Seed.ToOption(), options.Repeats.ToOption(), options.Lanes.ToOption()));
+        var settings = RunSettingsModule.check(new RunSettings(options.Quick, options.Epochs.ToOption(), options.Seed.ToOption(), options.Repeats.ToOption(),
+            options.BatchSize.ToOption(), options.LearningRate.ToOption(), options.Lanes.ToOption()));
         if (options.OutputFolder is { } output && string.IsNullOrWhiteSpace(output)) throw new Core.InvalidInputException("--out", "", "must not be empty");
         if (options.DataDirectory is { } dataFolder && string.IsNullOrWhiteSpace(dataFolder)) throw new Core.InvalidInputException("--data", "", "must not be empty");
         return settings;

@@ -12,7 +12,10 @@ internal readonly record struct ImageTiles(int Height, int Width, int Scale)
     public const int Target = 112;
 
     /// <summary>The tiles of <paramref name="data"/>'s images.</summary>
-    public static ImageTiles Of(DataSetResult data) => new(data.Height, data.Width, Math.Max(1, Target / Math.Max(data.Height, data.Width)));
+    public static ImageTiles Of(DataSetResult data) => Of(data.Height, data.Width);
+
+    /// <summary>The tiles of images of <paramref name="height"/> × <paramref name="width"/> pixels.</summary>
+    public static ImageTiles Of(int height, int width) => new(height, width, Math.Max(1, Target / Math.Max(height, width)));
 
     /// <summary>Width of one drawn image.</summary>
     public int TileWidth => Width * Scale;

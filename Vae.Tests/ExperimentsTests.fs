@@ -23,12 +23,13 @@ let private experiment (models: string) =
           "training": {{ "maxEpochs": 3, "batchSize": 64, "learningRate": 0.001, "patience": 2, "seed": 1 }},
           "models": {models} }}"""
 
-let private valid = experiment """[ { "name": "a", "kind": "vae", "hidden": [400], "latent": 20 } ]"""
+let internal valid = experiment """[ { "name": "a", "kind": "vae", "hidden": [400], "latent": 20 } ]"""
 
 let private problem json = messageOf<InvalidInputException> (fun () -> parse "d.json" json |> ignore)
 
-/// Each rule: a definition that breaks it, and the message that names it.
-let private rules =
+/// Each rule: a definition that breaks it, and the message that names it (SchemaTests holds the
+/// definitions' JSON Schema to them too).
+let internal rules =
     [ "not JSON", "{ nope", "d.json: not valid JSON"
       "root not an object", "[1]", "d.json: must be an object"
       "unknown property", valid.Replace("\"name\": \"t\"", "\"name\": \"t\", \"epochs\": 3"), "d.json: epochs: unknown property"
@@ -77,6 +78,9 @@ let private rules =
       "bestOf without conv", experiment """[ { "name": "a", "bestOf": "task1", "conv": [8] } ]""", "d.json: models[0].bestOf: takes a trained model as it is"
       "a name with a newline is quoted escaped", valid.Replace("\"name\": \"t\"", "\"name\": \"na\\nme\""), "d.json: name: \"na\\nme\" must be lower-case letters, digits and dashes"
       "a kind with a quote is quoted escaped", valid.Replace("\"kind\": \"vae\"", "\"kind\": \"g\\\"an\""), "d.json: models[0].kind: must be \"vae\" or \"ae\", was \"g\\\"an\""
+      "$schema a string", valid.Replace("\"name\": \"t\"", "\"$schema\": 5, \"name\": \"t\""), "d.json: $schema: must be a string (the JSON Schema editors check the file against), was 5"
+      "$schema not null", valid.Replace("\"name\": \"t\"", "\"$schema\": null, \"name\": \"t\""), "d.json: $schema: must be a string"
+      "a name ending in a newline", valid.Replace("\"name\": \"t\"", "\"name\": \"t\\n\""), "d.json: name: \"t\\n\" must be lower-case letters, digits and dashes"
       "raw JSON over several lines is shown on one", valid.Replace("\"seed\": 1", "\"seed\": {\n \"a\": 1\n}"), "d.json: training.seed: must be a whole number, was {\\n \"a\": 1\\n}" ]
 
 /// An experiment named `name` with `models` (JSON).
@@ -123,6 +127,14 @@ let tests =
                 let message = problem json
                 Expect.isFalse (message.Contains '\n' || message.Contains '\r') $"{name}: {message}"
             Expect.equal (messageOf<InvalidInputException> (fun () -> plan "/nowhere/a\nb.json" |> ignore)) "/nowhere/a\\nb.json: no such definition file" "a file name with a newline"
+        }
+
+        test "a definition may name its JSON Schema ($schema), which changes nothing" {
+            let withSchema = valid.Replace("\"name\": \"t\"", $"\"$schema\": \"{SchemaFile}\", \"name\": \"t\"")
+            Expect.equal (parse "d.json" withSchema) (parse "d.json" valid) "the same definition"
+            let study = """{ "$schema": "https://example.org/any.json", "name": "s", "experiments": ["task1"] }"""
+            Expect.equal (parse "d.json" study).Name "s" "a study may name it too"
+            Expect.stringContains (problem (valid.Replace("\"name\": \"t\"", "\"name\": \"t\", \"epochs\": 3"))) "allowed here: $schema, name," "the message lists it among the allowed"
         }
 
         test "a name of 64 characters, 1,000 models and a seed of 2^62 − 1 are accepted" {
@@ -261,7 +273,7 @@ let tests =
         test "run settings are refused outside the bounds a definition's values have" {
             let refusal settings = match RunSettings.validate settings with Error m -> m | Ok _ -> "accepted"
             Expect.equal (RunSettings.validate RunSettings.none) (Ok RunSettings.none) "no overrides"
-            let atBounds = { RunSettings.none with Epochs = Some 1; Seed = Some MaxSeed; Repeats = Some 100; Lanes = Some 64 }
+            let atBounds = { RunSettings.none with Epochs = Some 1; Seed = Some MaxSeed; Repeats = Some 100; Lanes = Some 64; BatchSize = Some 60000; LearningRate = Some Double.Epsilon }
             Expect.equal (RunSettings.validate atBounds) (Ok atBounds) "at the bounds"
             Expect.equal (refusal { RunSettings.none with Seed = Some Int64.MaxValue }) "--seed: must be at most 4611686018427387903, was 9223372036854775807" "seed too large"
             Expect.equal (refusal { RunSettings.none with Seed = Some -1L }) "--seed: must be at least 0, was -1" "seed negative"
@@ -271,6 +283,12 @@ let tests =
             Expect.equal (refusal { RunSettings.none with Repeats = Some 101 }) "--repeats: must be between 1 and 100, was 101" "too many repeats"
             Expect.equal (refusal { RunSettings.none with Lanes = Some 0 }) "--lanes: must be between 1 and 64, was 0" "no lanes"
             Expect.equal (refusal { RunSettings.none with Lanes = Some 65 }) "--lanes: must be between 1 and 64, was 65" "too many lanes"
+            Expect.equal (refusal { RunSettings.none with BatchSize = Some 0 }) "--batch-size: must be between 1 and 60000, was 0" "an empty batch"
+            Expect.equal (refusal { RunSettings.none with BatchSize = Some 60001 }) "--batch-size: must be between 1 and 60000, was 60001" "a batch larger than the training set"
+            Expect.equal (refusal { RunSettings.none with LearningRate = Some 0.0 }) "--lr: must be a positive number, was 0" "no learning rate"
+            Expect.equal (refusal { RunSettings.none with LearningRate = Some -0.001 }) "--lr: must be a positive number, was -0.001" "a negative learning rate"
+            Expect.equal (refusal { RunSettings.none with LearningRate = Some nan }) "--lr: must be a positive number, was NaN" "NaN"
+            Expect.equal (refusal { RunSettings.none with LearningRate = Some infinity }) "--lr: must be a positive number, was Infinity" "infinity"
             // The largest seed a run derives: the last repeat's, plus measuring's offset of 7.
             Expect.isGreaterThan (MaxSeed + int64 (MaxRepeats - 1) + 7L) MaxSeed "derived seeds do not wrap round"
         }
@@ -280,11 +298,14 @@ let tests =
             Expect.stringContains (messageOf<InvalidInputException> (fun () -> plan "/nowhere/x.json" |> ignore)) "/nowhere/x.json: no such definition file" "path"
         }
 
-        test "run settings override epochs and seed; a quick run trains at most two epochs" {
+        test "run settings override epochs, seed, batch size and learning rate; a quick run trains at most two epochs" {
             let _, experiments = plan "task1"
             let e = experiments.Head
             Expect.equal (effectiveTraining { RunSettings.none with Epochs = Some 4; Seed = Some 9L } e |> fun t -> t.MaxEpochs, t.Seed) (4, 9L) "overrides"
             Expect.equal (effectiveTraining { RunSettings.none with Quick = true } e).MaxEpochs 2 "quick"
+            let overridden = effectiveTraining { RunSettings.none with BatchSize = Some 128; LearningRate = Some 0.002 } e
+            Expect.equal overridden { e.Training with BatchSize = 128; LearningRate = 0.002 } "--batch-size and --lr replace those two, nothing else"
+            Expect.equal (effectiveTraining RunSettings.none e) e.Training "no overrides: the definition's"
         }
     
         test "models trained two at once give exactly the numbers they give one at a time, in definition order" {
@@ -330,7 +351,7 @@ let tests =
 
         test "definition.json: every experiment of a run, as it ran (overrides applied), reads back as the same definition" {
             let _, experiments = plan "seed-study"
-            let settings = { RunSettings.none with Epochs = Some 3; Seed = Some 9L; Repeats = Some 2 }
+            let settings = { RunSettings.none with Epochs = Some 3; Seed = Some 9L; Repeats = Some 2; BatchSize = Some 128; LearningRate = Some 0.002 }
             let folder = temporaryDirectory ()
             RunRecord.write folder "seed-study" RunRecord.Complete settings None experiments 2 1 DateTime.UtcNow None
             use document = Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, RunRecord.DefinitionFile)))
@@ -346,5 +367,9 @@ let tests =
                 | Experiment read -> Expect.equal read expected $"{e.Name} reads back as it ran"
                 | Study _ -> failtest "an experiment"
             Expect.isEmpty (Directory.GetFiles(folder, "*.tmp")) "no temporary file left"
+            // `resume` reads the run back from definition.json, with the overrides it ran with.
+            let _, resumed = planOfRun (Path.Combine(folder, RunRecord.DefinitionFile))
+            Expect.equal [ for e in resumed -> e.Training.BatchSize, e.Training.LearningRate ] [ for _ in experiments -> 128, 0.002 ] "read back with --batch-size and --lr"
+            Expect.isFalse ((File.ReadAllText(Path.Combine(folder, RunRecord.DefinitionFile))).Contains "$schema") "a run's definition.json names no schema"
         }
     ]

@@ -177,7 +177,7 @@ let tests =
         test "--out \"\", --data \"\", an unknown command and no command: one clear line, exit 2" {
             refused "--out: must not be empty" (run [ "run"; "task1"; "--out"; "" ])
             refused "--data: must not be empty" (run [ "run"; "task1"; "--data"; "" ])
-            refused "unknown command 'trian' (commands: run, resume, merge, slurm, k8s, list, bench)" (run [ "trian"; "task1" ])
+            refused "unknown command 'trian' (commands: run, resume, merge, slurm, k8s, list, bench, sample, reconstruct)" (run [ "trian"; "task1" ])
             refused "no command given" (run [])
         }
 

@@ -94,6 +94,30 @@ let tests =
             Expect.equal [ for e in experiments -> (property e "name").GetString() ] [ "task1" ] "the experiments run"
         }
 
+        test "--batch-size and --lr replace every experiment's, are recorded in run.json and definition.json, and are trained with" {
+            let folder = Path.Combine(temporaryDirectory (), "overridden")
+            let outcome = runner [ "run"; "task1"; "--quick"; "--epochs"; "1"; "--batch-size"; "128"; "--lr"; "0.002"; "--out"; folder ]
+            Expect.equal outcome.ExitCode 0 $"exit code (stderr: {outcome.Error})"
+            use run = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, RunRecord.RunFile)))
+            let overrides = property run.RootElement "overrides"
+            Expect.equal ((property overrides "batchSize").GetInt32(), (property overrides "learningRate").GetDouble()) (128, 0.002) "run.json's overrides"
+            use definition = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, RunRecord.DefinitionFile)))
+            for e in (property definition.RootElement "experiments").EnumerateArray() do
+                let t = property e "training"
+                Expect.equal ((property t "batchSize").GetInt32(), (property t "learningRate").GetDouble()) (128, 0.002) "definition.json: the training as it ran (what resume and shards read)"
+            // Trained with them: the quick run with the definition's batch of 64 and rate of 0.001 (same seed,
+            // lanes and threads) has other losses in its first epoch.
+            let reference, _ = quickRun.Value
+            use defaults = JsonDocument.Parse(File.ReadAllText(Path.Combine(reference, RunRecord.RunFile)))
+            Expect.equal ((property (property defaults.RootElement "overrides") "batchSize").ValueKind) JsonValueKind.Null "a run without --batch-size records none"
+            let firstEpoch (folder: string) =
+                use results = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, RunLayout.ExperimentResults "task1")))
+                [ for m in (property results.RootElement "models").EnumerateArray() -> (property (property m "epochs").[0] "trainRecon").GetDouble() ]
+            let overridden, plain = firstEpoch folder, firstEpoch reference
+            Expect.hasLength overridden 2 "two models"
+            for a, b in List.zip overridden plain do Expect.notEqual a b "the first epoch's training loss differs"
+        }
+
         test "every repeat keeps its weights and its per-epoch curves; a model taken from another experiment points to its weights" {
             let folder = Path.Combine(temporaryDirectory (), "task3-repeats")
             let outcome = runner [ "run"; "task3"; "--quick"; "--repeats"; "2"; "--epochs"; "2"; "--out"; folder ]
@@ -330,6 +354,14 @@ let tests =
             refused "--repeats: must be between 1 and 100, was 0" (runner [ "run"; "task1"; "--repeats"; "0"; "--out"; folder ]) folder
             refused "--lanes: must be between 1 and 64, was 0" (runner [ "run"; "task1"; "--lanes"; "0"; "--out"; folder ]) folder
             refused "--seed: must be at most 4611686018427387903, was 9223372036854775807" (runner [ "run"; "task1"; "--seed"; "9223372036854775807"; "--out"; folder ]) folder
+            refused "--batch-size: must be between 1 and 60000, was 0" (runner [ "run"; "task1"; "--batch-size"; "0"; "--out"; folder ]) folder
+            refused "--batch-size: must be between 1 and 60000, was -5" (runner [ "run"; "task1"; "--batch-size"; "-5"; "--out"; folder ]) folder
+            refused "--batch-size: must be between 1 and 60000, was 60001" (runner [ "run"; "task1"; "--batch-size"; "60001"; "--out"; folder ]) folder
+            refused "--lr: must be a positive number, was 0" (runner [ "run"; "task1"; "--lr"; "0"; "--out"; folder ]) folder
+            refused "--lr: must be a positive number, was -0.1" (runner [ "run"; "task1"; "--lr"; "-0.1"; "--out"; folder ]) folder
+            refused "--lr: must be a positive number, was NaN" (runner [ "run"; "task1"; "--lr"; "NaN"; "--out"; folder ]) folder
+            refused "--lr: must be a positive number, was Infinity" (runner [ "run"; "task1"; "--lr"; "Infinity"; "--out"; folder ]) folder
+            refused "fast" (runner [ "run"; "task1"; "--lr"; "fast"; "--out"; folder ]) folder
             refused "/dev/zero: is larger than 1 MB" (runner [ "run"; "/dev/zero"; "--out"; folder ]) folder
             refused "error:" (runner [ "run" ]) folder
         }

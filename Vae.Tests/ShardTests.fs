@@ -187,6 +187,12 @@ let tests =
                 Expect.equal prepared.ExitCode 0 $"slurm prepares the folder (stderr: {prepared.FirstError})"
                 Expect.isTrue (File.Exists(Path.Combine(folder, "slurm", "submit.sh"))) "and writes the scripts"
                 refused "describes another run" (run [ "run"; "task3"; "--quick"; "--epochs"; "1"; "--shard"; "1/2"; "--out"; folder ])
+                refused "describes another run" (run [ "run"; "task3"; "--quick"; "--batch-size"; "128"; "--shard"; "1/2"; "--out"; folder ])
+                refused "describes another run" (run [ "run"; "task3"; "--quick"; "--lr"; "0.002"; "--shard"; "1/2"; "--out"; folder ])
+                let overridden = Path.Combine(temporaryDirectory (), "run")
+                let prepared = run [ "slurm"; "task3"; "--quick"; "--shards"; "2"; "--batch-size"; "128"; "--lr"; "0.002"; "--out"; overridden ]
+                Expect.equal prepared.ExitCode 0 $"slurm with --batch-size and --lr (stderr: {prepared.FirstError})"
+                Expect.stringContains (File.ReadAllText(Path.Combine(overridden, "slurm", "stage-1.sbatch"))) "--batch-size 128 --lr 0.002" "every shard is given them"
                 refused "sharded over 2, not 3" (run [ "run"; "task3"; "--quick"; "--shard"; "1/3"; "--out"; folder ])
                 refused "--stage: must be between 1 and 2" (run [ "run"; "task3"; "--quick"; "--shard"; "1/2"; "--stage"; "3"; "--out"; folder ])
                 refused "--out: is required for a shard" (run [ "run"; "task3"; "--quick"; "--shard"; "1/2" ])
