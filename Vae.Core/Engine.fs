@@ -137,12 +137,8 @@ let packageLayout () : PackageLayout option =
 /// Where a weakened copy of the shim of the packages folder goes (never into the packages folder):
 /// $XDG_CACHE_HOME or ~/.cache, vae-dotnet/native/<the shim's SHA-256, 16 digits>.
 let private patchedDirectoryFor (shim: string) =
-    let cache =
-        match Environment.GetEnvironmentVariable "XDG_CACHE_HOME" with
-        | dir when not (String.IsNullOrWhiteSpace dir) && Path.IsPathRooted dir -> dir
-        | _ -> Path.Combine(Environment.GetFolderPath Environment.SpecialFolder.UserProfile, ".cache")
     let hash = Convert.ToHexString(Security.Cryptography.SHA256.HashData(File.ReadAllBytes shim)).Substring(0, 16).ToLowerInvariant()
-    Path.Combine(cache, "vae-dotnet", "native", hash)
+    UserCache.folder [ "native"; hash ]
 
 let private missingVersion (loaderMessage: string) =
     let m = Regex.Match(loaderMessage, @"version `([^']+)' not found")

@@ -379,11 +379,7 @@ let private embeddedDirectory =
             match assembly.GetCustomAttributes(typeof<Reflection.AssemblyInformationalVersionAttribute>, false) with
             | [| :? Reflection.AssemblyInformationalVersionAttribute as v |] -> v.InformationalVersion.Split('+').[0]
             | _ -> "0"
-        let cache =
-            match Environment.GetEnvironmentVariable "XDG_CACHE_HOME" with
-            | dir when not (String.IsNullOrWhiteSpace dir) && Path.IsPathRooted dir -> dir
-            | _ -> Path.Combine(Environment.GetFolderPath Environment.SpecialFolder.UserProfile, ".cache")
-        let dir = Path.Combine(cache, "vae-dotnet", "experiments", version)
+        let dir = UserCache.folder [ "experiments"; version ]
         try
             Directory.CreateDirectory dir |> ignore
             for resource in assembly.GetManifestResourceNames() |> Array.filter (fun n -> n.StartsWith "experiments/") do

@@ -51,12 +51,7 @@ let UrlVariable = "FASHION_MNIST_URL"
 let UpstreamUrl = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 
 /// The per-user cache: $XDG_CACHE_HOME/vae-dotnet/fashion-mnist, or ~/.cache/vae-dotnet/fashion-mnist.
-let cacheDirectory () =
-    let root =
-        match Environment.GetEnvironmentVariable "XDG_CACHE_HOME" with
-        | dir when not (String.IsNullOrWhiteSpace dir) && Path.IsPathRooted dir -> dir
-        | _ -> Path.Combine(Environment.GetFolderPath Environment.SpecialFolder.UserProfile, ".cache")
-    Path.Combine(root, "vae-dotnet", "fashion-mnist")
+let cacheDirectory () = UserCache.folder [ "fashion-mnist" ]
 
 /// Where missing files are downloaded from: $FASHION_MNIST_URL, else upstream.
 let sourceUrl () =

@@ -6,7 +6,6 @@ module Vae.Tests.DownloadTests
 open System
 open System.IO
 open System.Net
-open System.Net.Sockets
 open System.Threading
 open Expecto
 open Vae.Core
@@ -23,12 +22,7 @@ type private Serving =
 /// An HTTP server on a free port of 127.0.0.1 serving the official files of `folder` at /fm/,
 /// `serving` saying how for each; disposed, it stops.
 type private FileServer(folder: string, serving: string -> Serving) =
-    let port =
-        let probe = new TcpListener(IPAddress.Loopback, 0)
-        probe.Start()
-        let port = (probe.LocalEndpoint :?> IPEndPoint).Port
-        probe.Stop()
-        port
+    let port = freePort ()
     let listener = new HttpListener()
     do
         listener.Prefixes.Add $"http://127.0.0.1:{port}/fm/"
@@ -127,12 +121,7 @@ let tests =
 
         test "offline, locating fails in one line saying where it looked and how to provide the files" {
             // A port nothing listens on: the connection is refused at once.
-            let port =
-                let probe = new TcpListener(IPAddress.Loopback, 0)
-                probe.Start()
-                let port = (probe.LocalEndpoint :?> IPEndPoint).Port
-                probe.Stop()
-                port
+            let port = freePort ()
             let empty = Path.Combine(temporaryDirectory (), "empty")
             let cache = Path.Combine(temporaryDirectory (), "cache")
             let e = refusal (fun () -> FashionMnist.locateIn None [ empty; cache ] cache $"http://127.0.0.1:{port}/fm/" |> ignore)

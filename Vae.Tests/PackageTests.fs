@@ -10,14 +10,6 @@ open System.IO.Compression
 open Expecto
 open Vae.Tests.Shared
 
-/// The repository's root (the folder holding Vae.sln), walking up from the test program.
-let private repository () =
-    let rec up (dir: DirectoryInfo) =
-        if isNull dir then failtest "Vae.sln not found above the test program"
-        elif File.Exists(Path.Combine(dir.FullName, "Vae.sln")) then dir.FullName
-        else up dir.Parent
-    up (DirectoryInfo AppContext.BaseDirectory)
-
 /// The README's C# block under "## Use it from C#".
 let private readmeProgram (root: string) =
     let lines = File.ReadAllLines(Path.Combine(root, "README.md"))

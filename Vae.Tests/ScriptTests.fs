@@ -9,14 +9,6 @@ open Expecto
 open Vae.Core
 open Vae.Tests.Shared
 
-/// The repository's root (the folder holding Vae.sln), walking up from the test program.
-let private repository () =
-    let rec up (dir: DirectoryInfo) =
-        if isNull dir then failtest "Vae.sln not found above the test program"
-        elif File.Exists(Path.Combine(dir.FullName, "Vae.sln")) then dir.FullName
-        else up dir.Parent
-    up (DirectoryInfo AppContext.BaseDirectory)
-
 [<Tests>]
 let tests =
     testList "Scripts" [

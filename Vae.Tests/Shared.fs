@@ -20,6 +20,22 @@ let architecture kind (input: int) (hidden: int list) (latent: int) =
     | Ok a -> a
     | Error e -> failwith e
 
+/// The repository's root (the folder holding Vae.sln), walking up from the test program.
+let repository () =
+    let rec up (dir: DirectoryInfo) =
+        if isNull dir then failwith "Vae.sln not found above the test program"
+        elif File.Exists(Path.Combine(dir.FullName, "Vae.sln")) then dir.FullName
+        else up dir.Parent
+    up (DirectoryInfo AppContext.BaseDirectory)
+
+/// A TCP port of 127.0.0.1 that nothing listens on (free when asked).
+let freePort () =
+    let probe = new Net.Sockets.TcpListener(Net.IPAddress.Loopback, 0)
+    probe.Start()
+    let port = (probe.LocalEndpoint :?> Net.IPEndPoint).Port
+    probe.Stop()
+    port
+
 /// A fresh empty folder under the system's temporary folder.
 let temporaryDirectory () =
     let dir = Path.Combine(Path.GetTempPath(), "vae-tests-" + Guid.NewGuid().ToString("N"))
