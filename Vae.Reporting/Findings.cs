@@ -114,43 +114,46 @@ internal static class Findings
 
         var lowest = ranked[0].Value;
         var tied = ranked.TakeWhile(x => x.Value == lowest).ToList();
+        var rest = ranked.Skip(tied.Count).ToList();
+        // Every number of the sentence at one precision: that of its widest comparison.
+        var compared = new[] { rest.FirstOrDefault().Model, rest.LastOrDefault().Model }.Where(m => m is not null)
+            .Select(m => Numbers.ComparisonDecimals(metric.Summary(tied[0].Model), metric.Summary(m!))).OfType<int>().ToList();
+        int? decimals = compared.Count > 0 ? compared.Max() : null;
+        string Shown(ModelResult model) => Numbers.MeanSdAt(metric.Summary(model), decimals, metric.Format);
         var spans = new List<Span>();
         if (tied.Count == 1)
-            spans.AddRange([Strong(tied[0].Model.Name), $" has {metric.Lowest}{qualifier}: {Shown(metric, tied[0].Model)}"]);
+            spans.AddRange([Strong(tied[0].Model.Name), $" has {metric.Lowest}{qualifier}: {Shown(tied[0].Model)}"]);
         else
         {
             spans.AddRange(Names(tied.Select(x => x.Model.Name).ToList()));
-            spans.Add($" share {metric.Lowest}{qualifier}: {Shown(metric, tied[0].Model)}");
+            spans.Add($" share {metric.Lowest}{qualifier}: {Shown(tied[0].Model)}");
         }
 
-        var rest = ranked.Skip(tied.Count).ToList();
         if (rest.Count > 0)
         {
             spans.Add(", ");
-            spans.AddRange(Margin(metric, tied[0].Model, rest[0].Model));
+            spans.AddRange(Margin(metric, tied[0].Model, rest[0].Model, decimals, Shown));
             if (rest.Count > 1)
             {
                 spans.Add(", and ");
-                spans.AddRange(Margin(metric, tied[0].Model, rest[^1].Model, metric.Highest + ", "));
+                spans.AddRange(Margin(metric, tied[0].Model, rest[^1].Model, decimals, Shown, metric.Highest + ", "));
             }
         }
         spans.Add(".");
         return spans;
     }
 
-    /// <summary>"3.2 (1.3 %) below baseline (253.3 ± 0.4)": the difference of the means, to the decimals of the
-    /// smaller spread of the two (the report's one precision rule), and as a share of the other model's mean.</summary>
-    private static IEnumerable<Span> Margin(Metric metric, ModelResult lowest, ModelResult other, string label = "")
+    /// <summary>"3.20 (1.3 %) below baseline (253.30 ± 0.40)": the difference of the means at the sentence's
+    /// <paramref name="decimals"/> (the report's one precision rule), and as a share of the other model's mean.</summary>
+    private static IEnumerable<Span> Margin(Metric metric, ModelResult lowest, ModelResult other, int? decimals,
+        Func<ModelResult, string> shown, string label = "")
     {
         var (ours, theirs) = (metric.Summary(lowest), metric.Summary(other));
         var difference = theirs.Mean - ours.Mean;
-        var shown = Numbers.DifferenceOf(ours, theirs, difference, metric.FormatDifference);
+        var text = decimals is { } d ? Numbers.Fixed(difference, d) : metric.FormatDifference(difference);
         var percent = theirs.Mean != 0.0 ? $" ({Numbers.Percent(100.0 * difference / Math.Abs(theirs.Mean))})" : "";
-        return [$"{shown}{percent} {metric.Below} {label}", Strong(other.Name), $" ({Shown(metric, other)})"];
+        return [$"{text}{percent} {metric.Below} {label}", Strong(other.Name), $" ({shown(other)})"];
     }
-
-    /// <summary>A model's value on <paramref name="metric"/>: mean ± standard deviation over its repeats.</summary>
-    private static string Shown(Metric metric, ModelResult model) => Numbers.MeanSd(metric.Summary(model), metric.Format);
 
     /// <summary>The comparison of the best VAE with the best autoencoder of an experiment that holds both; empty
     /// otherwise.</summary>
@@ -368,12 +371,12 @@ internal static class Findings
             return new Span[]
             {
                 $"The {ModelText.Kind(low.Kind)} ", Strong(low.Name), $" and the {ModelText.Kind(high.Kind)} ", Strong(high.Name),
-                $" {equal}, within noise: {what} {Numbers.MeanSd(sl, format)} against {Numbers.MeanSd(sh, format)}{unit}, "
+                $" {equal}, within noise: {what} {Numbers.MeanSdAt(sl, Numbers.ComparisonDecimals(sl, sh), format)} against {Numbers.MeanSdAt(sh, Numbers.ComparisonDecimals(sl, sh), format)}{unit}, "
                 + $"{Numbers.DifferenceOf(sl, sh, vh - vl, difference)} apart, a difference the repeats do not show to be real{p}.",
             };
         return new Span[]
         {
-            $"The {ModelText.Kind(low.Kind)} ", Strong(low.Name), $" {better}: {what} {Numbers.MeanSd(sl, format)} against {Numbers.MeanSd(sh, format)}{unit} for the {ModelText.Kind(high.Kind)} ",
+            $"The {ModelText.Kind(low.Kind)} ", Strong(low.Name), $" {better}: {what} {Numbers.MeanSdAt(sl, Numbers.ComparisonDecimals(sl, sh), format)} against {Numbers.MeanSdAt(sh, Numbers.ComparisonDecimals(sl, sh), format)}{unit} for the {ModelText.Kind(high.Kind)} ",
             Strong(high.Name), $", {Numbers.DifferenceOf(sl, sh, vh - vl, difference)}{percent} lower{(repeated ? $", beyond the noise{p}" : "")}.",
         };
     }

@@ -89,11 +89,30 @@ internal static class Numbers
     /// <summary>The difference of two summaries' means by the one precision rule: to the decimals of the smaller spread
     /// of the two ("3.20" between 250.10 ± 0.60 and 253.30 ± 0.70); as <paramref name="fallback"/> writes it when
     /// neither has a spread.</summary>
-    public static string DifferenceOf(MetricSummary a, MetricSummary b, double difference, Func<double, string> fallback)
+    public static string DifferenceOf(MetricSummary a, MetricSummary b, double difference, Func<double, string> fallback) =>
+        ComparisonDecimals(a, b) is { } decimals ? Fixed(difference, decimals) : fallback(difference);
+
+    /// <summary>The decimals of a comparison of <paramref name="a"/> with <paramref name="b"/>, by the one precision
+    /// rule: two significant digits of the smaller spread, then more (at most four) only while the difference of the
+    /// means would print as 0 or the unequal means would print equal. Null when neither has a spread.</summary>
+    public static int? ComparisonDecimals(MetricSummary a, MetricSummary b, double scale = 1)
     {
-        var decimals = new[] { a, b }.Where(s => s.Count > 1).Select(s => SpreadDecimals(s.Std)).OfType<int>().ToList();
-        return decimals.Count > 0 ? Fixed(difference, decimals.Max()) : fallback(difference);
+        var spreads = new[] { a, b }.Where(s => s.Count > 1).Select(s => SpreadDecimals(scale * s.Std)).OfType<int>().ToList();
+        if (spreads.Count == 0) return null;
+        var start = spreads.Max();
+        var (ma, mb) = (scale * a.Mean, scale * b.Mean);
+        bool Consistent(int d) =>
+            ma == mb || (Math.Round(Math.Abs(ma - mb), d) > 0 && Fixed(ma, d) != Fixed(mb, d));
+        return Enumerable.Range(start, 5).Where(d => d <= 12).FirstOrDefault(Consistent, Math.Min(start + 4, 12));
     }
+
+    /// <summary>A summary at <paramref name="decimals"/> decimals ("238.000 ± 0.020"), or as <see cref="MeanSd"/> writes
+    /// it when <paramref name="decimals"/> is null.</summary>
+    public static string MeanSdAt(MetricSummary summary, int? decimals, Func<double, string> value, string unit = "", double scale = 1) =>
+        decimals is { } d && summary.Count > 1
+            ? $"{Fixed(scale * summary.Mean, d)} ± {Fixed(scale * summary.Std, d)}{unit}"
+            : decimals is { } e && Finite(summary.Mean) && summary.Count == 1 ? Fixed(scale * summary.Mean, e) + unit
+            : MeanSd(summary, value, unit, scale);
 
     /// <summary>A standard deviation with two significant digits ("0.63", "1.3", "0.042"); "0" when there is no spread.</summary>
     public static string Spread(double value) =>

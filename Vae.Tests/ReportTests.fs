@@ -407,7 +407,7 @@ let tests =
                 "The autoencoder **ae** reconstructs the test set better: test reconstruction 235.20 ± 0.30 against 240.90 ± 0.50 nats per image for the VAE **five-layer**, 5.70 (2.4 %) lower, beyond the noise (Welch's t-test, p = 0.0003)."
                 "reconstruction"
             Expect.stringContains markdown
-                "The VAE **five-layer** generates images closer to real ones from N(0, I): Fréchet distance to the test images in PCA space 0.03750 ± 0.00090 against 0.0583 ± 0.0020 for the autoencoder **ae**, 0.02080 (35.7 %) lower, beyond the noise (Welch's t-test, p = 0.0008)."
+                "The VAE **five-layer** generates images closer to real ones from N(0, I): Fréchet distance to the test images in PCA space 0.03750 ± 0.00090 against 0.05830 ± 0.00200 for the autoencoder **ae**, 0.02080 (35.7 %) lower, beyond the noise (Welch's t-test, p = 0.0008)."
                 "generation from N(0, I)"
             // 0.0352 − 0.0341 = 0.0011: se = √((0.0007² + 0.0006²)/3) = 0.00053, t = 2.07, 3.9 degrees of freedom.
             Expect.stringContains markdown
@@ -562,6 +562,13 @@ let tests =
             Expect.equal (Numbers.MeanSd(MetricSummary(4.0, 0.0, 3), Func<float, string> Numbers.General)) "4 ± 0" "repeats that agree"
             Expect.equal (Numbers.MeanSd(MetricSummary(250.13, 0.0, 1), Func<float, string> Numbers.Nats)) "250.1" "one repeat: the unit's precision"
             Expect.equal (Numbers.DifferenceOf(MetricSummary(250.1, 0.6, 3), MetricSummary(253.3, 0.07, 3), 3.2, Func<float, string> Numbers.Difference)) "3.200" "the smaller spread's decimals"
+            // The seed study's lowest training loss in task2: 244.0559 ± 0.29 against 244.0561 ± 0.066 printed
+            // "244.06 ± 0.29, 0.000 below (244.056 ± 0.066)": a comparison takes one precision for both and
+            // more digits until the lead shows.
+            let a, b = MetricSummary(244.0559, 0.29, 3), MetricSummary(244.0561, 0.066, 3)
+            Expect.equal (Numbers.ComparisonDecimals(a, b)) (Nullable 4) "two digits of 0.066 (3 decimals), then one more for the lead"
+            Expect.equal (Numbers.MeanSdAt(a, Numbers.ComparisonDecimals(a, b), Func<float, string> Numbers.Nats)) "244.0559 ± 0.2900" "both at the comparison's decimals"
+            Expect.equal (Numbers.DifferenceOf(a, b, b.Mean - a.Mean, Func<float, string> Numbers.Difference)) "0.0002" "the lead shows"
             Expect.equal (Numbers.Percent 0.00013) "< 0.1 %" "a tiny share is not printed to five digits"
             Expect.equal (Numbers.Percent 1.26) "1.3 %" "one decimal"
         }
