@@ -47,7 +47,7 @@ internal static class BestValidationLossPng
 
         var models = experiment.Models;
         var summaries = models.Select(m => RepeatSummaries.Of(m, Core.Metrics.validationLoss)).ToList();
-        var lowest = RepeatSummaries.ValidationLoss(best);
+        var lowest = RepeatSummaries.Of(best, Core.Metrics.validationLoss);
         var (bottom, top) = AxisRange(summaries);
         var pixelsPerNat = (Height - 110) / (top - bottom);
         for (var i = 0; i < models.Count; i++)
@@ -72,7 +72,7 @@ internal static class BestValidationLossPng
             point.Color = color;
             var label = plot.Add.Text(
                 mixed ? Numbers.MeanSd(summary, Numbers.Nats)
-                : lowestHere ? $"{Numbers.MeanSd(summary, Numbers.Nats)}\nlowest" : $"{Numbers.MeanSd(summary, Numbers.Nats)}\n+{Numbers.Difference(summary.Mean - lowest)}",
+                : lowestHere ? $"{Numbers.MeanSd(summary, Numbers.Nats)}\nlowest" : $"{Numbers.MeanSd(summary, Numbers.Nats)}\n+{Numbers.DifferenceOf(summary, lowest, summary.Mean - lowest.Mean, Numbers.Difference)}",
                 i, summary.Mean + half + 8 / pixelsPerNat);
             label.LabelFontSize = 13;
             label.LabelFontName = ChartStyle.FontName;
