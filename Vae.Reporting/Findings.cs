@@ -242,7 +242,42 @@ internal static class Findings
             Link(Core.Metrics.generationDistance, "distance of images generated from N(0, I) to the test images", "",
                 ": a code closer to the prior is easier to sample from");
         }
+        else if (vaes.Count == 2)
+            sentences.AddRange(PairLinks(vaes[0], vaes[1]));
         return sentences;
+    }
+
+    /// <summary>With two VAEs, a rank correlation says nothing: the link is stated when the t-test confirms that one
+    /// keeps more active units and that it also reconstructs better (the decoder is given more), and, separately,
+    /// that the other generates better from N(0, I) (its code is closer to the prior). Nothing when the repeats do
+    /// not show the differences.</summary>
+    private static IEnumerable<IReadOnlyList<Span>> PairLinks(ModelResult a, ModelResult b)
+    {
+        MetricSummary Of(ModelResult m, Core.Metrics.Metric metric) => RepeatSummaries.Of(m, metric);
+        bool Real(Core.Metrics.Metric metric) =>
+            Of(a, metric).Count > 1 && Of(b, metric).Count > 1 && Core.Statistics.leadIsReal(Of(a, metric).ToCore(), Of(b, metric).ToCore());
+        if (!Real(Core.Metrics.activeUnits)) yield break;
+        var (more, fewer) = Of(a, Core.Metrics.activeUnits).Mean > Of(b, Core.Metrics.activeUnits).Mean ? (a, b) : (b, a);
+        string Units(ModelResult m) => Numbers.Fixed(Of(m, Core.Metrics.activeUnits).Mean, 1);
+        string Pair(Core.Metrics.Metric metric, ModelResult first, ModelResult second, Func<double, string> format)
+        {
+            var decimals = Numbers.ComparisonDecimals(Of(first, metric), Of(second, metric));
+            return $"{Numbers.MeanSdAt(Of(first, metric), decimals, format)} against {Numbers.MeanSdAt(Of(second, metric), decimals, format)}";
+        }
+        if (Real(Core.Metrics.testReconstruction) && Of(more, Core.Metrics.testReconstruction).Mean < Of(fewer, Core.Metrics.testReconstruction).Mean)
+            yield return new Span[]
+            {
+                Strong(more.Name), $" keeps {Units(more)} active units against {Units(fewer)} for ", Strong(fewer.Name),
+                $" and reconstructs the test set better ({Pair(Core.Metrics.testReconstruction, more, fewer, Numbers.Nats)} nats per image; both differences real): "
+                + "the decoder is given more dimensions that carry information about the image.",
+            };
+        if (Real(Core.Metrics.generationDistance) && Of(fewer, Core.Metrics.generationDistance).Mean < Of(more, Core.Metrics.generationDistance).Mean)
+            yield return new Span[]
+            {
+                Strong(fewer.Name), $", with fewer active units ({Units(fewer)} against {Units(more)}), generates images from N(0, I) closer to real ones "
+                + $"(Fréchet distance {Pair(Core.Metrics.generationDistance, fewer, more, Numbers.General)}; both differences real): "
+                + "a code whose unused dimensions stay at the prior leaves fewer regions of N(0, I) that decode to nothing like the data.",
+            };
     }
 
     /// <summary>Whether a VAE's posterior collapsed: its mean active units are below half its latent size.</summary>

@@ -531,6 +531,26 @@ let tests =
                 "five-layer collapsed"
             Expect.isFalse (markdown.Contains "**baseline** uses") "the baseline's 14 of 20 is not called collapse"
             Expect.isFalse (markdown.Contains "Spearman") "two VAEs: no correlation is stated"
+            // Two VAEs: 14 ± 1 against 9 ± 1 active units (t = 6.1), 238.0 ± 0.6 against 240.9 ± 0.5 (t = 6.4),
+            // 0.0375 ± 0.0009 against 0.0412 ± 0.0010 (t = 4.8): each difference real, so each link is stated.
+            Expect.stringContains markdown
+                "- **baseline** keeps 14.0 active units against 9.0 for **five-layer** and reconstructs the test set better (238.00 ± 0.60 against 240.90 ± 0.50 nats per image; both differences real): the decoder is given more dimensions that carry information about the image."
+                "more units, better reconstruction"
+            Expect.stringContains markdown
+                "- **five-layer**, with fewer active units (9.0 against 14.0), generates images from N(0, I) closer to real ones (Fréchet distance 0.03750 ± 0.00090 against 0.04120 ± 0.00100; both differences real)"
+                "fewer units, better generation"
+            // The same pair with reconstructions the repeats cannot tell apart (240.9 ± 0.5 against 240.5 ± 0.6, p = 0.43)
+            // and generation equal within noise: neither link is stated.
+            let close =
+                model 3 "task1" "five-layer" ModelKind.Vae [| 400; 200; 100 |] 835424L 3
+                    [| EpochReport(1, 310.0, 6.0, 280.0, 7.0, 6.0); EpochReport(2, 265.0, 9.0, 250.0, 9.5, 5.0); EpochReport(3, 255.0, 9.5, 248.0, 9.8, 5.0) |]
+                    { fiveLayerMeasured with Recon = 238.4, 0.5; Generation = 0.0410, 0.0009 }
+                    (fun i -> i % 2 = 1 || i = 18) None
+            let closeFolder = temporaryDirectory ()
+            (Report.WriteAsync(RunResult("close", started, false, [| experiment "task1" "" "baseline" [ baseline; close ] |]), closeFolder)).GetAwaiter().GetResult()
+            let closeMarkdown = File.ReadAllText(Path.Combine(closeFolder, RunLayout.ReportMarkdown))
+            Expect.isFalse (closeMarkdown.Contains " keeps ") "no link to reconstruction the repeats do not show"
+            Expect.isFalse (closeMarkdown.Contains "with fewer active units") "no link to generation the repeats do not show"
             // A third VAE with fewer active units (4), a worse reconstruction (250) and better generation (0.030): the ranks agree.
             let third =
                 model 3 "task1" "narrow" ModelKind.Vae [| 400 |] 652824L 3
