@@ -114,10 +114,6 @@ internal static class Numbers
             : decimals is { } e && Finite(summary.Mean) && summary.Count == 1 ? Fixed(scale * summary.Mean, e) + unit
             : MeanSd(summary, value, unit, scale);
 
-    /// <summary>A standard deviation with two significant digits ("0.63", "1.3", "0.042"); "0" when there is no spread.</summary>
-    public static string Spread(double value) =>
-        !Finite(value) ? "n/a" : SpreadDecimals(value) is { } decimals ? Fixed(value, decimals) : "0";
-
     /// <summary>A summary of durations by the one precision rule below 100 s ("18.0 ± 1.0 s"), as durations above
     /// ("12 min 05 s ± 14.0 s"); the mean alone for a single repeat.</summary>
     public static string Durations(MetricSummary summary) =>
