@@ -141,10 +141,10 @@ let loadTrainingState (path: string) (architecture: Architecture) (options: Trai
     invoke (fun () -> TrainingCheckpoint.load path architecture options)
 
 /// The training benchmark (`Benchmark.run`); `onEpoch` is called on the engine's thread.
-let benchmarkAsync (epochs: int) (onEpoch: int -> float -> unit) (cancellation: Threading.CancellationToken) : Task<Benchmark.BenchReport> =
+let benchmarkAsync (setup: Benchmark.BenchSetup) (onEpoch: Benchmark.Loop -> int -> float -> unit) (cancellation: Threading.CancellationToken) : Task<Benchmark.BenchReport> =
     start (fun () ->
         cancellation.ThrowIfCancellationRequested()
-        Benchmark.run epochs onEpoch)
+        Benchmark.run setup onEpoch)
 
 /// `Execution.checkStored` on the engine's thread: what `store` holds belongs to a run of `experiments`.
 let checkStored (store: JobStore.JobStore) (settings: RunSettings) (data: Map<DataSource, Dataset>) (experiments: ExperimentDefinition list) (mine: Func<JobId, bool>) : unit =

@@ -6,13 +6,22 @@ open Vae.Core
 open Vae.Core.Benchmark
 
 let private report =
-    { EpochSeconds = [| 4.0; 3.0; 3.2 |]
+    { Model = "VAE 784-400-200-100-20"
+      BatchSize = 64
+      EpochSeconds = [| 4.0; 3.0; 3.2 |]
       MedianSecondsPerEpoch = 3.2
       ImagesPerSecond = 18750.0
+      GflopPerEpoch = 300.7
       Gflops = 94.0
+      PeakGflops = 190.0
+      FloorSeconds = 1.58
+      PlainEpochSeconds = [| 6.0; 5.5; 5.6 |]
+      PlainMedianSecondsPerEpoch = 5.6
+      Ratio = 0.56
       PeakResidentBytes = 1_500_000_000L
       Threads = 2
       FinalTrainingLoss = 249.5
+      PlainFinalTrainingLoss = 249.7
       Machine = { Processor = "AMD EPYC"; Cores = 2 } }
 
 [<Tests>]
@@ -24,7 +33,9 @@ let tests =
             let names = [ for p in root.EnumerateObject() -> p.Name ]
             Expect.equal
                 names
-                [ "epochSeconds"; "medianSecondsPerEpoch"; "imagesPerSecond"; "gflops"; "peakResidentBytes"; "threads"; "finalTrainingLoss"; "machine" ]
+                [ "model"; "batchSize"; "epochSeconds"; "medianSecondsPerEpoch"; "imagesPerSecond"; "gflopPerEpoch"; "gflops"; "peakGflops"
+                  "floorSeconds"; "plainEpochSeconds"; "plainMedianSecondsPerEpoch"; "ratio"; "peakResidentBytes"; "threads"; "finalTrainingLoss"
+                  "plainFinalTrainingLoss"; "machine" ]
                 "top-level names, in order"
             Expect.equal [ for e in root.GetProperty("epochSeconds").EnumerateArray() -> e.GetDouble() ] [ 4.0; 3.0; 3.2 ] "epoch seconds"
             Expect.equal (root.GetProperty("peakResidentBytes").GetInt64()) 1_500_000_000L "bytes"

@@ -1,6 +1,6 @@
-/// The fast training loop against a plain one: torch.nn.Linear modules, torch.optim.Adam, a
-/// sigmoid and binary_cross_entropy, the loss read every step, as one writes it from PyTorch's
-/// VAE example. Same initial weights, batches and reparameterisation noise; the two must learn
+/// The fast training loop against a plain one (`Benchmark.PlainLoop`): torch.nn.Linear modules,
+/// torch.optim.Adam, a sigmoid and binary_cross_entropy, the loss read every step, as one writes it
+/// from PyTorch's VAE example. Same initial weights, batches and reparameterisation noise; the two must learn
 /// alike, so that no speed-up changes what is learned.
 module Vae.Tests.ReferenceLoopTests
 
@@ -10,51 +10,11 @@ open Vae.Core
 open Vae.Core.Layers
 open Vae.Tests.Shared
 
-/// A torch.nn.Linear holding a copy of `layer`'s weights.
-let private copyOf (layer: Linear) =
-    let module' = torch.nn.Linear(layer.Weight.shape.[1], layer.Weight.shape.[0])
-    use _ = torch.no_grad ()
-    module'.weight.copy_(layer.Weight) |> ignore
-    module'.bias.copy_(layer.Bias) |> ignore
-    module'
-
-/// Mean training loss per image of each epoch of the plain loop, started from `model`'s weights,
-/// with the shuffling and noise generators seeded as `Training.train` seeds them.
+/// Mean training loss per image of each epoch of the plain loop (`Benchmark.PlainLoop`, the loop
+/// `bench --compare-naive` times), started from `model`'s weights.
 let private referenceLoop (options: Training.TrainingOptions) (model: Model) (train: Data.Split) =
-    let encoderLayers = Model.denseLayers model.Encoder |> List.map copyOf
-    let decoderLayers = Model.denseLayers model.Decoder |> List.map copyOf
-    let encoder, head = List.take (encoderLayers.Length - 1) encoderLayers, List.last encoderLayers
-    let decoder, output = List.take (decoderLayers.Length - 1) decoderLayers, List.last decoderLayers
-    let modules = encoderLayers @ decoderLayers
-    let latent = int64 model.Architecture.Latent
-    use optimizer = torch.optim.Adam(modules |> Seq.collect (fun m -> m.parameters ()), lr = options.LearningRate)
-    use shuffle = new torch.Generator(uint64 options.Seed)
-    use noise = new torch.Generator(uint64 options.Seed + 1UL)
-    let n = train.Count
-    let losses =
-        [ for _ in 1 .. options.MaxEpochs ->
-              use order = torch.randperm (int64 n, generator = shuffle)
-              let mutable total = 0.0
-              for start in 0 .. options.BatchSize .. n - 1 do
-                  use _ = torch.NewDisposeScope()
-                  let x = train.Images.index_select(0L, order.narrow(0L, int64 start, int64 (min options.BatchSize (n - start))))
-                  let h = encoder |> List.fold (fun h layer -> torch.nn.functional.relu (layer.forward h)) x
-                  let parameters = head.forward h
-                  let mu = parameters.narrow(1L, 0L, latent)
-                  let logVariance = parameters.narrow(1L, latent, latent)
-                  let epsilon = torch.randn (mu.shape, generator = noise)
-                  let z = mu + (logVariance * 0.5).exp() * epsilon
-                  let recon = (output.forward (decoder |> List.fold (fun h layer -> torch.nn.functional.relu (layer.forward h)) z)).sigmoid()
-                  let bce = torch.nn.functional.binary_cross_entropy (recon, x, reduction = torch.nn.Reduction.Sum)
-                  let kl = (logVariance + 1.0 - mu.pow(2.0.ToScalar()) - logVariance.exp()).sum() * -0.5
-                  let loss = bce + kl
-                  optimizer.zero_grad ()
-                  loss.backward ()
-                  optimizer.step () |> ignore
-                  total <- total + float (loss.item<float32> ())
-              total / float n ]
-    modules |> List.iter (fun m -> m.Dispose())
-    losses
+    use loop = new Benchmark.PlainLoop(model, options)
+    [ for _ in 1 .. options.MaxEpochs -> loop.Epoch train ]
 
 [<Tests>]
 let tests =

@@ -296,11 +296,46 @@ let tests =
             Expect.stringContains outcome.Output "median" "prints the median"
             use document = JsonDocument.Parse(File.ReadAllText json)
             let r = document.RootElement
-            for name in [ "epochSeconds"; "medianSecondsPerEpoch"; "imagesPerSecond"; "gflops"; "peakResidentBytes"; "threads"; "finalTrainingLoss"; "machine" ] do
+            for name in [ "model"; "batchSize"; "epochSeconds"; "medianSecondsPerEpoch"; "imagesPerSecond"; "gflopPerEpoch"; "gflops"; "peakGflops"; "floorSeconds"; "peakResidentBytes"; "threads"; "finalTrainingLoss"; "machine" ] do
                 property r name |> ignore
-            Expect.isGreaterThan ((property r "medianSecondsPerEpoch").GetDouble()) 0.0 "timed"
+            Expect.equal ((property r "model").GetString()) "VAE 784-400-200-100-20" "the seed study's five-layer VAE by default"
+            // 6 × 835,424 multiply-adds × 60,000 images.
+            Expect.floatClose Accuracy.high ((property r "gflopPerEpoch").GetDouble()) (6.0 * 835424.0 * 60000.0 / 1e9) "an epoch's GFLOP"
+            let median = (property r "medianSecondsPerEpoch").GetDouble()
+            Expect.isGreaterThan median 0.0 "timed"
+            Expect.isGreaterThan median ((property r "floorSeconds").GetDouble()) "no epoch beats the machine's matrix-product rate"
+            Expect.equal ((property r "plainEpochSeconds").GetArrayLength()) 0 "no plain loop unless asked"
+            Expect.equal ((property r "ratio").ValueKind) JsonValueKind.Null "no ratio unless compared"
             Expect.isTrue ((property r "finalTrainingLoss").GetDouble() < 400.0) "one epoch on 60,000 images learns"
             refused "--json" (runner [ "bench"; "--epochs"; "1"; "--json"; "/nonexistent/b.json" ]) "/nonexistent/out"
+        }
+
+        test "bench --compare-naive times the plain TorchSharp loop beside the library's, and both learn alike" {
+            let json = Path.Combine(temporaryDirectory (), "compare.json")
+            let outcome = runner [ "bench"; "--epochs"; "2"; "--hidden"; "200"; "--latent"; "10"; "--batch-size"; "256"; "--compare-naive"; "--json"; json ]
+            Expect.equal outcome.ExitCode 0 outcome.Error
+            Expect.stringContains outcome.Output "plain epoch 2" "the plain loop's epochs are printed"
+            Expect.stringContains outcome.Output "library / plain" "the ratio is printed"
+            use document = JsonDocument.Parse(File.ReadAllText json)
+            let r = document.RootElement
+            Expect.equal ((property r "model").GetString()) "VAE 784-200-10" "the model asked for"
+            Expect.equal ((property r "batchSize").GetInt32()) 256 "the batch size asked for"
+            let ours = [ for e in (property r "epochSeconds").EnumerateArray() -> e.GetDouble() ]
+            let plain = [ for e in (property r "plainEpochSeconds").EnumerateArray() -> e.GetDouble() ]
+            Expect.hasLength plain 2 "two plain epochs"
+            let ratio = (property r "ratio").GetDouble()
+            // Two epochs: the median of the two epochs' ratios (the first is kept below three).
+            Expect.floatClose Accuracy.high ratio ((ours.[0] / plain.[0] + ours.[1] / plain.[1]) / 2.0) "the ratio is the median of each epoch's"
+            let loss, plainLoss = (property r "finalTrainingLoss").GetDouble(), (property r "plainFinalTrainingLoss").GetDouble()
+            Expect.isLessThan (abs (loss - plainLoss) / plainLoss) 0.005 $"the same training: {loss} and {plainLoss} nats per image"
+        }
+
+        test "bench refuses an invalid model, batch size or comparison in one line" {
+            let nowhere = Path.Combine(temporaryDirectory (), "none")
+            refused "--hidden: '400,x' is not a comma-separated list" (runner [ "bench"; "--hidden"; "400,x" ]) nowhere
+            refused "hidden" (runner [ "bench"; "--hidden"; "400,0" ]) nowhere
+            refused "--batch-size: must be between 1 and 60,000, was 0" (runner [ "bench"; "--batch-size"; "0" ]) nowhere
+            refused "--compare-naive: the plain loop is written for multilayer perceptrons" (runner [ "bench"; "--conv"; "32,64"; "--hidden"; "256"; "--compare-naive" ]) nowhere
         }
 
         test "an unknown definition is refused with exit code 2" {
