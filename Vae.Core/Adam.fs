@@ -91,32 +91,50 @@ let private step1 (k: Constants) (theta: Span<float32>) (g: Span<float32>) (m: S
         theta.[i] <- theta.[i] - k.StepSize * (mi / (MathF.Sqrt vi * k.InverseRoot + k.Epsilon))
     theta.Length
 
-/// The same update in float32, element by element in one pass over the four buffers (whole
-/// vectors first, then one element at a time); √v / √(1 − β₂ᵗ) is taken as a product with the
-/// reciprocal, saving a division per element, and subnormal moments are flushed to zero. One pass
-/// instead of eight engine operations and a temporary the size of the model.
-let private stepFloat32 (adam: Adam) (t: float) (parameters: Parameters) =
+/// The same update in float32 of the `count` elements from `offset`, element by element in one pass
+/// over the four buffers (whole vectors first, then one element at a time); √v / √(1 − β₂ᵗ) is
+/// taken as a product with the reciprocal, saving a division per element, and subnormal moments are
+/// flushed to zero. One pass instead of eight engine operations and a temporary the size of the
+/// model. Each element's update reads only that element, so a split of the buffer into parts
+/// updated apart (`stepPart`) gives the same numbers.
+let private stepFloat32 (adam: Adam) (t: float) (parameters: Parameters) (offset: int) (count: int) =
     let stepSize, root = corrections adam t
     let k =
         { B1 = float32 adam.Beta1; C1 = float32 (1.0 - adam.Beta1)
           B2 = float32 adam.Beta2; C2 = float32 (1.0 - adam.Beta2)
           InverseRoot = float32 (1.0 / root); Epsilon = float32 adam.Epsilon; StepSize = float32 stepSize }
-    let theta = float32Values parameters.Values
-    let g = float32Values parameters.Gradients
-    let m = float32Values adam.FirstMoment
-    let v = float32Values adam.SecondMoment
+    let theta = (float32Values parameters.Values).Slice(offset, count)
+    let g = (float32Values parameters.Gradients).Slice(offset, count)
+    let m = (float32Values adam.FirstMoment).Slice(offset, count)
+    let v = (float32Values adam.SecondMoment).Slice(offset, count)
     let i = if Numerics.Vector.IsHardwareAccelerated then stepVectors k theta g m v else 0
     step1 k (theta.Slice i) (g.Slice i) (m.Slice i) (v.Slice i) |> ignore
+
+/// True when the fused float32 loop can take the step: every buffer a contiguous float32 CPU tensor
+/// that a span can hold.
+let private fused (adam: Adam) (parameters: Parameters) =
+    let contiguous (tensor: torch.Tensor) = tensor.is_contiguous () && tensor.device_type = DeviceType.CPU
+    parameters.Values.dtype = torch.ScalarType.Float32
+    && List.forall contiguous [ parameters.Values; parameters.Gradients; adam.FirstMoment; adam.SecondMoment ]
+    && parameters.Values.NumberOfElements * 4L <= int64 Int32.MaxValue
 
 /// One update of `parameters` from their accumulated gradients. The buffers are updated in place
 /// (the engine's tensors are mutable storage); the returned state counts the step.
 let step (adam: Adam) (parameters: Parameters) : Adam =
     let t = float (adam.Steps + 1)
-    let contiguous (tensor: torch.Tensor) = tensor.is_contiguous () && tensor.device_type = DeviceType.CPU
-    if parameters.Values.dtype = torch.ScalarType.Float32
-       && List.forall contiguous [ parameters.Values; parameters.Gradients; adam.FirstMoment; adam.SecondMoment ]
-       && parameters.Values.NumberOfElements * 4L <= int64 Int32.MaxValue then
-        stepFloat32 adam t parameters
-    else
-        stepWithTensors adam t parameters
+    if fused adam parameters then stepFloat32 adam t parameters 0 (int parameters.Values.NumberOfElements)
+    else stepWithTensors adam t parameters
     { adam with Steps = adam.Steps + 1 }
+
+/// Whether `stepPart` can update these buffers (float32, contiguous, on the CPU).
+let splittable (adam: Adam) (parameters: Parameters) = fused adam parameters
+
+/// The update of step `adam.Steps + 1` for the `count` parameters from `offset` only, without
+/// counting the step: parts that cover the buffer, updated on different threads, then `counted`,
+/// give the numbers of one `step`. float32 buffers only (`splittable`).
+let stepPart (adam: Adam) (parameters: Parameters) (offset: int) (count: int) : unit =
+    if not (fused adam parameters) then invalidArg (nameof parameters) "a part of a step needs contiguous float32 buffers on the CPU"
+    stepFloat32 adam (float (adam.Steps + 1)) parameters offset count
+
+/// The state after a step whose parts were all updated (`stepPart`).
+let counted (adam: Adam) : Adam = { adam with Steps = adam.Steps + 1 }

@@ -88,13 +88,21 @@ let private backpropagate (steps: Steps) (ones: torch.Tensor) (wantInput: bool) 
             back earlier (steps.ReluBackward (d.mm layer.Weight) input)
     back (List.rev stages) outputGradient
 
-/// One stochastic pass over batch `x` ([n; input]) of a multilayer perceptron by hand, with z's
-/// noise from `generator` (drawn exactly as `Model.sample` draws it): returns the batch's summed
-/// reconstruction and KL and writes the gradient of reconstruction + β·KL with respect to every
-/// parameter into `model.Parameters.Gradients`. float32 models on the CPU take the element-wise
-/// steps as loops (`Kernels`), others as engine operations. Temporaries belong to the caller's
-/// dispose scope.
-let byHand (generator: torch.Generator) (model: Model) (x: torch.Tensor) : BatchLoss =
+/// The noise ε ([n; latent]) of a pass over `n` images, drawn from `generator` exactly as
+/// `Model.sample` draws it; none for an autoencoder.
+let noiseFor (generator: torch.Generator) (model: Model) (n: int64) : torch.Tensor option =
+    match model.Architecture.Kind with
+    | Autoencoder -> None
+    | Vae -> Some(torch.randn ([| n; int64 model.Architecture.Latent |], dtype = model.Parameters.Values.dtype, generator = generator))
+
+/// One pass over batch `x` ([n; input]) of a multilayer perceptron by hand, with the VAE's noise
+/// `epsilon` ([n; latent], `noiseFor`): returns the batch's summed reconstruction and KL and writes
+/// the gradient of reconstruction + β·KL with respect to every parameter into `gradients` (views
+/// laid out as the model's parameters, (weight, bias) pairs in order: `linears` of the model's
+/// `GradientViews`, or of another buffer of the same layout). float32 models on the CPU take the
+/// element-wise steps as loops (`Kernels`), others as engine operations. Temporaries belong to
+/// the caller's dispose scope.
+let byHandInto (epsilon: torch.Tensor option) (gradients: Linear list) (model: Model) (x: torch.Tensor) : BatchLoss =
     if not model.Architecture.IsMlp then invalidArg (nameof model) $"{model.Architecture} is not a multilayer perceptron"
     use _ = torch.no_grad ()
     let latent = int64 model.Architecture.Latent
@@ -105,7 +113,6 @@ let byHand (generator: torch.Generator) (model: Model) (x: torch.Tensor) : Batch
     let encoderLayers, decoderLayers = Model.denseLayers model.Encoder, Model.denseLayers model.Decoder
     let encoderTrunk, encoderHead = List.take (encoderLayers.Length - 1) encoderLayers, List.last encoderLayers
     let decoderTrunk, decoderOutput = List.take (decoderLayers.Length - 1) decoderLayers, List.last decoderLayers
-    let gradients = linears model.Parameters.GradientViews
     let depth = model.Architecture.Hidden.Length
     let encoderGradients, headGradient = List.take depth gradients, gradients.[depth]
     let decoderGradients, outputGradient = gradients.[depth + 1 .. 2 * depth], List.last gradients
@@ -114,11 +121,9 @@ let byHand (generator: torch.Generator) (model: Model) (x: torch.Tensor) : Batch
     let encoderInputs, lastHidden = forwardTrunk encoderTrunk x
     let head = linear encoderHead lastHidden
     let z, kl, headGradientOf =
-        match model.Architecture.Kind with
-        | Autoencoder -> head, 0.0, id
-        | Vae ->
-            let epsilon = torch.randn ([| head.shape.[0]; latent |], dtype = head.dtype, generator = generator)
-            steps.Sample head epsilon
+        match epsilon with
+        | None -> head, 0.0, id
+        | Some epsilon -> steps.Sample head epsilon
     let decoderInputs, lastDecoded = forwardTrunk decoderTrunk z
     let logits = linear decoderOutput lastDecoded
     let reconstruction, dLogits = steps.Reconstruction logits x
@@ -128,6 +133,13 @@ let byHand (generator: torch.Generator) (model: Model) (x: torch.Tensor) : Batch
     let encoderStages = List.zip3 (encoderTrunk @ [ encoderHead ]) (encoderGradients @ [ headGradient ]) (encoderInputs @ [ lastHidden ])
     backpropagate steps ones false encoderStages (headGradientOf dz) |> ignore
     { Reconstruction = reconstruction; Kl = kl }
+
+/// One stochastic pass over batch `x` ([n; input]) of a multilayer perceptron by hand, with z's
+/// noise from `generator` (`noiseFor`), the gradient written into `model.Parameters.Gradients`
+/// (`byHandInto`). Temporaries belong to the caller's dispose scope.
+let byHand (generator: torch.Generator) (model: Model) (x: torch.Tensor) : BatchLoss =
+    if not model.Architecture.IsMlp then invalidArg (nameof model) $"{model.Architecture} is not a multilayer perceptron"
+    byHandInto (noiseFor generator model x.shape.[0]) (linears model.Parameters.GradientViews) model x
 
 /// One stochastic pass over batch `x` of any composed model through autograd: the graph of
 /// `Losses.terms` (the noise drawn from `generator` as `byHand` draws it), reconstruction + β·KL

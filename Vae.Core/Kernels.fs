@@ -129,3 +129,14 @@ let bernoulliLogLikelihood (logits: torch.Tensor) (x: torch.Tensor) (result: tor
         for k in whole .. p - 1 do
             total <- total + image.[k] * row.[k] - max row.[k] 0.0f - MathF.Log(1.0f + MathF.Exp(-(abs row.[k])))
         r.[i] <- total
+
+/// a ← a + b over `count` values from `offset` of two float32 tensors of the same size.
+let addInto (a: torch.Tensor) (b: torch.Tensor) (offset: int) (count: int) =
+    let x = (float32Values a).Slice(offset, count)
+    let y = (float32Values b).Slice(offset, count)
+    let xv = vectors x
+    let yv = vectors y
+    for k in 0 .. xv.Length - 1 do
+        xv.[k] <- xv.[k] + yv.[k]
+    for k in xv.Length * Vector<float32>.Count .. x.Length - 1 do
+        x.[k] <- x.[k] + y.[k]

@@ -173,6 +173,9 @@ let trainEpoch
     let n = train.Count
     let batches = batchesPerEpoch options n
     use order = torch.randperm (int64 n, generator = shuffle)
+    // Both cores for one model when this thread has two of libtorch's threads (`SplitStep`).
+    let split = if SplitStep.applies model && Adam.splittable adam model.Parameters then Some(new SplitStep.SplitSteps(model)) else None
+    use _ = { new IDisposable with member _.Dispose() = split |> Option.iter (fun s -> (s :> IDisposable).Dispose()) }
     // One batch in its own dispose scope, freed before the next batch starts (a `use` inside the
     // recursive loop below would hold every batch's tensors until the epoch ends).
     let step b (adam: Adam.Adam) =
@@ -182,10 +185,14 @@ let trainEpoch
         let indices = order.narrow(0L, int64 start, int64 (min options.BatchSize (n - start)))
         let x = train.Images.index_select(0L, indices)
         // Summed over the batch, as the seed study and PyTorch's VAE example do; the
-        // gradient overwrites the buffer, so there is nothing to zero.
-        let loss = Gradients.lossAndGradient noise model x
-        // No step on a non-finite gradient: the weights stay those before this batch.
-        let adam = if Double.IsFinite(loss.Reconstruction + loss.Kl) then Adam.step adam model.Parameters else adam
+        // gradient overwrites the buffer, so there is nothing to zero. No step on a non-finite
+        // gradient: the weights stay those before this batch.
+        let adam, loss =
+            match split with
+            | Some split -> split.Step(noise, adam, x)
+            | None ->
+                let loss = Gradients.lossAndGradient noise model x
+                (if Double.IsFinite(loss.Reconstruction + loss.Kl) then Adam.step adam model.Parameters else adam), loss
         hooks.OnBatch epoch (b + 1) batches
         adam, loss
     let rec loop b (adam: Adam.Adam) reconstruction kl =

@@ -1,0 +1,125 @@
+/// One model's training step on two threads: each takes half of the batch (its forward pass, its
+/// backward pass, its gradient, every operation on one thread), then each sums and applies Adam to
+/// half of the parameters. libtorch's own threads split each operation instead, and between the
+/// matrix products the step's serial work (the element-wise loops, Adam, dispatch) leaves the second
+/// core idle: measured on 2 cores, a step took 1.5 times as long on one thread as on two. Used by
+/// `Training.trainEpoch` when the calling thread has at least two of libtorch's threads and the model
+/// takes the hand-written gradient in float32 (`Gradients.byHandInto`); the noise is drawn for the
+/// whole batch as the one-thread step draws it. The halves' gradients are summed in a fixed order,
+/// so a training gives the same numbers every time on the same number of threads (they differ in
+/// rounding from a training on one thread, whose sums run over the whole batch at once).
+module Vae.Core.SplitStep
+
+open System
+open System.Threading
+open TorchSharp
+open Vae.Core.Layers
+
+/// A thread that runs one piece of work at a time for the thread that posts it, waiting between
+/// pieces by spinning first (a step's handover must cost microseconds, not a wake-up), with
+/// `threads` of libtorch's threads of its own.
+type private Helper(threads: int) =
+    let start = new ManualResetEventSlim(false, 2047)
+    let finish = new ManualResetEventSlim(false, 2047)
+    let mutable work: unit -> unit = ignore
+    let mutable failure: Runtime.ExceptionServices.ExceptionDispatchInfo option = None
+    let mutable stopping = false
+    let thread =
+        Thread(
+            (fun () ->
+                torch.set_num_threads threads
+                let mutable running = true
+                while running do
+                    start.Wait()
+                    start.Reset()
+                    if stopping then running <- false
+                    else
+                        (try work () with e -> failure <- Some(Runtime.ExceptionServices.ExceptionDispatchInfo.Capture e))
+                        finish.Set()),
+            8 * 1024 * 1024)
+    do
+        thread.IsBackground <- true
+        thread.Name <- "Vae step helper"
+        thread.Start()
+
+    /// Starts `piece` on the helper's thread.
+    member _.Post(piece: unit -> unit) =
+        work <- piece
+        finish.Reset()
+        start.Set()
+
+    /// Waits for the piece posted last; rethrows its exception.
+    member _.Wait() =
+        finish.Wait()
+        failure |> Option.iter (fun f -> failure <- None; f.Throw())
+
+    interface IDisposable with
+        member _.Dispose() =
+            stopping <- true
+            start.Set()
+            thread.Join()
+            start.Dispose()
+            finish.Dispose()
+
+/// Whether a step of `model` can be split: a float32 multilayer perceptron on the CPU taking the
+/// hand-written gradient, on a thread with at least two of libtorch's threads.
+let applies (model: Model) =
+    model.Architecture.IsMlp
+    && Kernels.apply [ model.Parameters.Values ]
+    && model.Parameters.Values.is_contiguous ()
+    && model.Parameters.Values.NumberOfElements * 4L <= int64 Int32.MaxValue
+    && torch.get_num_threads () >= 2
+
+/// The split steps of one epoch of `model`: a helper thread and a second gradient buffer, with half
+/// of the calling thread's libtorch threads each (the caller's count is restored by Dispose).
+type SplitSteps(model: Model) =
+    let threads = torch.get_num_threads ()
+    let share = max 1 (threads / 2)
+    do torch.set_num_threads share
+    let helper = new Helper(share)
+    let second = torch.empty_like model.Parameters.Gradients
+    let secondViews =
+        let offsets = model.Parameters.Layout |> List.scan (fun offset slot -> offset + elements slot) 0L
+        List.map2 (fun offset (slot: Slot) -> second.narrow(0L, offset, elements slot).view(Array.ofList slot.Shape)) (List.take model.Parameters.Layout.Length offsets) model.Parameters.Layout
+    let firstGradients = linears model.Parameters.GradientViews
+    let secondGradients = linears secondViews
+    let total = int model.Parameters.Values.NumberOfElements
+    // The parameters each thread sums and updates: the first half on the calling thread.
+    let middle = total / 2
+
+    /// One step on batch `x` with the noise drawn from `noise` for the whole batch: the batch's
+    /// summed reconstruction and KL, and Adam's state after the step, taken only when the loss is
+    /// finite (as `Training.trainEpoch` does on one thread).
+    member _.Step(noise: torch.Generator, adam: Adam.Adam, x: torch.Tensor) : Adam.Adam * Gradients.BatchLoss =
+        let n = x.shape.[0]
+        let epsilon = Gradients.noiseFor noise model n
+        let upper = n / 2L
+        let lower = n - upper
+        let mutable secondLoss: Gradients.BatchLoss = { Reconstruction = 0.0; Kl = 0.0 }
+        let half (start: int64) (length: int64) (gradients: Linear list) () =
+            use _ = torch.NewDisposeScope()
+            Gradients.byHandInto (epsilon |> Option.map (fun e -> e.narrow(0L, start, length))) gradients model (x.narrow(0L, start, length))
+        if upper = 0L then
+            // One image: nothing to split; the second buffer holds no gradient.
+            let loss = half 0L n firstGradients ()
+            let adam = if Double.IsFinite(loss.Reconstruction + loss.Kl) then Adam.step adam model.Parameters else adam
+            adam, loss
+        else
+            helper.Post(fun () -> secondLoss <- half lower upper secondGradients ())
+            let firstLoss = try half 0L lower firstGradients () finally helper.Wait()
+            let loss: Gradients.BatchLoss = { Reconstruction = firstLoss.Reconstruction + secondLoss.Reconstruction; Kl = firstLoss.Kl + secondLoss.Kl }
+            if not (Double.IsFinite(loss.Reconstruction + loss.Kl)) then adam, loss
+            else
+                let update offset count () =
+                    Kernels.addInto model.Parameters.Gradients second offset count
+                    Adam.stepPart adam model.Parameters offset count
+                helper.Post(update middle (total - middle))
+                (try update 0 middle () finally helper.Wait())
+                Adam.counted adam, loss
+
+    interface IDisposable with
+        member _.Dispose() =
+            (helper :> IDisposable).Dispose()
+            secondViews |> List.iter (fun t -> t.Dispose())
+            second.Dispose()
+            torch.set_num_threads threads
