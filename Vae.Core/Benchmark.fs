@@ -89,7 +89,7 @@ let run (epochs: int) (onEpoch: int -> float -> unit) : BenchReport =
                 (fun (seconds, _, adam) epoch ->
                     let clock = Stopwatch.StartNew()
                     let adam, reconstruction, kl =
-                        Training.trainEpoch Training.TrainingHooks.none epoch options shuffle noise adam model data.Train
+                        Training.trainEpoch Training.TrainingHooks.none epoch options shuffle noise adam model (Data.All data.Train)
                     let elapsed = clock.Elapsed.TotalSeconds
                     onEpoch epoch elapsed
                     (elapsed :: seconds, reconstruction + kl, adam))
