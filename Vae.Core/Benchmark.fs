@@ -181,12 +181,6 @@ type PlainLoop(model: Model, options: Training.TrainingOptions) =
             shuffle.Dispose()
             noise.Dispose()
 
-/// Frees a model's tensors (its parameter views and flat buffers).
-let private disposeModel (model: Model) =
-    model.Parameters.Tensors @ model.Parameters.GradientViews |> List.iter (fun t -> t.Dispose())
-    model.Parameters.Values.Dispose()
-    model.Parameters.Gradients.Dispose()
-
 /// Trains `setup`'s model (model seed 1, Adam 1e-3, TrainingOptions.defaults' seed) on all 60,000
 /// Fashion-MNIST training images for `setup.Epochs` epochs, without validation, and reports the
 /// time of each epoch. Each timed epoch is one `Training.trainEpoch`: the shuffle, every optimizer
@@ -219,7 +213,7 @@ let run (setup: BenchSetup) (onEpoch: Loop -> int -> float -> unit) : BenchRepor
             onEpoch loop epoch elapsed
             elapsed, loss
         let library epoch () =
-            let next, reconstruction, kl = Training.trainEpoch Training.TrainingHooks.none epoch options shuffle noise adam model data.Train
+            let next, reconstruction, kl = Training.trainEpoch Training.TrainingHooks.none epoch options shuffle noise adam model (Data.All data.Train)
             adam <- next
             reconstruction + kl
         let epochs =
@@ -234,7 +228,7 @@ let run (setup: BenchSetup) (onEpoch: Loop -> int -> float -> unit) : BenchRepor
                       timed Library epoch (library epoch), theirs ]
         adam.FirstMoment.Dispose()
         adam.SecondMoment.Dispose()
-        disposeModel model
+        Model.dispose model
         let seconds = epochs |> List.map (fst >> fst) |> Array.ofList
         let plainSeconds = if setup.ComparePlain then epochs |> List.map (snd >> fst) |> Array.ofList else [||]
         let middle = median seconds

@@ -214,6 +214,9 @@ module private Libc =
     [<DllImport("libc", EntryPoint = "mallopt")>]
     extern int mallopt(int parameter, int value)
 
+    [<DllImport("libc", EntryPoint = "malloc_trim")>]
+    extern int malloc_trim(unativeint pad)
+
 /// libtorch takes tensors' memory from malloc. glibc serves large blocks from their own mappings,
 /// returned to the system on free, but after the first such free it raises that threshold to the
 /// block's size (up to 32 MB) and later blocks come from its heaps, which keep freed memory: a run
@@ -245,6 +248,14 @@ let private loaded =
             NativeLibrary.SetDllImportResolver(torchSharpAssembly, resolver)
         try torch.InitializeDeviceType DeviceType.CPU
         with e -> raise (EngineLoadException($"TorchSharp could not initialise its CPU backend: {e.Message}", e)))
+
+/// Hands the free pages of glibc's heaps back to the system (malloc_trim(3)). Blocks under
+/// `OwnMappingBytes` come from those heaps, one per thread that allocates; freed, they stay resident
+/// until reused.
+let releaseFreedMemory () =
+    if RuntimeInformation.IsOSPlatform OSPlatform.Linux then
+        try Libc.malloc_trim 0un |> ignore
+        with :? DllNotFoundException | :? EntryPointNotFoundException -> () // not glibc
 
 /// Makes sure TorchSharp's native engine is loaded; safe to call any number of times. Every
 /// Vae.Core function that creates tensors from nothing calls it first.

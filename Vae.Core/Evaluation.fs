@@ -17,16 +17,17 @@ type Evaluation =
 [<Literal>]
 let BatchSize = 2500
 
-/// Sums of per-image values over `split` in batches, accumulated on the device and read once.
-let sumOver (split: Split) (measure: torch.Tensor -> torch.Tensor list) : float list =
+/// Sums of per-image values over `rows` in batches, accumulated on the device and read once.
+let sumOver (rows: Rows) (measure: torch.Tensor -> torch.Tensor list) : float list =
     use _ = torch.no_grad ()
-    let batches = [ 0 .. BatchSize .. split.Count - 1 ]
+    let count = Rows.count rows
+    let batches = [ 0 .. BatchSize .. count - 1 ]
     let totals =
         batches
         |> List.fold
             (fun (totals: torch.Tensor list option) start ->
                 use scope = torch.NewDisposeScope()
-                let x = split.Images.narrow(0L, int64 start, int64 (min BatchSize (split.Count - start)))
+                let x = Rows.range (int64 start) (int64 (min BatchSize (count - start))) rows
                 let sums = measure x |> List.map (fun t -> t.to_type(torch.ScalarType.Float64).sum())
                 let next =
                     match totals with
@@ -39,12 +40,16 @@ let sumOver (split: Split) (measure: torch.Tensor -> torch.Tensor list) : float 
     | None -> []
     | Some ts -> ts |> List.map (fun t -> use t = t in t.item<float>())
 
-/// Mean reconstruction, KL and loss per image of `model` on `split`. The VAE's z is sampled with a
+/// Mean reconstruction, KL and loss per image of `model` on `rows`. The VAE's z is sampled with a
 /// generator seeded by `seed`, so the same seed gives the same numbers.
-let evaluate (seed: int64) (model: Model) (split: Split) : Evaluation =
+let evaluateRows (seed: int64) (model: Model) (rows: Rows) : Evaluation =
     use generator = new torch.Generator(uint64 seed)
-    match sumOver split (fun x -> let t = Losses.terms generator model x in [ t.Reconstruction; t.Kl ]) with
+    match sumOver rows (fun x -> let t = Losses.terms generator model x in [ t.Reconstruction; t.Kl ]) with
     | [ reconstruction; kl ] ->
-        let n = float split.Count
-        { Reconstruction = reconstruction / n; Kl = kl / n; Loss = (reconstruction + kl) / n; Count = split.Count }
+        let count = Rows.count rows
+        let n = float count
+        { Reconstruction = reconstruction / n; Kl = kl / n; Loss = (reconstruction + kl) / n; Count = count }
     | _ -> { Reconstruction = nan; Kl = nan; Loss = nan; Count = 0 }
+
+/// `evaluateRows` on every image of `split`.
+let evaluate (seed: int64) (model: Model) (split: Split) : Evaluation = evaluateRows seed model (All split)

@@ -112,21 +112,23 @@ and execute
           Cancellation = cancellation }
     let measurings = experiments |> Array.map (fun e -> e.Data.Source) |> Array.distinct |> Array.map (fun s -> s, measuringOf data.[s]) |> dict
     let measuringFor (e: ExperimentDefinition) = measurings.[e.Data.Source]
-    // One split per split setting (each copies about 190 MB of Fashion-MNIST's images), freed when the run ends.
+    // One split per split setting, as indices into the training images (`Rows`), freed when the run ends.
     let splits =
         experiments
         |> Array.map (fun e -> e.Data)
         |> Array.distinct
-        |> Array.map (fun d -> d, trainValidationSplit d.SplitSeed d.ValidationSize data.[d.Source].Train)
+        |> Array.map (fun d -> d, trainValidationRows d.SplitSeed d.ValidationSize data.[d.Source].Train)
         |> dict
     use _ =
         { new IDisposable with
             member _.Dispose() =
-                for (t, v) in splits.Values do
-                    for x in [ t.Images; t.Labels; v.Images; v.Labels ] do x.Dispose() }
+                for rows in splits.Values |> Seq.collect (fun (t, v) -> [ t; v ]) do
+                    match rows with
+                    | Picked(_, indices) -> indices.Dispose()
+                    | All _ -> () }
     let splitOf (e: ExperimentDefinition) =
         let train, validation = splits.[e.Data]
-        if settings.Quick then take QuickTrainingImages train, take QuickValidationImages validation else train, validation
+        if settings.Quick then Rows.take QuickTrainingImages train, Rows.take QuickValidationImages validation else train, validation
     let slots =
         [ for ei in 0 .. experiments.Length - 1 do
               for r in 0 .. repeatsOf ei - 1 do
@@ -208,7 +210,7 @@ and execute
         startedAt.TryAdd(slot.Experiment, DateTime.UtcNow) |> ignore
         let options = { effectiveTraining settings experiment with Seed = seedOf slot }
         let trainSplit, validationSplit = splitOf experiment
-        onEvent (Started(job, options.MaxEpochs, batchesPerEpoch options trainSplit.Count))
+        onEvent (Started(job, options.MaxEpochs, batchesPerEpoch options (Rows.count trainSplit)))
         let architecture = architectureOf slot
         match store.LoadTrained job architecture with
         | Some(result, seconds) ->
@@ -233,7 +235,7 @@ and execute
                             for record in s.History do onEvent (Epoch(job, record))
                             s.History |> List.sumBy _.Seconds
                         | None -> 0.0
-                    Training.trainFrom hooks options state trainSplit validationSplit (Model.create options.Seed architecture), earlier
+                    Training.trainFromRows hooks options state trainSplit validationSplit (Model.create options.Seed architecture), earlier
                 finally
                     state |> Option.iter TrainingState.dispose
             let seconds = earlier + clock.Elapsed.TotalSeconds
@@ -243,7 +245,9 @@ and execute
     // A model is measured by two jobs: `measure` and the IWAE estimate (`likelihood`); the
     // second to finish puts the outcome together and reports the model finished. Recording a
     // job's part, reporting it and looking for the other's are one step under the lock: exactly
-    // one of the two finds both, and Finished comes after both Measured.
+    // one of the two finds both, and Finished comes after both Measured. Nothing computes with the
+    // model after that (its checkpoint is in the store): its tensors are freed then, not held until
+    // the run ends (27 models of the shipped study, about 6 MB each with their gradient buffers).
     let likelihoods = Collections.Concurrent.ConcurrentDictionary<Slot, float option>()
     let completed (job: JobId) slot (record: unit -> unit) =
         lock measured (fun () ->
@@ -253,6 +257,7 @@ and execute
             | (true, outcome), (true, iwae) ->
                 let outcome = { outcome with IwaeNll = iwae }
                 measured.[slot] <- outcome
+                Model.dispose outcome.Training.Model
                 onEvent (Finished(experiments.[slot.Experiment].Name, outcome))
             | _ -> ())
     // A model whose training diverged is not measured (its weights are not a model's to judge).

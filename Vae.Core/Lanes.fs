@@ -71,6 +71,9 @@ and runWith (lanes: int) (perLane: int) (jobs: LaneJob list) : unit =
             | None -> running <- false
             | Some i ->
                 let outcome = try jobs.[i].Work(); None with e -> Some(Runtime.ExceptionServices.ExceptionDispatchInfo.Capture e)
+                // What the job freed goes back to the system before the next job starts: small
+                // blocks stay in glibc's heaps otherwise (`Engine.releaseFreedMemory`).
+                Engine.releaseFreedMemory ()
                 lock gate (fun () ->
                     finished.[i] <- outcome.IsNone
                     if jobs.[i].Exclusive then exclusiveRunning <- false

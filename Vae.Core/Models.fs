@@ -363,6 +363,14 @@ module Model =
         copy.Parameters.Values.copy_ model.Parameters.Values |> ignore
         copy
 
+    /// Frees the model's tensors now rather than when the garbage collector, which does not see
+    /// the engine's memory, finalises them; the model cannot be used after.
+    let dispose (model: Model) =
+        let p = model.Parameters
+        for t in p.Tensors @ p.GradientViews do t.Dispose()
+        p.Values.Dispose()
+        p.Gradients.Dispose()
+
     /// Number of trainable values.
     let parameterCount (model: Model) = Architecture.parameterCount model.Architecture
 

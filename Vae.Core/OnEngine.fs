@@ -73,8 +73,8 @@ let createModel (seed: int64) (architecture: Architecture) : Model = invoke (fun
 
 let private trainOnSplit (hooks: Training.TrainingHooks) options resumeFrom splitSeed validationSize (data: Dataset) model =
     hooks.Cancellation.ThrowIfCancellationRequested()
-    let training, validation = trainValidationSplit splitSeed validationSize data.Train
-    Training.trainFrom hooks options resumeFrom training validation model
+    let training, validation = trainValidationRows splitSeed validationSize data.Train
+    Training.trainFromRows hooks options resumeFrom training validation model
 
 /// Trains `model` on the training images less `validationSize` (split by `splitSeed`), validating
 /// on those (`Training.train`); the hooks are called on the engine's thread.

@@ -20,6 +20,8 @@ type ModelOutcome =
       Architecture: Architecture
       /// 0-based repeat.
       Repeat: int
+      /// The training's history and best epoch. Its model's tensors are freed once the model is
+      /// measured (`Execution.run`): its weights are in the run folder's checkpoint.
       Training: TrainingResult
       Test: Evaluation.Evaluation
       /// IWAE negative log-likelihood estimate on the test images (VAEs only).

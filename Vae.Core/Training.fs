@@ -168,9 +168,9 @@ let trainEpoch
     (noise: torch.Generator)
     (adam: Adam.Adam)
     (model: Model)
-    (train: Split)
+    (train: Rows)
     =
-    let n = train.Count
+    let n = Rows.count train
     let batches = batchesPerEpoch options n
     use order = torch.randperm (int64 n, generator = shuffle)
     // Both cores for one model when this thread has two of libtorch's threads (`SplitStep`).
@@ -183,7 +183,7 @@ let trainEpoch
         use scope = torch.NewDisposeScope()
         let start = b * options.BatchSize
         let indices = order.narrow(0L, int64 start, int64 (min options.BatchSize (n - start)))
-        let x = train.Images.index_select(0L, indices)
+        let x = Rows.gather indices train
         // Summed over the batch, as the seed study and PyTorch's VAE example do; the
         // gradient overwrites the buffer, so there is nothing to zero. No step on a non-finite
         // gradient: the weights stay those before this batch.
@@ -209,9 +209,10 @@ let trainEpoch
 /// the weights of the epoch with the lowest validation loss. The same seed, data and thread count
 /// give the same numbers, whether or not the training was resumed: the state holds everything an
 /// epoch reads (the weights, Adam's moments and steps, both generators, the best epoch so far).
-let trainFrom (hooks: TrainingHooks) (options: TrainingOptions) (start: TrainingState option) (train: Split) (validation: Split) (model: Model) : TrainingResult =
+let trainFromRows (hooks: TrainingHooks) (options: TrainingOptions) (start: TrainingState option) (train: Rows) (validation: Rows) (model: Model) : TrainingResult =
     TrainingOptions.validate options |> InvalidInput.orRaise "training options" |> ignore
-    if validation.Count = 0 then invalidArg (nameof validation) "the validation split is empty"
+    let trainCount, validationCount = Rows.count train, Rows.count validation
+    if validationCount = 0 then invalidArg (nameof validation) "the validation split is empty"
     use shuffle = new torch.Generator(uint64 options.Seed)
     use noise = new torch.Generator(uint64 options.Seed + 1UL)
     use best = model.Parameters.Values.clone()
@@ -219,7 +220,7 @@ let trainFrom (hooks: TrainingHooks) (options: TrainingOptions) (start: Training
         match start with
         | None -> 1, Adam.create options.LearningRate model.Parameters, [], 0, infinity
         | Some state ->
-            TrainingState.mismatch model.Architecture options train.Count validation.Count state
+            TrainingState.mismatch model.Architecture options trainCount validationCount state
             |> Option.iter (fun problem -> InvalidInput.about $"training state (epoch {state.Epoch})" $"does not belong to this training: {problem}")
             let values = model.Parameters.Values
             for name, t in [ "Weights", state.Weights; "Best", state.Best; "FirstMoment", state.Adam.FirstMoment; "SecondMoment", state.Adam.SecondMoment ] do
@@ -242,8 +243,8 @@ let trainFrom (hooks: TrainingHooks) (options: TrainingOptions) (start: Training
         hooks.OnEpochEnd
             { Architecture = model.Architecture
               Options = options
-              TrainCount = train.Count
-              ValidationCount = validation.Count
+              TrainCount = trainCount
+              ValidationCount = validationCount
               Epoch = epoch
               Weights = model.Parameters.Values
               Best = best
@@ -266,7 +267,7 @@ let trainFrom (hooks: TrainingHooks) (options: TrainingOptions) (start: Training
             // A fixed seed: every epoch is validated with the same noise. A diverged epoch is not
             // validated: its weights are those of the batch before the first non-finite loss.
             let v =
-                if trainFinite then Evaluation.evaluate (options.Seed + 2L) model validation
+                if trainFinite then Evaluation.evaluateRows (options.Seed + 2L) model validation
                 else { Evaluation.Evaluation.Reconstruction = nan; Kl = nan; Loss = nan; Count = 0 }
             let record =
                 { Epoch = epoch
@@ -294,6 +295,10 @@ let trainFrom (hooks: TrainingHooks) (options: TrainingOptions) (start: Training
             adam.SecondMoment.Dispose()
     if bestEpoch > 0 then (use _ = torch.no_grad () in model.Parameters.Values.copy_(best) |> ignore)
     { Model = model; History = history; BestEpoch = bestEpoch; DivergedAt = divergedAt }
+
+/// `trainFromRows` on every image of the splits `train` and `validation`.
+let trainFrom (hooks: TrainingHooks) (options: TrainingOptions) (start: TrainingState option) (train: Split) (validation: Split) (model: Model) : TrainingResult =
+    trainFromRows hooks options start (All train) (All validation) model
 
 /// Trains `model` from the beginning (`trainFrom` without a state).
 let train (hooks: TrainingHooks) (options: TrainingOptions) (train: Split) (validation: Split) (model: Model) : TrainingResult =

@@ -19,7 +19,7 @@ let private epoch (threads: int) (architecture: Architecture) (batchSize: int) (
         use shuffle = new torch.Generator(uint64 options.Seed)
         use noise = new torch.Generator(uint64 options.Seed + 1UL)
         let adam = Adam.create options.LearningRate model.Parameters
-        let adam, reconstruction, kl = Training.trainEpoch Training.TrainingHooks.none 1 options shuffle noise adam model train
+        let adam, reconstruction, kl = Training.trainEpoch Training.TrainingHooks.none 1 options shuffle noise adam model (Data.All train)
         let after = torch.get_num_threads ()
         adam.FirstMoment.Dispose()
         adam.SecondMoment.Dispose()
