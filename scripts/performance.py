@@ -70,14 +70,15 @@ def main():
     print("bench --compare-naive (7 epochs each, interleaved)", flush=True)
     results["bench"] = bench(out, "bench", SEED["hidden"], SEED["latent"], SEED["batch"], None, 7, compare=True)
 
-    try:
-        import torch  # noqa: F401
-        print("PyTorch", flush=True)
-        output = subprocess.run([sys.executable, os.path.join(HERE, "pytorch_bench.py"), "--epochs", "2"],
-                                capture_output=True, text=True, check=True).stdout
-        results["pytorch"] = json.loads(output)
-    except ImportError:
-        results["pytorch"] = None
+    # PyTorch from this interpreter or Debian's (python3-torch), whichever imports torch.
+    results["pytorch"] = None
+    for python in (sys.executable, "/usr/bin/python3"):
+        if os.path.exists(python) and subprocess.run([python, "-c", "import torch, numpy"], capture_output=True).returncode == 0:
+            print(f"PyTorch ({python})", flush=True)
+            output = subprocess.run([python, os.path.join(HERE, "pytorch_bench.py"), "--epochs", "2"],
+                                    capture_output=True, text=True, check=True).stdout
+            results["pytorch"] = json.loads(output)
+            break
 
     print("cost curve", flush=True)
     points = {}
