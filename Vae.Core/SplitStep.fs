@@ -80,7 +80,13 @@ type SplitSteps(model: Model) =
     let second = torch.empty_like model.Parameters.Gradients
     let secondViews =
         let offsets = model.Parameters.Layout |> List.scan (fun offset slot -> offset + elements slot) 0L
-        List.map2 (fun offset (slot: Slot) -> second.narrow(0L, offset, elements slot).view(Array.ofList slot.Shape)) (List.take model.Parameters.Layout.Length offsets) model.Parameters.Layout
+        List.map2
+            (fun offset (slot: Slot) ->
+                // The view keeps the storage; the narrowed tensor in between is freed at once.
+                use part = second.narrow(0L, offset, elements slot)
+                part.view(Array.ofList slot.Shape))
+            (List.take model.Parameters.Layout.Length offsets)
+            model.Parameters.Layout
     let firstGradients = linears model.Parameters.GradientViews
     let secondGradients = linears secondViews
     let total = int model.Parameters.Values.NumberOfElements
