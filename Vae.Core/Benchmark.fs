@@ -202,7 +202,7 @@ let run (setup: BenchSetup) (onEpoch: Loop -> int -> float -> unit) : BenchRepor
         let options = { Training.TrainingOptions.defaults with BatchSize = setup.BatchSize }
         let model = Model.create 1L setup.Architecture
         let plain = if setup.ComparePlain then Some(new PlainLoop(model, options)) else None
-        use _ = { new IDisposable with member _.Dispose() = plain |> Option.iter (fun p -> (p :> IDisposable).Dispose()) }
+        use _ = plain |> Option.map (fun p -> p :> IDisposable) |> Option.toObj
         use shuffle = new torch.Generator(uint64 options.Seed)
         use noise = new torch.Generator(uint64 options.Seed + 1UL)
         let mutable adam = Adam.create options.LearningRate model.Parameters

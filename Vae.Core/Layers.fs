@@ -30,26 +30,34 @@ let linearSlots (name: string) (inputs: int) (outputs: int) =
     [ { Name = $"{name}.weight"; Shape = [ int64 outputs; int64 inputs ] }
       { Name = $"{name}.bias"; Shape = [ int64 outputs ] } ]
 
+/// Views into the flat `buffer` shaped as the slots of `layout`, in order. A view keeps the
+/// buffer's storage; the narrowed tensor between them is freed at once.
+let viewsOf (buffer: torch.Tensor) (layout: Slot list) : torch.Tensor list =
+    let offsets = layout |> List.scan (fun offset slot -> offset + elements slot) 0L
+    List.map2
+        (fun offset (slot: Slot) ->
+            use part = buffer.narrow(0L, offset, elements slot)
+            part.view(Array.ofList slot.Shape))
+        (List.take layout.Length offsets)
+        layout
+
 /// Allocates zeroed parameters for a layout.
 let allocate (dtype: torch.ScalarType) (layout: Slot list) : Parameters =
     Engine.ensureLoaded ()
     let total = layout |> List.sumBy elements
     let values = torch.zeros ([| total |], dtype = dtype)
     let gradients = torch.zeros ([| total |], dtype = dtype)
-    let offsets = layout |> List.scan (fun offset slot -> offset + elements slot) 0L
-    let view (buffer: torch.Tensor) offset slot = buffer.narrow(0L, offset, elements slot).view(Array.ofList slot.Shape)
-    let starts = List.take layout.Length offsets
-    let gradientViews = List.map2 (view gradients) starts layout
+    let gradientViews = viewsOf gradients layout
     let tensors =
-        List.map3
-            (fun offset slot gradient ->
+        List.map2
+            (fun (value: torch.Tensor) gradient ->
                 // detach() gives a leaf that shares storage with the flat buffer; its gradient is a
                 // view into the flat gradient buffer, into which autograd accumulates in place.
-                let tensor = (view values offset slot).detach().requires_grad_(true)
+                let tensor = value.detach().requires_grad_(true)
+                value.Dispose()
                 tensor.set_grad gradient
                 tensor)
-            starts
-            layout
+            (viewsOf values layout)
             gradientViews
     { Values = values; Gradients = gradients; Layout = layout; Tensors = tensors; GradientViews = gradientViews }
 

@@ -37,39 +37,53 @@ let private probeScores (m: Measuring) (model: Model) (trainCodes: torch.Tensor)
 [<Literal>]
 let GeneratedForDistance = 5000
 
+/// `work`'s tensor, its temporaries freed as it returns (in the caller's dispose scope).
+let private tensorOf (work: unit -> torch.Tensor) =
+    use _ = torch.NewDisposeScope()
+    (work ()).MoveToOuterDisposeScope()
+
+/// `work`'s value, every tensor it made freed as it returns.
+let private valueOf (work: unit -> 'a) =
+    use _ = torch.NewDisposeScope()
+    work ()
+
 /// Test-set measurements, samples and codes of a trained model.
 let internal measure (m: Measuring) (seed: int64) repeat spec architecture (training: TrainingResult) seconds reusedFrom =
     let model = training.Model
     let test = m.Data.Test
     use _ = torch.no_grad ()
     // Every temporary of the measurements is freed here, not when the garbage collector gets to it:
-    // the collector does not see the engine's memory, and the run's peak memory grew with it.
+    // the collector does not see the engine's memory, and the run's peak memory grew with it. Each
+    // step frees its own temporaries as it ends (`tensorOf`, `valueOf`), so that they do not add up.
     use scope = torch.NewDisposeScope()
     use generator = new torch.Generator(uint64 seed + 7UL)
     let step () = m.Cancellation.ThrowIfCancellationRequested()
-    let generated = Model.generate generator 9 model
-    use many = Model.generate generator GeneratedForDistance model
+    let generated = tensorOf (fun () -> Model.generate generator 9 model)
+    use many = tensorOf (fun () -> Model.generate generator GeneratedForDistance model)
     step ()
-    use trainCodes = Analysis.codes model m.ProbeTrain
-    let fitted = Analysis.fitGaussian trainCodes
-    let generatedFitted = Analysis.generateFitted generator 9 fitted model
-    use manyFitted = Analysis.generateFitted generator GeneratedForDistance fitted model
+    use trainCodes = tensorOf (fun () -> Analysis.codes model m.ProbeTrain)
+    let fitted =
+        use _ = torch.NewDisposeScope()
+        let mean, factor = Analysis.fitGaussian trainCodes
+        mean.MoveToOuterDisposeScope(), factor.MoveToOuterDisposeScope()
+    let generatedFitted = tensorOf (fun () -> Analysis.generateFitted generator 9 fitted model)
+    use manyFitted = tensorOf (fun () -> Analysis.generateFitted generator GeneratedForDistance fitted model)
     step ()
-    use codes = Analysis.codes model test
-    let variance = Analysis.codeVariance model test
+    use codes = tensorOf (fun () -> Analysis.codes model test)
+    let variance = valueOf (fun () -> Analysis.codeVariance model test)
     let traversed = variance |> Array.indexed |> Array.sortByDescending snd |> Array.truncate 2 |> Array.map fst |> List.ofArray
-    let kept (t: torch.Tensor) = t.MoveToOuterDisposeScope()
+    let kept (work: unit -> torch.Tensor) = (tensorOf work).MoveToOuterDisposeScope()
     step ()
-    let generationDistance = m.Frechet many
-    let fittedGenerationDistance = m.Frechet manyFitted
+    let generationDistance = valueOf (fun () -> m.Frechet many)
+    let fittedGenerationDistance = valueOf (fun () -> m.Frechet manyFitted)
     step ()
-    let probe = probeScores m model trainCodes codes
+    let probe = valueOf (fun () -> probeScores m model trainCodes codes)
     step ()
     { Spec = spec
       Architecture = architecture
       Repeat = repeat
       Training = training
-      Test = Evaluation.evaluate (seed + 3L) model test
+      Test = valueOf (fun () -> Evaluation.evaluate (seed + 3L) model test)
       // Estimated apart (`likelihood`): it takes longest and needs little memory.
       IwaeNll = None
       TrainingSeconds = seconds
@@ -78,15 +92,15 @@ let internal measure (m: Measuring) (seed: int64) repeat spec architecture (trai
       FittedGenerationDistance = fittedGenerationDistance
       CodeVariance = variance
       ActiveUnits = Analysis.activeUnits variance
-      KlPerDimension = Analysis.klPerDimension model test
+      KlPerDimension = valueOf (fun () -> Analysis.klPerDimension model test)
       Probe = probe
-      Generated = kept generated
-      GeneratedFitted = kept generatedFitted
-      Reconstructions = kept (Model.reconstruct model m.Originals)
-      Interpolation = kept (Analysis.interpolate 10 model m.InterpolationEnds.[0L] m.InterpolationEnds.[1L])
-      Traversal = kept (Analysis.traverse 9 traversed model test)
+      Generated = generated.MoveToOuterDisposeScope()
+      GeneratedFitted = generatedFitted.MoveToOuterDisposeScope()
+      Reconstructions = kept (fun () -> Model.reconstruct model m.Originals)
+      Interpolation = kept (fun () -> Analysis.interpolate 10 model m.InterpolationEnds.[0L] m.InterpolationEnds.[1L])
+      Traversal = kept (fun () -> Analysis.traverse 9 traversed model test)
       TraversalDimensions = traversed
-      Latent2d = kept (Analysis.principalComponents 2 codes) }
+      Latent2d = kept (fun () -> Analysis.principalComponents 2 codes) }
 
 /// The IWAE estimate of a VAE's negative log-likelihood on the first test images (None for an
 /// autoencoder): `measure`'s `IwaeNll`.

@@ -61,12 +61,12 @@ type private Helper(threads: int) =
             start.Dispose()
             finish.Dispose()
 
-/// Whether a step of `model` can be split: a float32 multilayer perceptron on the CPU taking the
-/// hand-written gradient, on a thread with at least two of libtorch's threads.
-let applies (model: Model) =
+/// Whether a step of `model` under `adam` can be split: a float32 multilayer perceptron on the CPU
+/// taking the hand-written gradient and Adam's fused step, on a thread with at least two of
+/// libtorch's threads.
+let applies (adam: Adam.Adam) (model: Model) =
     model.Architecture.IsMlp
-    && Kernels.apply [ model.Parameters.Values ]
-    && model.Parameters.Values.is_contiguous ()
+    && Adam.splittable adam model.Parameters
     && model.Parameters.Values.NumberOfElements * 4L <= int64 Int32.MaxValue
     && torch.get_num_threads () >= 2
 
@@ -78,15 +78,7 @@ type SplitSteps(model: Model) =
     do torch.set_num_threads share
     let helper = new Helper(share)
     let second = torch.empty_like model.Parameters.Gradients
-    let secondViews =
-        let offsets = model.Parameters.Layout |> List.scan (fun offset slot -> offset + elements slot) 0L
-        List.map2
-            (fun offset (slot: Slot) ->
-                // The view keeps the storage; the narrowed tensor in between is freed at once.
-                use part = second.narrow(0L, offset, elements slot)
-                part.view(Array.ofList slot.Shape))
-            (List.take model.Parameters.Layout.Length offsets)
-            model.Parameters.Layout
+    let secondViews = viewsOf second model.Parameters.Layout
     let firstGradients = linears model.Parameters.GradientViews
     let secondGradients = linears secondViews
     let total = int model.Parameters.Values.NumberOfElements

@@ -174,8 +174,9 @@ let trainEpoch
     let batches = batchesPerEpoch options n
     use order = torch.randperm (int64 n, generator = shuffle)
     // Both cores for one model when this thread has two of libtorch's threads (`SplitStep`).
-    let split = if SplitStep.applies model && Adam.splittable adam model.Parameters then Some(new SplitStep.SplitSteps(model)) else None
-    use _ = { new IDisposable with member _.Dispose() = split |> Option.iter (fun s -> (s :> IDisposable).Dispose()) }
+    let split = if SplitStep.applies adam model then Some(new SplitStep.SplitSteps(model)) else None
+    // `use` skips a null: nothing to dispose without a split.
+    use _ = split |> Option.map (fun s -> s :> IDisposable) |> Option.toObj
     // One batch in its own dispose scope, freed before the next batch starts (a `use` inside the
     // recursive loop below would hold every batch's tensors until the epoch ends).
     let step b (adam: Adam.Adam) =
