@@ -248,14 +248,17 @@ and execute
     // one of the two finds both, and Finished comes after both Measured. Nothing computes with the
     // model after that (its checkpoint is in the store): its tensors are freed then, not held until
     // the run ends (27 models of the shipped study, about 6 MB each with their gradient buffers).
-    let likelihoods = Collections.Concurrent.ConcurrentDictionary<Slot, float option>()
+    let likelihoods = Collections.Concurrent.ConcurrentDictionary<Slot, Likelihood.Estimate option>()
     let completed (job: JobId) slot (record: unit -> unit) =
         lock measured (fun () ->
             record ()
             onEvent (Measured job)
             match measured.TryGetValue slot, likelihoods.TryGetValue slot with
             | (true, outcome), (true, iwae) ->
-                let outcome = { outcome with IwaeNll = iwae }
+                let outcome =
+                    { outcome with
+                        IwaeNll = iwae |> Option.map (fun e -> e.Nll)
+                        IwaeStandardError = iwae |> Option.bind (fun e -> e.StandardError) }
                 measured.[slot] <- outcome
                 Model.dispose outcome.Training.Model
                 onEvent (Finished(experiments.[slot.Experiment].Name, outcome))

@@ -42,8 +42,8 @@ type JobStore =
       LoadMeasured: JobId -> ModelSpec -> Architecture -> TrainingResult -> float -> ModelOutcome option
       SaveMeasured: JobId -> ModelOutcome -> unit
       /// A stored IWAE estimate (Some None: the model has none, an autoencoder), if any.
-      LoadLikelihood: JobId -> float option option
-      SaveLikelihood: JobId -> float option -> unit
+      LoadLikelihood: JobId -> Likelihood.Estimate option option
+      SaveLikelihood: JobId -> Likelihood.Estimate option -> unit
       /// Whether the job's results are stored: a training's record; a measurement's or an
       /// estimate's file, or the record of its training that diverged (such a model is not measured).
       Finished: JobId -> bool
@@ -297,6 +297,7 @@ let folder (runFolder: string) (checkpointOf: JobId -> string) : JobStore =
                       Training = training
                       Test = { Reconstruction = test.[0]; Kl = test.[1]; Loss = test.[2]; Count = int test.[3] }
                       IwaeNll = None
+                      IwaeStandardError = None
                       TrainingSeconds = seconds
                       ReusedFrom = None
                       GenerationDistance = distances.[0]
@@ -315,8 +316,15 @@ let folder (runFolder: string) (checkpointOf: JobId -> string) : JobStore =
             finally
                 for KeyValue(name, t) in file.Tensors do
                     if not (kept.Contains name) then t.Dispose()
-    let saveLikelihood (job: JobId) (iwae: float option) =
-        let tensors = [ match iwae with Some v -> "iwaeNll", torch.tensor([| v |] : float[]) | None -> () ]
+    let saveLikelihood (job: JobId) (iwae: Likelihood.Estimate option) =
+        let tensors =
+            [ match iwae with
+              | Some e ->
+                  "iwaeNll", torch.tensor([| e.Nll |] : float[])
+                  match e.StandardError with
+                  | Some se -> "iwaeStandardError", torch.tensor([| se |] : float[])
+                  | None -> ()
+              | None -> () ]
         try write (likelihoodPath job) LikelihoodFormat [ "job", string job ] tensors
         finally
             for _, t in tensors do t.Dispose()
@@ -327,7 +335,10 @@ let folder (runFolder: string) (checkpointOf: JobId -> string) : JobStore =
             let file = read path "job's likelihood" LikelihoodFormat
             try
                 match file.Tensors.TryFind "iwaeNll" with
-                | Some _ -> Some(Some (file.Numbers("iwaeNll", 1)).[0])
+                | Some _ ->
+                    // A likelihood written before the standard error was kept has none.
+                    let standardError = file.Tensors.TryFind "iwaeStandardError" |> Option.map (fun _ -> (file.Numbers("iwaeStandardError", 1)).[0])
+                    Some(Some { Likelihood.Nll = (file.Numbers("iwaeNll", 1)).[0]; Likelihood.StandardError = standardError })
                 | None -> Some None
             finally
                 for t in file.Tensors.Values do t.Dispose()

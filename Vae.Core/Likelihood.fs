@@ -39,26 +39,46 @@ let private logWeights (generator: torch.Generator) (k: int) (model: Model) (x: 
 [<Literal>]
 let BatchSamples = 5_000L
 
-/// `iwaeNll`, checking `cancellation` between batches (a five-layer VAE's estimate takes 14 s on one
-/// thread: a run must be able to stop inside it).
-let iwaeNllCancellable (cancellation: Threading.CancellationToken) (seed: int64) (k: int) (model: Model) (images: torch.Tensor) : float =
+/// An IWAE estimate of the negative log-likelihood over n images: the mean of the images' estimates
+/// in nats, and its standard error over the images (their sample standard deviation / √n; None for
+/// one image). It says how far another draw of n test images could move the mean, not how loose
+/// the bound is (that shrinks as k grows).
+type Estimate = { Nll: float; StandardError: float option }
+
+/// `estimate`, checking `cancellation` between batches (a five-layer VAE's estimate takes 14 s on
+/// one thread: a run must be able to stop inside it).
+let estimateCancellable (cancellation: Threading.CancellationToken) (seed: int64) (k: int) (model: Model) (images: torch.Tensor) : Estimate =
     if k < 1 then invalidArg (nameof k) $"must be at least 1, was {k}"
     use _ = torch.no_grad ()
     use generator = new torch.Generator(uint64 seed)
     let n = images.shape.[0]
     let batch = max 1L (BatchSamples / int64 k)
-    let total =
+    let batches =
         [ 0L .. batch .. n - 1L ]
-        |> List.sumBy (fun start ->
+        |> List.map (fun start ->
             cancellation.ThrowIfCancellationRequested()
             use scope = torch.NewDisposeScope()
             let x = images.narrow(0L, start, min batch (n - start))
             let w = logWeights generator k model x
-            (torch.logsumexp(w, 0L, false) - log (float k)).sum().item<float32>() |> float)
-    -total / float n
+            // log p̂(x) per image; the batch's float32 sum is the estimate's term, as it always was.
+            let perImage = torch.logsumexp(w, 0L, false) - log (float k)
+            perImage.sum().item<float32>() |> float, perImage.to_type(torch.ScalarType.Float64).data<float>().ToArray())
+    let nll = -(List.sumBy fst batches) / float n
+    let logLikelihoods = batches |> Array.ofList |> Array.collect snd
+    let standardError =
+        if logLikelihoods.Length < 2 then None
+        else
+            let mean = Array.average logLikelihoods
+            let variance = (logLikelihoods |> Array.sumBy (fun v -> (v - mean) * (v - mean))) / float (logLikelihoods.Length - 1)
+            Some(sqrt (variance / float logLikelihoods.Length))
+    { Nll = nll; StandardError = standardError }
 
-/// Negative log-likelihood estimate in nats per image, averaged over `images` ([n; 784]), with
-/// `k` importance samples per image drawn from `seed`. Images go through in batches of at most
-/// `BatchSamples` decoded samples, so memory stays bounded whatever k is.
-let iwaeNll (seed: int64) (k: int) (model: Model) (images: torch.Tensor) : float =
-    iwaeNllCancellable Threading.CancellationToken.None seed k model images
+/// The negative log-likelihood estimate in nats per image, averaged over `images` ([n; 784]), with
+/// `k` importance samples per image drawn from `seed`, and its standard error over the images.
+/// Images go through in batches of at most `BatchSamples` decoded samples, so memory stays bounded
+/// whatever k is.
+let estimate (seed: int64) (k: int) (model: Model) (images: torch.Tensor) : Estimate =
+    estimateCancellable Threading.CancellationToken.None seed k model images
+
+/// The negative log-likelihood estimate alone (`estimate`'s `Nll`).
+let iwaeNll (seed: int64) (k: int) (model: Model) (images: torch.Tensor) : float = (estimate seed k model images).Nll

@@ -86,6 +86,7 @@ let internal measure (m: Measuring) (seed: int64) repeat spec architecture (trai
       Test = valueOf (fun () -> Evaluation.evaluate (seed + 3L) model test)
       // Estimated apart (`likelihood`): it takes longest and needs little memory.
       IwaeNll = None
+      IwaeStandardError = None
       TrainingSeconds = seconds
       ReusedFrom = reusedFrom
       GenerationDistance = generationDistance
@@ -102,10 +103,10 @@ let internal measure (m: Measuring) (seed: int64) repeat spec architecture (trai
       TraversalDimensions = traversed
       Latent2d = kept (fun () -> Analysis.principalComponents 2 codes) }
 
-/// The IWAE estimate of a VAE's negative log-likelihood on the first test images (None for an
-/// autoencoder): `measure`'s `IwaeNll`.
+/// The IWAE estimate of a VAE's negative log-likelihood on the first test images, with its standard
+/// error (None for an autoencoder): `measure`'s `IwaeNll` and `IwaeStandardError`.
 let internal likelihood (m: Measuring) (analysis: AnalysisSettings) (seed: int64) (model: Model) =
     if ModelKind.hasPosterior model.Architecture.Kind then
         let test = m.Data.Test
-        Some(Likelihood.iwaeNllCancellable m.Cancellation (seed + 5L) analysis.IwaeSamples model (test.Images.narrow(0L, 0L, int64 (min analysis.IwaeImages test.Count))))
+        Some(Likelihood.estimateCancellable m.Cancellation (seed + 5L) analysis.IwaeSamples model (test.Images.narrow(0L, 0L, int64 (min analysis.IwaeImages test.Count))))
     else None

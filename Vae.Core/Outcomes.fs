@@ -26,6 +26,8 @@ type ModelOutcome =
       Test: Evaluation.Evaluation
       /// IWAE negative log-likelihood estimate on the test images (VAEs only).
       IwaeNll: float option
+      /// The IWAE estimate's standard error over the test images (`Likelihood.Estimate`).
+      IwaeStandardError: float option
       TrainingSeconds: float
       /// Set when the model was taken, trained, from another experiment: (experiment, model).
       ReusedFrom: (string * string) option

@@ -335,7 +335,11 @@ internal static class ReportContent
             : $"Test reconstruction {Numbers.Nats(model.Test.Recon)}. ");
         if (model.Test.IwaeNll is { } iwae)
             spans.Add($"IWAE estimate of the negative log-likelihood {Numbers.Nats(iwae)} ({Numbers.Count(experiment.IwaeSamples)} samples per image, "
-                + $"first {Numbers.Count(experiment.IwaeImages)} test images). ");
+                + $"first {Numbers.Count(experiment.IwaeImages)} test images"
+                + (model.Test.IwaeNllStandardError is { } se
+                    ? $"; standard error {Numbers.Nats(se)} over those images, which every model is scored on, so differences between models vary less"
+                    : "")
+                + "). ");
         spans.Add($"{model.ActiveUnits} of {model.Latent} latent units active. ");
         spans.Add($"Linear probe {Numbers.Accuracy(model.Probe.LinearAccuracy)} (PCA {Numbers.Accuracy(model.Probe.PcaLinearAccuracy)}), "
             + $"5-NN {Numbers.Accuracy(model.Probe.KnnAccuracy)} (PCA {Numbers.Accuracy(model.Probe.PcaKnnAccuracy)}). ");

@@ -45,7 +45,10 @@ public sealed record EpochReport(int Epoch, double TrainRecon, double TrainKl, d
 /// <param name="Kl">KL divergence (0 for an autoencoder).</param>
 /// <param name="Loss">Recon + Kl: the negative ELBO of a VAE.</param>
 /// <param name="IwaeNll">Importance-weighted estimate of −log p(x) in nats per image (VAEs, test set only): at most <paramref name="Loss"/>.</param>
-public sealed record LossBreakdown(double Recon, double Kl, double Loss, double? IwaeNll = null);
+/// <param name="IwaeNllStandardError">The IWAE estimate's standard error over the test images it averages (their sample standard
+/// deviation / √n): how far another draw of as many test images could move it. Absent for one image, and in a run whose estimates were
+/// stored before it was kept.</param>
+public sealed record LossBreakdown(double Recon, double Kl, double Loss, double? IwaeNll = null, double? IwaeNllStandardError = null);
 
 /// <summary>How useful a model's codes are as features: classifiers fitted on the training set's codes, scored on the test set.</summary>
 /// <param name="LinearAccuracy">Multinomial logistic regression on the codes.</param>

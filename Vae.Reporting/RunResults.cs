@@ -24,7 +24,7 @@ public static class RunResults
         seed,
         m.Training.BestEpoch,
         m.Training.Best.ToResult(),
-        m.Test.ToResult() with { IwaeNll = m.IwaeNll?.Value },
+        m.Test.ToResult() with { IwaeNll = m.IwaeNll?.Value, IwaeNllStandardError = m.IwaeStandardError?.Value },
         m.ActiveUnits,
         new ProbeResult(m.Probe.Linear, m.Probe.Knn, m.Probe.PcaLinear, m.Probe.PcaKnn),
         m.GenerationDistance,

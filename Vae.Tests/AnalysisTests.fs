@@ -64,6 +64,21 @@ let tests =
             Expect.isGreaterThan (elbo - bounds.[2]) 0.5 $"the gap is real: ELBO {elbo:F2}, IWAE(100) {bounds.[2]:F2}"
         }
 
+        test "the IWAE estimate's standard error is the spread of its mean over other draws of the test images" {
+            let model = trained.Value
+            let images = (Data.take 500 dataset.Value.Test).Images
+            let whole = Likelihood.estimate 11L 10 model images
+            Expect.equal (Likelihood.iwaeNll 11L 10 model images) whole.Nll "the same estimate as before the standard error was kept"
+            let standardError = Expect.wantSome whole.StandardError "500 images have a standard error"
+            // Twenty disjoint draws of 25 images: the spread of their means, scaled to 500 images.
+            let groups = [ for g in 0L .. 19L -> (Likelihood.estimate (100L + g) 10 model (images.narrow(0L, 25L * g, 25L))).Nll ]
+            let mean = List.average groups
+            let spread = sqrt ((groups |> List.sumBy (fun v -> (v - mean) ** 2.0)) / 19.0) / sqrt 20.0
+            Expect.isTrue (spread / standardError > 0.5 && spread / standardError < 2.0) $"the standard error ({standardError:F3} nats) agrees with the spread of 20 draws' means ({spread:F3} nats, scaled to 500 images)"
+            Expect.isLessThan (abs (mean - whole.Nll)) (3.0 * standardError) "the draws' mean estimates the same quantity"
+            Expect.isNone (Likelihood.estimate 11L 10 model (images.narrow(0L, 0L, 1L))).StandardError "one image has none"
+        }
+
         test "an encoder whose μ head outputs a constant has 0 active units" {
             let model = Model.create 1L Architecture.baseline
             let silence () =

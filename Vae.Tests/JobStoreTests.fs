@@ -49,6 +49,7 @@ let private outcome (model: Model) (training: TrainingResult) : ModelOutcome =
       Training = training
       Test = { Reconstruction = awkward.[0]; Kl = awkward.[1]; Loss = awkward.[0] + awkward.[1]; Count = 10000 }
       IwaeNll = None
+      IwaeStandardError = None
       TrainingSeconds = 1.5
       ReusedFrom = None
       GenerationDistance = awkward.[2]
@@ -132,10 +133,14 @@ let tests =
             let first = { job with Kind = Likelihood }
             let second = { first with Repeat = 0 }
             Expect.isNone (store.LoadLikelihood first) "nothing stored yet"
-            store.SaveLikelihood first (Some awkward.[1])
+            let third = { first with Repeat = 2 }
+            store.SaveLikelihood first (Some { Nll = awkward.[1]; StandardError = Some awkward.[2] })
             store.SaveLikelihood second None
-            Expect.equal (store.LoadLikelihood first |> Option.map (Option.map bits)) (Some(Some(bits awkward.[1]))) "the estimate"
+            store.SaveLikelihood third (Some { Nll = awkward.[0]; StandardError = None })
+            let read job = store.LoadLikelihood job |> Option.map (Option.map (fun (e: Likelihood.Estimate) -> bits e.Nll, e.StandardError |> Option.map bits))
+            Expect.equal (read first) (Some(Some(bits awkward.[1], Some(bits awkward.[2])))) "the estimate and its standard error, bit for bit"
             Expect.equal (store.LoadLikelihood second) (Some None) "none, stored as such"
+            Expect.equal (read third) (Some(Some(bits awkward.[0], None))) "an estimate over one image has no standard error"
         }
 
         test "a stored training of another architecture, a corrupt job file and results of an unknown job are refused, naming the file" {
@@ -167,7 +172,7 @@ let tests =
             store.SaveTrained job { Model = Model.create 5L architecture; History = history false; BestEpoch = 1; DivergedAt = None } 1.0
             Expect.isTrue (store.Finished job) "the training"
             Expect.isFalse (store.Finished measure || store.Finished estimate) "its measurement and estimate are still to do"
-            store.SaveLikelihood estimate (Some 80.0)
+            store.SaveLikelihood estimate (Some { Nll = 80.0; StandardError = Some 0.5 })
             Expect.isTrue (store.Finished estimate) "the estimate"
             let diverged = { job with Repeat = 0 }
             store.SaveTrained diverged { Model = Model.create 5L architecture; History = history true; BestEpoch = 1; DivergedAt = Some 2 } 1.0

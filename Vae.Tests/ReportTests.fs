@@ -68,7 +68,7 @@ let private repeatsOf count seed bestEpoch (best: EpochReport) (m: Measured) =
         RepeatResult(
             k, seed + int64 k, bestEpoch,
             EpochReport(best.Epoch, at k (best.TrainRecon, dTr), at k (best.TrainKl, dTk), at k (best.ValRecon, dVr), at k (best.ValKl, dVk), best.Seconds),
-            LossBreakdown(recon, kl, recon + kl, m.Iwae |> Option.map (at k) |> Option.toNullable),
+            LossBreakdown(recon, kl, recon + kl, m.Iwae |> Option.map (at k) |> Option.toNullable, m.Iwae |> Option.map (fun _ -> 2.34 + float k) |> Option.toNullable),
             m.Active.[k], ProbeResult(at k m.Linear, at k m.Knn, fst m.Pca, snd m.Pca),
             at k m.Generation, at k m.Fitted, at k m.Seconds) |]
 
@@ -432,6 +432,10 @@ let tests =
             Expect.equal (vae.GetProperty("test").GetProperty("iwaeNll").GetDouble()) 244.9 "test.iwaeNll"
             Expect.isLessThanOrEqual (vae.GetProperty("test").GetProperty("iwaeNll").GetDouble()) (vae.GetProperty("test").GetProperty("loss").GetDouble()) "IWAE NLL ≤ test loss"
             Expect.equal (ae.GetProperty("test").GetProperty("iwaeNll").ValueKind) JsonValueKind.Null "an autoencoder has no IWAE estimate"
+            Expect.equal (vae.GetProperty("test").GetProperty("iwaeNllStandardError").GetDouble()) 2.34 "test.iwaeNllStandardError"
+            Expect.equal (ae.GetProperty("test").GetProperty("iwaeNllStandardError").ValueKind) JsonValueKind.Null "nor its standard error"
+            let markdown = read RunLayout.ReportMarkdown
+            Expect.stringContains markdown "IWAE estimate of the negative log-likelihood 244.9 (1,000 samples per image, first 1,000 test images; standard error 2.3 over those images," "the model's paragraph gives the standard error"
             Expect.equal (vae.GetProperty("activeUnits").GetInt32()) 9 "activeUnits"
             Expect.equal (vae.GetProperty("klPerDim").GetArrayLength()) 20 "klPerDim"
             Expect.floatClose Accuracy.medium ([ for v in vae.GetProperty("klPerDim").EnumerateArray() -> v.GetDouble() ] |> List.sum) 9.2 "KL per dimension sums to the test KL"
