@@ -59,6 +59,8 @@ let tests =
                 // KL = E_q[log q(z) − log p(z)]; with z = μ + σε the log-density ratio is
                 // Σ −½(log σ² + ε²) + ½z². Standard error from the sample itself.
                 let samples = 200_000L
+                // 200,000 × d doubles per temporary, 25 cases: freed here, not when the collector runs.
+                use _ = torch.NewDisposeScope()
                 use generator = new torch.Generator(123UL)
                 use m = float64 means
                 use v = float64 logVariances
