@@ -110,9 +110,9 @@ let private stepFloat32 (adam: Adam) (t: float) (parameters: Parameters) (offset
     let i = if Numerics.Vector.IsHardwareAccelerated then stepVectors k theta g m v else 0
     step1 k (theta.Slice i) (g.Slice i) (m.Slice i) (v.Slice i) |> ignore
 
-/// True when the fused float32 loop can take the step: every buffer a contiguous float32 CPU tensor
-/// that a span can hold.
-let private fused (adam: Adam) (parameters: Parameters) =
+/// True when the fused float32 loop can take the step, whole (`step`) or in parts (`stepPart`):
+/// every buffer a contiguous float32 CPU tensor that a span can hold.
+let splittable (adam: Adam) (parameters: Parameters) =
     let contiguous (tensor: torch.Tensor) = tensor.is_contiguous () && tensor.device_type = DeviceType.CPU
     parameters.Values.dtype = torch.ScalarType.Float32
     && List.forall contiguous [ parameters.Values; parameters.Gradients; adam.FirstMoment; adam.SecondMoment ]
@@ -122,18 +122,15 @@ let private fused (adam: Adam) (parameters: Parameters) =
 /// (the engine's tensors are mutable storage); the returned state counts the step.
 let step (adam: Adam) (parameters: Parameters) : Adam =
     let t = float (adam.Steps + 1)
-    if fused adam parameters then stepFloat32 adam t parameters 0 (int parameters.Values.NumberOfElements)
+    if splittable adam parameters then stepFloat32 adam t parameters 0 (int parameters.Values.NumberOfElements)
     else stepWithTensors adam t parameters
     { adam with Steps = adam.Steps + 1 }
-
-/// Whether `stepPart` can update these buffers (float32, contiguous, on the CPU).
-let splittable (adam: Adam) (parameters: Parameters) = fused adam parameters
 
 /// The update of step `adam.Steps + 1` for the `count` parameters from `offset` only, without
 /// counting the step: parts that cover the buffer, updated on different threads, then `counted`,
 /// give the numbers of one `step`. float32 buffers only (`splittable`).
 let stepPart (adam: Adam) (parameters: Parameters) (offset: int) (count: int) : unit =
-    if not (fused adam parameters) then invalidArg (nameof parameters) "a part of a step needs contiguous float32 buffers on the CPU"
+    if not (splittable adam parameters) then invalidArg (nameof parameters) "a part of a step needs contiguous float32 buffers on the CPU"
     stepFloat32 adam (float (adam.Steps + 1)) parameters offset count
 
 /// The state after a step whose parts were all updated (`stepPart`).

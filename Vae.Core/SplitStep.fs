@@ -67,7 +67,6 @@ type private Helper(threads: int) =
 let applies (adam: Adam.Adam) (model: Model) =
     model.Architecture.IsMlp
     && Adam.splittable adam model.Parameters
-    && model.Parameters.Values.NumberOfElements * 4L <= int64 Int32.MaxValue
     && torch.get_num_threads () >= 2
 
 /// The split steps of one epoch of `model`: a helper thread and a second gradient buffer, with half
