@@ -110,7 +110,9 @@ let tests =
                   "report writing", [ "run"; "task1"; "--quick"; "--epochs"; "1"; "--lanes"; "1" ], (fun l -> l.Contains "five-layer repeat 1: done"), 0 ]
             for phase, arguments, marker, delay in phases do
                 let folder = Path.Combine(dir, $"out-{phase.Replace(' ', '-')}")
-                let r = start [] (arguments @ [ "--out"; folder ])
+                // Ctrl-C as a terminal sends it: a runner started from a background job (`bash .ci/run &`)
+                // inherits SIGINT ignored, as the shell sets it, and .NET (rightly) keeps it ignored.
+                let r = start [ "env"; "--default-signal=INT" ] (arguments @ [ "--out"; folder ])
                 r |> waitForLine 3.0 marker
                 Threading.Thread.Sleep delay
                 signal "INT" r.Process
