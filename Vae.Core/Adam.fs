@@ -62,28 +62,37 @@ let inline private flushVector (smallest: Numerics.Vector<float32>) (x: Numerics
 type private Constants =
     { B1: float32; C1: float32; B2: float32; C2: float32; InverseRoot: float32; Epsilon: float32; StepSize: float32 }
 
+/// One vector's update from its gradient `gi`: m, v and θ at `i`.
+let inline private updateVector (k: Constants) (epsilon: Numerics.Vector<float32>) (smallest: Numerics.Vector<float32>) (theta: Span<Numerics.Vector<float32>>) (m: Span<Numerics.Vector<float32>>) (v: Span<Numerics.Vector<float32>>) (i: int) (gi: Numerics.Vector<float32>) =
+    let mi = flushVector smallest (m.[i] * k.B1 + gi * k.C1)
+    let vi = flushVector smallest (v.[i] * k.B2 + gi * gi * k.C2)
+    m.[i] <- mi
+    v.[i] <- vi
+    theta.[i] <- theta.[i] - k.StepSize * (mi / (Numerics.Vector.SquareRoot vi * k.InverseRoot + epsilon))
+
 /// The update of the leading whole vectors of the buffers, in the hardware's vector width
-/// (System.Numerics.Vector: 256 bits with AVX2); returns the elements done.
-let private stepVectors (k: Constants) (theta: Span<float32>) (g: Span<float32>) (m: Span<float32>) (v: Span<float32>) =
+/// (System.Numerics.Vector: 256 bits with AVX2), the gradient being g + `g2` when `g2` is not
+/// empty (read, not stored); returns the elements done.
+let private stepVectors (k: Constants) (theta: Span<float32>) (g: Span<float32>) (g2: Span<float32>) (m: Span<float32>) (v: Span<float32>) =
     let theta = MemoryMarshal.Cast<float32, Numerics.Vector<float32>> theta
     let g = MemoryMarshal.Cast<float32, Numerics.Vector<float32>> g
+    let g2 = MemoryMarshal.Cast<float32, Numerics.Vector<float32>> g2
     let m = MemoryMarshal.Cast<float32, Numerics.Vector<float32>> m
     let v = MemoryMarshal.Cast<float32, Numerics.Vector<float32>> v
     let epsilon = Numerics.Vector<float32>(k.Epsilon)
     let smallest = Numerics.Vector<float32>(SmallestNormal)
-    for i in 0 .. theta.Length - 1 do
-        let gi = g.[i]
-        let mi = flushVector smallest (m.[i] * k.B1 + gi * k.C1)
-        let vi = flushVector smallest (v.[i] * k.B2 + gi * gi * k.C2)
-        m.[i] <- mi
-        v.[i] <- vi
-        theta.[i] <- theta.[i] - k.StepSize * (mi / (Numerics.Vector.SquareRoot vi * k.InverseRoot + epsilon))
+    if g2.IsEmpty then
+        for i in 0 .. theta.Length - 1 do
+            updateVector k epsilon smallest theta m v i g.[i]
+    else
+        for i in 0 .. theta.Length - 1 do
+            updateVector k epsilon smallest theta m v i (g.[i] + g2.[i])
     theta.Length * Numerics.Vector<float32>.Count
 
 /// The same one element at a time.
-let private step1 (k: Constants) (theta: Span<float32>) (g: Span<float32>) (m: Span<float32>) (v: Span<float32>) =
+let private step1 (k: Constants) (theta: Span<float32>) (g: Span<float32>) (g2: Span<float32>) (m: Span<float32>) (v: Span<float32>) =
     for i in 0 .. theta.Length - 1 do
-        let gi = g.[i]
+        let gi = if g2.IsEmpty then g.[i] else g.[i] + g2.[i]
         let mi = flush (m.[i] * k.B1 + gi * k.C1)
         let vi = flush (v.[i] * k.B2 + gi * gi * k.C2)
         m.[i] <- mi
@@ -97,7 +106,7 @@ let private step1 (k: Constants) (theta: Span<float32>) (g: Span<float32>) (m: S
 /// flushed to zero. One pass instead of eight engine operations and a temporary the size of the
 /// model. Each element's update reads only that element, so a split of the buffer into parts
 /// updated apart (`stepPart`) gives the same numbers.
-let private stepFloat32 (adam: Adam) (t: float) (parameters: Parameters) (offset: int) (count: int) =
+let private stepFloat32 (adam: Adam) (t: float) (parameters: Parameters) (second: torch.Tensor option) (offset: int) (count: int) =
     let stepSize, root = corrections adam t
     let k =
         { B1 = float32 adam.Beta1; C1 = float32 (1.0 - adam.Beta1)
@@ -107,8 +116,12 @@ let private stepFloat32 (adam: Adam) (t: float) (parameters: Parameters) (offset
     let g = (float32Values parameters.Gradients).Slice(offset, count)
     let m = (float32Values adam.FirstMoment).Slice(offset, count)
     let v = (float32Values adam.SecondMoment).Slice(offset, count)
-    let i = if Numerics.Vector.IsHardwareAccelerated then stepVectors k theta g m v else 0
-    step1 k (theta.Slice i) (g.Slice i) (m.Slice i) (v.Slice i) |> ignore
+    let g2 =
+        match second with
+        | Some g2 -> (float32Values g2).Slice(offset, count)
+        | None -> Span.Empty
+    let i = if Numerics.Vector.IsHardwareAccelerated then stepVectors k theta g g2 m v else 0
+    step1 k (theta.Slice i) (g.Slice i) (if g2.IsEmpty then g2 else g2.Slice i) (m.Slice i) (v.Slice i) |> ignore
 
 /// True when the fused float32 loop can take the step, whole (`step`) or in parts (`stepPart`):
 /// every buffer a contiguous float32 CPU tensor that a span can hold.
@@ -122,7 +135,7 @@ let splittable (adam: Adam) (parameters: Parameters) =
 /// (the engine's tensors are mutable storage); the returned state counts the step.
 let step (adam: Adam) (parameters: Parameters) : Adam =
     let t = float (adam.Steps + 1)
-    if splittable adam parameters then stepFloat32 adam t parameters 0 (int parameters.Values.NumberOfElements)
+    if splittable adam parameters then stepFloat32 adam t parameters None 0 (int parameters.Values.NumberOfElements)
     else stepWithTensors adam t parameters
     { adam with Steps = adam.Steps + 1 }
 
@@ -131,7 +144,16 @@ let step (adam: Adam) (parameters: Parameters) : Adam =
 /// give the numbers of one `step`. float32 buffers only (`splittable`).
 let stepPart (adam: Adam) (parameters: Parameters) (offset: int) (count: int) : unit =
     if not (splittable adam parameters) then invalidArg (nameof parameters) "a part of a step needs contiguous float32 buffers on the CPU"
-    stepFloat32 adam (float (adam.Steps + 1)) parameters offset count
+    stepFloat32 adam (float (adam.Steps + 1)) parameters None offset count
+
+/// `stepPart` with the gradient `parameters.Gradients` + `second` (a buffer of the same layout), the
+/// sum taken as each element is read, in float32, and not stored: a step whose batch was split in
+/// two halves, each with its gradient buffer, updated without a pass that adds them first.
+let stepPartOfSum (adam: Adam) (parameters: Parameters) (second: torch.Tensor) (offset: int) (count: int) : unit =
+    if not (splittable adam parameters) then invalidArg (nameof parameters) "a part of a step needs contiguous float32 buffers on the CPU"
+    if second.dtype <> torch.ScalarType.Float32 || not (second.is_contiguous ()) || second.NumberOfElements <> parameters.Gradients.NumberOfElements then
+        invalidArg (nameof second) "a second gradient needs a contiguous float32 buffer of the parameters' size"
+    stepFloat32 adam (float (adam.Steps + 1)) parameters (Some second) offset count
 
 /// The state after a step whose parts were all updated (`stepPart`).
 let counted (adam: Adam) : Adam = { adam with Steps = adam.Steps + 1 }

@@ -236,10 +236,27 @@ let private warnIfDebug () =
         eprintfn "warning: Vae.Core is a Debug build (%s): training runs about 2.5 times slower; build or run with -c Release" assembly.Location
     | _ -> ()
 
+/// The name under which this assembly's P/Invokes (`Blas`) ask for libtorch's CPU library, which
+/// holds its copy of MKL.
+[<Literal>]
+let LibtorchCpu = "libtorch_cpu"
+
+/// The resolver of this assembly's P/Invokes: `LibtorchCpu` is the libtorch_cpu.so that TorchSharp
+/// loaded (found by its soname among the loaded libraries, never searched for), anything else the
+/// host's default search.
+let private ownResolver =
+    DllImportResolver(fun name _ _ ->
+        if name <> LibtorchCpu then 0n
+        else
+            match NativeLibrary.TryLoad "libtorch_cpu.so" with
+            | true, handle -> handle
+            | _ -> 0n)
+
 let private loaded =
     lazy (
         warnIfDebug ()
         if RuntimeInformation.IsOSPlatform OSPlatform.Linux then
+            NativeLibrary.SetDllImportResolver(Assembly.GetExecutingAssembly(), ownResolver)
             try Libc.mallopt (Libc.MmapThreshold, OwnMappingBytes) |> ignore
             with :? DllNotFoundException | :? EntryPointNotFoundException -> () // not glibc: its own allocator policy
             // Load (or fail) here, so that a failure is reported in our words rather than after

@@ -21,11 +21,9 @@ let apply (tensors: torch.Tensor list) =
 
 let private vectors (values: Span<float32>) = MemoryMarshal.Cast<float32, Vector<float32>> values
 
-/// ∂L/∂(pre-activation) of a ReLU from ∂L/∂(output), in place: zero where `output` (the ReLU's
-/// output, same shape) is not positive.
-let reluBackward (gradient: torch.Tensor) (output: torch.Tensor) =
-    let d = float32Values gradient
-    let y = float32Values output
+/// ∂L/∂(pre-activation) of a ReLU from ∂L/∂(output), in place: zero where `y` (the ReLU's
+/// output, same length) is not positive.
+let reluBackwardValues (d: Span<float32>) (y: Span<float32>) =
     let dv = vectors d
     let yv = vectors y
     for k in 0 .. dv.Length - 1 do
@@ -33,13 +31,13 @@ let reluBackward (gradient: torch.Tensor) (output: torch.Tensor) =
     for k in dv.Length * Vector<float32>.Count .. d.Length - 1 do
         if y.[k] <= 0.0f then d.[k] <- 0.0f
 
+/// `reluBackwardValues` on tensors: `gradient` in place, `output` the ReLU's output (same shape).
+let reluBackward (gradient: torch.Tensor) (output: torch.Tensor) = reluBackwardValues (float32Values gradient) (float32Values output)
+
 /// Binary cross-entropy of `x` under Bernoulli `logits` (same shape), summed, and its
 /// derivative σ(l) − x written into `gradient`. With e = exp(−|l|): BCE = max(l, 0) + log(1 + e)
 /// − x·l and σ(l) = (l ≥ 0 ? 1 : e) / (1 + e), so exp never overflows.
-let binaryCrossEntropy (logits: torch.Tensor) (x: torch.Tensor) (gradient: torch.Tensor) : float =
-    let l = float32Values logits
-    let xs = float32Values x
-    let d = float32Values gradient
+let binaryCrossEntropyValues (l: Span<float32>) (xs: Span<float32>) (d: Span<float32>) : float =
     let lv = vectors l
     let xv = vectors xs
     let dv = vectors d
@@ -62,18 +60,16 @@ let binaryCrossEntropy (logits: torch.Tensor) (x: torch.Tensor) (gradient: torch
         d.[k] <- (if l.[k] >= 0.0f then 1.0f else e) / (1.0f + e) - xs.[k]
     total
 
-/// The reparameterised sample from the head's output ([n; 2d]: μ then log σ² per row) and
-/// noise ε ([n; d]): writes z = μ + σ ⊙ ε, σ ⊙ ε and σ² (each [n; d]) and returns the summed
+/// `binaryCrossEntropyValues` on tensors of the same shape.
+let binaryCrossEntropy (logits: torch.Tensor) (x: torch.Tensor) (gradient: torch.Tensor) : float =
+    binaryCrossEntropyValues (float32Values logits) (float32Values x) (float32Values gradient)
+
+/// The reparameterised sample from the head's output `h` (rows of 2d: μ then log σ²) and noise
+/// `e` (rows of d): writes z = μ + σ ⊙ ε, σ ⊙ ε and σ² (rows of d) and returns the summed
 /// KL = −½ Σ (1 + log σ² − μ² − σ²).
-let sample (head: torch.Tensor) (epsilon: torch.Tensor) (z: torch.Tensor) (noise: torch.Tensor) (variance: torch.Tensor) : float =
-    let h = float32Values head
-    let e = float32Values epsilon
-    let zs = float32Values z
-    let ns = float32Values noise
-    let vs = float32Values variance
-    let d = int z.shape.[1]
+let sampleValues (d: int) (h: Span<float32>) (e: Span<float32>) (zs: Span<float32>) (ns: Span<float32>) (vs: Span<float32>) : float =
     let mutable kl = 0.0
-    for r in 0 .. int z.shape.[0] - 1 do
+    for r in 0 .. zs.Length / d - 1 do
         let mutable row = 0.0f
         for j in 0 .. d - 1 do
             let mean, logVariance = h.[2 * d * r + j], h.[2 * d * r + d + j]
@@ -85,16 +81,14 @@ let sample (head: torch.Tensor) (epsilon: torch.Tensor) (z: torch.Tensor) (noise
         kl <- kl + float row
     -0.5 * kl
 
-/// ∂L/∂(head output) from ∂L/∂z, written into `gradient` ([n; 2d]), for L = … + β·KL:
+/// `sampleValues` on tensors: `head` [n; 2d], `epsilon`, `z`, `noise` and `variance` [n; d].
+let sample (head: torch.Tensor) (epsilon: torch.Tensor) (z: torch.Tensor) (noise: torch.Tensor) (variance: torch.Tensor) : float =
+    sampleValues (int z.shape.[1]) (float32Values head) (float32Values epsilon) (float32Values z) (float32Values noise) (float32Values variance)
+
+/// ∂L/∂(head output) from ∂L/∂z, written into `g` (rows of 2d), for L = … + β·KL:
 /// ∂/∂μ = ∂L/∂z + β·μ and ∂/∂log σ² = ½ (∂L/∂z ⊙ σ ⊙ ε + β·(σ² − 1)), the KL's derivatives included.
-let sampleBackward (beta: float32) (head: torch.Tensor) (dz: torch.Tensor) (noise: torch.Tensor) (variance: torch.Tensor) (gradient: torch.Tensor) =
-    let h = float32Values head
-    let g = float32Values gradient
-    let dzs = float32Values dz
-    let ns = float32Values noise
-    let vs = float32Values variance
-    let d = int dz.shape.[1]
-    for r in 0 .. int dz.shape.[0] - 1 do
+let sampleBackwardValues (d: int) (beta: float32) (h: Span<float32>) (dzs: Span<float32>) (ns: Span<float32>) (vs: Span<float32>) (g: Span<float32>) =
+    for r in 0 .. dzs.Length / d - 1 do
         for j in 0 .. d - 1 do
             let k = d * r + j
             g.[2 * d * r + j] <- dzs.[k] + beta * h.[2 * d * r + j]
@@ -102,6 +96,10 @@ let sampleBackward (beta: float32) (head: torch.Tensor) (dz: torch.Tensor) (nois
             g.[2 * d * r + d + j] <-
                 if beta = 1.0f then 0.5f * (dzs.[k] * ns.[k] + vs.[k] - 1.0f)
                 else 0.5f * (dzs.[k] * ns.[k] + beta * (vs.[k] - 1.0f))
+
+/// `sampleBackwardValues` on tensors: `head` and `gradient` [n; 2d], `dz`, `noise`, `variance` [n; d].
+let sampleBackward (beta: float32) (head: torch.Tensor) (dz: torch.Tensor) (noise: torch.Tensor) (variance: torch.Tensor) (gradient: torch.Tensor) =
+    sampleBackwardValues (int dz.shape.[1]) beta (float32Values head) (float32Values dz) (float32Values noise) (float32Values variance) (float32Values gradient)
 
 /// Bernoulli log-likelihoods log p(x | l) = Σⱼ xⱼlⱼ − softplus(lⱼ) of the rows of `logits`
 /// ([m; p]) under the images `x` ([n; p]; row i is scored against image i mod n, as the IWAE bound
@@ -129,14 +127,3 @@ let bernoulliLogLikelihood (logits: torch.Tensor) (x: torch.Tensor) (result: tor
         for k in whole .. p - 1 do
             total <- total + image.[k] * row.[k] - max row.[k] 0.0f - MathF.Log(1.0f + MathF.Exp(-(abs row.[k])))
         r.[i] <- total
-
-/// a ← a + b over `count` values from `offset` of two float32 tensors of the same size.
-let addInto (a: torch.Tensor) (b: torch.Tensor) (offset: int) (count: int) =
-    let x = (float32Values a).Slice(offset, count)
-    let y = (float32Values b).Slice(offset, count)
-    let xv = vectors x
-    let yv = vectors y
-    for k in 0 .. xv.Length - 1 do
-        xv.[k] <- xv.[k] + yv.[k]
-    for k in xv.Length * Vector<float32>.Count .. x.Length - 1 do
-        x.[k] <- x.[k] + y.[k]

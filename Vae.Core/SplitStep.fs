@@ -1,6 +1,7 @@
 /// One model's training step on two threads: each takes half of the batch (its forward pass, its
-/// backward pass, its gradient, every operation on one thread), then each sums and applies Adam to
-/// half of the parameters. libtorch's own threads split each operation instead, and between the
+/// backward pass, its gradient, every operation on one thread; `DirectGradient` where it applies),
+/// then each applies Adam to half of the parameters, summing the halves' gradients as it reads them
+/// (`Adam.stepPartOfSum`). libtorch's own threads split each operation instead, and between the
 /// matrix products the step's serial work (the element-wise loops, Adam, dispatch) leaves the second
 /// core idle: measured on 2 cores, a step took 1.5 times as long on one thread as on two. Used by
 /// `Training.trainEpoch` when the calling thread has at least two of libtorch's threads and the model
@@ -81,6 +82,17 @@ type SplitSteps(model: Model) =
     let firstGradients = linears model.Parameters.GradientViews
     let secondGradients = linears secondViews
     let total = int model.Parameters.Values.NumberOfElements
+    // Each thread's workspace for the direct gradient (`DirectGradient`), made at the first step.
+    let direct = DirectGradient.applies model
+    let workspaces: DirectGradient.Workspace option array = Array.create 2 None
+    let workspace (thread: int) (rows: int) =
+        match workspaces.[thread] with
+        | Some w when w.Capacity >= rows -> w
+        | previous ->
+            previous |> Option.iter (fun w -> (w :> IDisposable).Dispose())
+            let w = new DirectGradient.Workspace(model, rows)
+            workspaces.[thread] <- Some w
+            w
     // The parameters each thread sums and updates: the first half on the calling thread.
     let middle = total / 2
 
@@ -93,23 +105,26 @@ type SplitSteps(model: Model) =
         let upper = n / 2L
         let lower = n - upper
         let mutable secondLoss: Gradients.BatchLoss = { Reconstruction = 0.0; Kl = 0.0 }
-        let half (start: int64) (length: int64) (gradients: Linear list) () =
+        let half (thread: int) (start: int64) (length: int64) () =
             use _ = torch.NewDisposeScope()
-            Gradients.byHandInto (epsilon |> Option.map (fun e -> e.narrow(0L, start, length))) gradients model (x.narrow(0L, start, length))
+            let noise = epsilon |> Option.map (fun e -> e.narrow(0L, start, length))
+            let rows = x.narrow(0L, start, length)
+            if direct && DirectGradient.takes rows then
+                (workspace thread (int length)).Pass(noise, (if thread = 0 then model.Parameters.Gradients else second), rows)
+            else Gradients.byHandInto noise (if thread = 0 then firstGradients else secondGradients) model rows
         if upper = 0L then
             // One image: nothing to split; the second buffer holds no gradient.
-            let loss = half 0L n firstGradients ()
+            let loss = half 0 0L n ()
             let adam = if Double.IsFinite(loss.Reconstruction + loss.Kl) then Adam.step adam model.Parameters else adam
             adam, loss
         else
-            helper.Post(fun () -> secondLoss <- half lower upper secondGradients ())
-            let firstLoss = try half 0L lower firstGradients () finally helper.Wait()
+            helper.Post(fun () -> secondLoss <- half 1 lower upper ())
+            let firstLoss = try half 0 0L lower () finally helper.Wait()
             let loss: Gradients.BatchLoss = { Reconstruction = firstLoss.Reconstruction + secondLoss.Reconstruction; Kl = firstLoss.Kl + secondLoss.Kl }
             if not (Double.IsFinite(loss.Reconstruction + loss.Kl)) then adam, loss
             else
                 let update offset count () =
-                    Kernels.addInto model.Parameters.Gradients second offset count
-                    Adam.stepPart adam model.Parameters offset count
+                    Adam.stepPartOfSum adam model.Parameters second offset count
                 helper.Post(update middle (total - middle))
                 (try update 0 middle () finally helper.Wait())
                 Adam.counted adam, loss
@@ -117,6 +132,7 @@ type SplitSteps(model: Model) =
     interface IDisposable with
         member _.Dispose() =
             (helper :> IDisposable).Dispose()
+            workspaces |> Array.iter (Option.iter (fun w -> (w :> IDisposable).Dispose()))
             secondViews |> List.iter (fun t -> t.Dispose())
             second.Dispose()
             torch.set_num_threads threads

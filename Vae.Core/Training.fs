@@ -177,6 +177,10 @@ let trainEpoch
     let split = if SplitStep.applies adam model then Some(new SplitStep.SplitSteps(model)) else None
     // `use` skips a null: nothing to dispose without a split.
     use _ = split |> Option.map (fun s -> s :> IDisposable) |> Option.toObj
+    // On one thread, the direct gradient's workspace (`DirectGradient`), for the epoch.
+    let direct =
+        if split.IsNone && DirectGradient.applies model then Some(new DirectGradient.Workspace(model, max 2 (min options.BatchSize n))) else None
+    use _ = direct |> Option.map (fun w -> w :> IDisposable) |> Option.toObj
     // One batch in its own dispose scope, freed before the next batch starts (a `use` inside the
     // recursive loop below would hold every batch's tensors until the epoch ends).
     let step b (adam: Adam.Adam) =
@@ -192,7 +196,10 @@ let trainEpoch
             match split with
             | Some split -> split.Step(noise, adam, x)
             | None ->
-                let loss = Gradients.lossAndGradient noise model x
+                let loss =
+                    match direct with
+                    | Some workspace when DirectGradient.takes x -> workspace.Pass(Gradients.noiseFor noise model x.shape.[0], model.Parameters.Gradients, x)
+                    | _ -> Gradients.lossAndGradient noise model x
                 (if Double.IsFinite(loss.Reconstruction + loss.Kl) then Adam.step adam model.Parameters else adam), loss
         hooks.OnBatch epoch (b + 1) batches
         adam, loss

@@ -69,6 +69,33 @@ let tests =
                 Expect.equal moved.[int last] 0.0 $"{architecture}: the update a subnormal moment would make is below float32's resolution"
         }
 
+        test "steps in parts over two gradient buffers are whole steps on their sum, bit for bit" {
+            for architecture in [ Architecture.fiveLayer; tiny ] do
+                let whole = Model.create 1L architecture
+                let parts = Model.create 1L architecture
+                use second = torch.empty_like parts.Parameters.Gradients
+                use generator = new torch.Generator(5UL)
+                let total = int whole.Parameters.Values.NumberOfElements
+                // An odd split point: one part's end and the other's start off the vector width.
+                let middle = total / 2 + 3
+                let mutable a, b = Adam.create 1e-3 whole.Parameters, Adam.create 1e-3 parts.Parameters
+                for _ in 1..5 do
+                    use first = torch.randn ([| int64 total |], generator = generator)
+                    use other = torch.randn ([| int64 total |], generator = generator)
+                    use _ = torch.no_grad ()
+                    parts.Parameters.Gradients.copy_ first |> ignore
+                    second.copy_ other |> ignore
+                    whole.Parameters.Gradients.copy_ (first + other) |> ignore
+                    a <- Adam.step a whole.Parameters
+                    Adam.stepPartOfSum b parts.Parameters second middle (total - middle)
+                    Adam.stepPartOfSum b parts.Parameters second 0 middle
+                    b <- Adam.counted b
+                Expect.equal b.Steps a.Steps $"{architecture}: steps counted"
+                Expect.isTrue (same parts.Parameters.Values whole.Parameters.Values) $"{architecture}: the same parameters"
+                Expect.isTrue (same b.FirstMoment a.FirstMoment && same b.SecondMoment a.SecondMoment) $"{architecture}: the same moments"
+                Expect.isFalse (same parts.Parameters.Gradients whole.Parameters.Gradients) $"{architecture}: the sum was not stored"
+        }
+
         test "a float64 step follows PyTorch's update rule to float64 precision" {
             let difference, moved = againstFloat64Rule tiny torch.ScalarType.Float64
             Expect.isGreaterThan moved 5e-3 "parameters moved"

@@ -69,6 +69,35 @@ let tests =
                     Expect.isLessThan relative 1e-5 $"{what}: relative difference of the whole gradient"
         }
 
+        test "the direct gradient (MKL called directly, one workspace) is the engine path's, bit for bit" {
+            Expect.isTrue (Blas.available.Force()) "MKL's sgemm_ and sgemv_ reachable in libtorch_cpu.so on this machine"
+            for kind in [ Vae; Autoencoder ] do
+                for hidden, latent, beta in [ [ 400; 200; 100 ], 20, 1.0; [ 7; 5 ], 3, 1.0; [ 30 ], 4, 4.0; [], 2, 1.0 ] do
+                    let plain = Architecture.create kind hidden latent
+                    let architecture = if kind = Vae then Architecture.withBeta beta plain else plain
+                    let model = Model.create 3L architecture
+                    let what = $"{architecture}"
+                    Expect.isTrue (DirectGradient.applies model) $"{what}: takes the direct path"
+                    use generator = new torch.Generator(11UL)
+                    use images = torch.rand ([| 40L; 784L |], generator = generator)
+                    images.masked_fill_(images.lt ((0.3).ToScalar()), (0.0).ToScalar()) |> ignore
+                    // A workspace larger than the batches: 37 images (no multiple of the vector
+                    // width), then 2 (the fewest it takes), then rows from the middle of a batch.
+                    use workspace = new DirectGradient.Workspace(model, 40)
+                    for x in [ images.narrow(0L, 0L, 37L); images.narrow(0L, 0L, 2L); images.narrow(0L, 11L, 29L) ] do
+                        let rows = x.shape.[0]
+                        use noise = new torch.Generator(5UL)
+                        let loss = Gradients.byHand noise model x
+                        use expected = model.Parameters.Gradients.clone ()
+                        model.Parameters.Gradients.fill_(nan.ToScalar()) |> ignore
+                        use noise = new torch.Generator(5UL)
+                        let direct = workspace.Pass(Gradients.noiseFor noise model rows, model.Parameters.Gradients, x)
+                        Expect.equal direct.Reconstruction loss.Reconstruction $"{what}, {rows} images: reconstruction"
+                        Expect.equal direct.Kl loss.Kl $"{what}, {rows} images: KL"
+                        Expect.isTrue (Vae.Tests.Shared.same model.Parameters.Gradients expected) $"{what}, {rows} images: every gradient value"
+                    Model.dispose model
+        }
+
         test "the float32 cross-entropy loop is exact at extreme logits and on every element" {
             // 1,001 values: a length no vector width divides, so the scalar tail runs too.
             let logits = Array.init 1001 (fun i -> float32 (i - 500) * 0.25f) |> Array.append [| -200.0f; 200.0f; 0.0f |]
