@@ -125,8 +125,15 @@ type Workspace(model: Model, capacity: int) =
         if disposed then raise (ObjectDisposedException(nameof Workspace))
         let rows = int x.shape.[0]
         if rows < 2 || rows > capacity then invalidArg (nameof x) $"{rows} images for a workspace of 2 to {capacity}"
-        if not (x.is_contiguous ()) || x.shape.[1] <> int64 pixels then invalidArg (nameof x) $"expected contiguous rows of {pixels} values"
-        if epsilon.IsSome <> posterior then invalidArg (nameof epsilon) "noise goes with a VAE, and only with one"
+        let float32Cpu (t: torch.Tensor) = t.dtype = torch.ScalarType.Float32 && t.device_type = DeviceType.CPU && t.is_contiguous ()
+        if not (float32Cpu x) || x.dim () <> 2L || x.shape.[1] <> int64 pixels then invalidArg (nameof x) $"expected contiguous float32 rows of {pixels} values"
+        match epsilon with
+        | Some e when not posterior || not (float32Cpu e) || e.shape <> [| int64 rows; int64 latent |] ->
+            invalidArg (nameof epsilon) $"expected contiguous float32 noise of [{rows}; {latent}] for a VAE"
+        | None when posterior -> invalidArg (nameof epsilon) "a VAE's pass needs its noise"
+        | _ -> ()
+        if not (float32Cpu gradients) || gradients.NumberOfElements <> model.Parameters.Values.NumberOfElements then
+            invalidArg (nameof gradients) "expected a contiguous float32 buffer of the parameters' size"
         let values = pointerOf model.Parameters.Values
         let g = pointerOf gradients
         let input = pointerOf x

@@ -1,5 +1,6 @@
 module Vae.Tests.GradientsTests
 
+open System
 open Expecto
 open TorchSharp
 open Vae.Core
@@ -96,6 +97,23 @@ let tests =
                         Expect.equal direct.Kl loss.Kl $"{what}, {rows} images: KL"
                         Expect.isTrue (Vae.Tests.Shared.same model.Parameters.Gradients expected) $"{what}, {rows} images: every gradient value"
                     Model.dispose model
+        }
+
+        test "the direct gradient refuses what its memory cannot hold, naming it" {
+            let model = Model.create 3L (Architecture.create Vae [ 7; 5 ] 3)
+            use workspace = new DirectGradient.Workspace(model, 8)
+            use x = torch.rand ([| 8L; 784L |])
+            use noise = torch.randn ([| 8L; 3L |])
+            let refused what (pass: unit -> Gradients.BatchLoss) =
+                Expect.throwsT<System.ArgumentException> (pass >> ignore) what
+            refused "nine images for a workspace of eight" (fun () -> (use nine = torch.rand ([| 9L; 784L |]) in workspace.Pass(Some noise, model.Parameters.Gradients, nine)))
+            refused "one image" (fun () -> workspace.Pass(Some(noise.narrow(0L, 0L, 1L)), model.Parameters.Gradients, x.narrow(0L, 0L, 1L)))
+            refused "float64 images" (fun () -> (use x64 = x.to_type torch.ScalarType.Float64 in workspace.Pass(Some noise, model.Parameters.Gradients, x64)))
+            refused "noise of the wrong shape" (fun () -> (use short = torch.randn ([| 7L; 3L |]) in workspace.Pass(Some short, model.Parameters.Gradients, x)))
+            refused "a VAE without noise" (fun () -> workspace.Pass(None, model.Parameters.Gradients, x))
+            refused "a gradient buffer of another size" (fun () -> (use small = torch.zeros ([| 10L |]) in workspace.Pass(Some noise, small, x)))
+            Expect.isTrue (Double.IsFinite((workspace.Pass(Some noise, model.Parameters.Gradients, x)).Reconstruction)) "a batch it can hold still passes"
+            Model.dispose model
         }
 
         test "the float32 cross-entropy loop is exact at extreme logits and on every element" {
