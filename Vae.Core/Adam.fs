@@ -105,7 +105,7 @@ let private step1 (k: Constants) (theta: Span<float32>) (g: Span<float32>) (g2: 
 /// taken as a product with the reciprocal, saving a division per element, and subnormal moments are
 /// flushed to zero. One pass instead of eight engine operations and a temporary the size of the
 /// model. Each element's update reads only that element, so a split of the buffer into parts
-/// updated apart (`stepPart`) gives the same numbers.
+/// updated apart (`stepPartOfSum`) gives the same numbers.
 let private stepFloat32 (adam: Adam) (t: float) (parameters: Parameters) (second: torch.Tensor option) (offset: int) (count: int) =
     let stepSize, root = corrections adam t
     let k =
@@ -123,7 +123,7 @@ let private stepFloat32 (adam: Adam) (t: float) (parameters: Parameters) (second
     let i = if Numerics.Vector.IsHardwareAccelerated then stepVectors k theta g g2 m v else 0
     step1 k (theta.Slice i) (g.Slice i) (if g2.IsEmpty then g2 else g2.Slice i) (m.Slice i) (v.Slice i) |> ignore
 
-/// True when the fused float32 loop can take the step, whole (`step`) or in parts (`stepPart`):
+/// True when the fused float32 loop can take the step, whole (`step`) or in parts (`stepPartOfSum`):
 /// every buffer a contiguous float32 CPU tensor that a span can hold.
 let splittable (adam: Adam) (parameters: Parameters) =
     let contiguous (tensor: torch.Tensor) = tensor.is_contiguous () && tensor.device_type = DeviceType.CPU
@@ -140,20 +140,16 @@ let step (adam: Adam) (parameters: Parameters) : Adam =
     { adam with Steps = adam.Steps + 1 }
 
 /// The update of step `adam.Steps + 1` for the `count` parameters from `offset` only, without
-/// counting the step: parts that cover the buffer, updated on different threads, then `counted`,
-/// give the numbers of one `step`. float32 buffers only (`splittable`).
-let stepPart (adam: Adam) (parameters: Parameters) (offset: int) (count: int) : unit =
-    if not (splittable adam parameters) then invalidArg (nameof parameters) "a part of a step needs contiguous float32 buffers on the CPU"
-    stepFloat32 adam (float (adam.Steps + 1)) parameters None offset count
-
-/// `stepPart` with the gradient `parameters.Gradients` + `second` (a buffer of the same layout), the
-/// sum taken as each element is read, in float32, and not stored: a step whose batch was split in
-/// two halves, each with its gradient buffer, updated without a pass that adds them first.
+/// counting the step, from the gradient `parameters.Gradients` + `second` (a buffer of the same
+/// layout), the sum taken as each element is read, in float32, and not stored: a step whose batch
+/// was split in two halves, each with its gradient buffer, updated without a pass that adds them
+/// first. Parts that cover the buffer, updated on different threads, then `counted`, give the
+/// numbers of one `step` on the summed gradient. float32 buffers only (`splittable`).
 let stepPartOfSum (adam: Adam) (parameters: Parameters) (second: torch.Tensor) (offset: int) (count: int) : unit =
     if not (splittable adam parameters) then invalidArg (nameof parameters) "a part of a step needs contiguous float32 buffers on the CPU"
     if second.dtype <> torch.ScalarType.Float32 || not (second.is_contiguous ()) || second.NumberOfElements <> parameters.Gradients.NumberOfElements then
         invalidArg (nameof second) "a second gradient needs a contiguous float32 buffer of the parameters' size"
     stepFloat32 adam (float (adam.Steps + 1)) parameters (Some second) offset count
 
-/// The state after a step whose parts were all updated (`stepPart`).
+/// The state after a step whose parts were all updated (`stepPartOfSum`).
 let counted (adam: Adam) : Adam = { adam with Steps = adam.Steps + 1 }

@@ -70,9 +70,11 @@ let applies (adam: Adam.Adam) (model: Model) =
     && Adam.splittable adam model.Parameters
     && torch.get_num_threads () >= 2
 
-/// The split steps of one epoch of `model`: a helper thread and a second gradient buffer, with half
-/// of the calling thread's libtorch threads each (the caller's count is restored by Dispose).
-type SplitSteps(model: Model) =
+/// The split steps of one epoch of `model` on batches of up to `batchSize` images: a helper thread
+/// and a second gradient buffer, with half of the calling thread's libtorch threads each (the
+/// caller's count is restored by Dispose), and a direct-gradient workspace per thread where
+/// `DirectGradient` applies.
+type SplitSteps(model: Model, batchSize: int) =
     let threads = torch.get_num_threads ()
     let share = max 1 (threads / 2)
     do torch.set_num_threads share
@@ -82,17 +84,10 @@ type SplitSteps(model: Model) =
     let firstGradients = linears model.Parameters.GradientViews
     let secondGradients = linears secondViews
     let total = int model.Parameters.Values.NumberOfElements
-    // Each thread's workspace for the direct gradient (`DirectGradient`), made at the first step.
-    let direct = DirectGradient.applies model
-    let workspaces: DirectGradient.Workspace option array = Array.create 2 None
-    let workspace (thread: int) (rows: int) =
-        match workspaces.[thread] with
-        | Some w when w.Capacity >= rows -> w
-        | previous ->
-            previous |> Option.iter (fun w -> (w :> IDisposable).Dispose())
-            let w = new DirectGradient.Workspace(model, rows)
-            workspaces.[thread] <- Some w
-            w
+    // Each thread's workspace for the direct gradient (`DirectGradient`): half a batch each.
+    let workspaces =
+        if DirectGradient.applies model then Array.init 2 (fun _ -> new DirectGradient.Workspace(model, max 2 ((batchSize + 1) / 2)))
+        else [||]
     // The parameters each thread sums and updates: the first half on the calling thread.
     let middle = total / 2
 
@@ -109,8 +104,8 @@ type SplitSteps(model: Model) =
             use _ = torch.NewDisposeScope()
             let noise = epsilon |> Option.map (fun e -> e.narrow(0L, start, length))
             let rows = x.narrow(0L, start, length)
-            if direct && DirectGradient.takes rows then
-                (workspace thread (int length)).Pass(noise, (if thread = 0 then model.Parameters.Gradients else second), rows)
+            if workspaces.Length > 0 && DirectGradient.takes rows then
+                workspaces.[thread].Pass(noise, (if thread = 0 then model.Parameters.Gradients else second), rows)
             else Gradients.byHandInto noise (if thread = 0 then firstGradients else secondGradients) model rows
         if upper = 0L then
             // One image: nothing to split; the second buffer holds no gradient.
@@ -132,7 +127,7 @@ type SplitSteps(model: Model) =
     interface IDisposable with
         member _.Dispose() =
             (helper :> IDisposable).Dispose()
-            workspaces |> Array.iter (Option.iter (fun w -> (w :> IDisposable).Dispose()))
+            workspaces |> Array.iter (fun w -> (w :> IDisposable).Dispose())
             secondViews |> List.iter (fun t -> t.Dispose())
             second.Dispose()
             torch.set_num_threads threads

@@ -174,7 +174,7 @@ let trainEpoch
     let batches = batchesPerEpoch options n
     use order = torch.randperm (int64 n, generator = shuffle)
     // Both cores for one model when this thread has two of libtorch's threads (`SplitStep`).
-    let split = if SplitStep.applies adam model then Some(new SplitStep.SplitSteps(model)) else None
+    let split = if SplitStep.applies adam model then Some(new SplitStep.SplitSteps(model, min options.BatchSize n)) else None
     // `use` skips a null: nothing to dispose without a split.
     use _ = split |> Option.map (fun s -> s :> IDisposable) |> Option.toObj
     // On one thread, the direct gradient's workspace (`DirectGradient`), for the epoch.
