@@ -1,10 +1,42 @@
 module Vae.Tests.EngineTests
 
+#nowarn "9" // a tensor's address, to find its mapping in /proc/self/smaps
+
 open System.IO
 open System.Runtime.InteropServices
 open Expecto
 open TorchSharp
 open Vae.Core
+
+/// getenv(3): the native environment, which libtorch reads (not .NET's copy of it).
+[<DllImport("libc", EntryPoint = "getenv")>]
+extern nativeint private getenv(string name)
+
+/// The kernel's transparent-huge-page mode ("always", "madvise" or "never"; "never" when it has none).
+let private hugePageMode () =
+    let file = "/sys/kernel/mm/transparent_hugepage/enabled"
+    if not (File.Exists file) then "never"
+    else
+        let text = File.ReadAllText file
+        let start = text.IndexOf '['
+        text.Substring(start + 1, text.IndexOf(']', start) - start - 1)
+
+/// The AnonHugePages (kB) of the mapping in /proc/self/smaps that holds `address`.
+let private hugePagesAt (address: uint64) =
+    let lines = File.ReadAllLines "/proc/self/smaps"
+    let header (line: string) =
+        let range = line.Split(' ').[0].Split('-')
+        if range.Length = 2 then
+            match System.UInt64.TryParse(range.[0], System.Globalization.NumberStyles.HexNumber, null), System.UInt64.TryParse(range.[1], System.Globalization.NumberStyles.HexNumber, null) with
+            | (true, a), (true, b) -> Some(a, b)
+            | _ -> None
+        else None
+    let start = lines |> Array.findIndex (fun l -> match header l with Some(a, b) -> a <= address && address < b | None -> false)
+    lines
+    |> Array.skip (start + 1)
+    |> Array.takeWhile (fun l -> (header l).IsNone)
+    |> Array.find (fun l -> l.StartsWith "AnonHugePages:")
+    |> fun l -> int64 (l.Split(' ', System.StringSplitOptions.RemoveEmptyEntries).[1])
 
 let private shim () =
     match Engine.shimPath () with
@@ -19,6 +51,20 @@ let tests =
             use a = torch.tensor([| 1.0f; 2.0f; 3.0f |])
             use b = (a * a).sum()
             Expect.equal (b.item<float32>()) 14.0f "1 + 4 + 9"
+        }
+
+        test "large tensors ask for transparent huge pages, and get them where the kernel gives them on request" {
+            Engine.ensureLoaded ()
+            let value = getenv Engine.HugePagesVariable
+            Expect.notEqual value 0n $"{Engine.HugePagesVariable} is set in the native environment libtorch reads"
+            // Set by the engine unless whoever started the tests set it (THP_MEM_ALLOC_ENABLE=0 turns it off).
+            if isNull (System.Environment.GetEnvironmentVariable Engine.HugePagesVariable) then
+                Expect.equal (Marshal.PtrToStringAnsi value) "1" "set by the engine"
+            if Marshal.PtrToStringAnsi value = "1" && hugePageMode () <> "never" then
+                // 64 MB, written (ones), in a mapping of its own: at least part of it in 2 MB pages.
+                use t = torch.ones([| 16L * 1024L * 1024L |])
+                let address = uint64 (NativeInterop.NativePtr.toNativeInt (NativeInterop.NativePtr.ofVoidPtr<float32> (System.Runtime.CompilerServices.Unsafe.AsPointer(&MemoryMarshal.GetReference(Layers.float32Values t)))))
+                Expect.isGreaterThan (hugePagesAt address) 0L $"the tensor's mapping holds huge pages (kernel mode {hugePageMode ()})"
         }
 
         test "the shim in use is the shipped one where it loads, the weakened copy only where it cannot" {
