@@ -30,6 +30,8 @@ def main():
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--out", default="hugepages")
     args = parser.parse_args()
+    if args.pairs < 1:
+        parser.error(f"--pairs must be at least 1, was {args.pairs}")
     if not os.path.exists(RUNNER):
         sys.exit(f"error: {RUNNER} not found: build first with `dotnet build -c Release`")
     out = os.path.abspath(args.out)
