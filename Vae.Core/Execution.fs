@@ -248,17 +248,18 @@ and execute
     // one of the two finds both, and Finished comes after both Measured. Nothing computes with the
     // model after that (its checkpoint is in the store): its tensors are freed then, not held until
     // the run ends (27 models of the shipped study, about 6 MB each with their gradient buffers).
-    let likelihoods = Collections.Concurrent.ConcurrentDictionary<Slot, Likelihood.Estimate option>()
+    let likelihoods = Collections.Concurrent.ConcurrentDictionary<Slot, Likelihood.Estimate option * float>()
     let completed (job: JobId) slot (record: unit -> unit) =
         lock measured (fun () ->
             record ()
             onEvent (Measured job)
             match measured.TryGetValue slot, likelihoods.TryGetValue slot with
-            | (true, outcome), (true, iwae) ->
+            | (true, outcome), (true, (iwae, seconds)) ->
                 let outcome =
                     { outcome with
                         IwaeNll = iwae |> Option.map (fun e -> e.Nll)
-                        IwaeStandardError = iwae |> Option.bind (fun e -> e.StandardError) }
+                        IwaeStandardError = iwae |> Option.bind (fun e -> e.StandardError)
+                        LikelihoodSeconds = if iwae.IsSome then seconds else nan }
                 measured.[slot] <- outcome
                 Model.dispose outcome.Training.Model
                 onEvent (Finished(experiments.[slot.Experiment].Name, outcome))
@@ -271,7 +272,9 @@ and execute
                 match store.LoadMeasured job (specOf slot) architecture result seconds with
                 | Some outcome -> outcome
                 | None ->
+                    let clock = Stopwatch.StartNew()
                     let outcome = measure (measuringFor experiments.[slot.Experiment]) (seedOf slot) slot.Repeat (specOf slot) architecture result seconds None
+                    let outcome = { outcome with MeasureSeconds = clock.Elapsed.TotalSeconds }
                     store.SaveMeasured job outcome
                     outcome
             completed job slot (fun () -> measured.[slot] <- outcome)
@@ -282,9 +285,11 @@ and execute
                 match store.LoadLikelihood job with
                 | Some iwae -> iwae
                 | None ->
+                    let clock = Stopwatch.StartNew()
                     let iwae = likelihood (measuringFor experiments.[slot.Experiment]) (effectiveAnalysis settings experiments.[slot.Experiment]) (seedOf slot) result.Model
-                    store.SaveLikelihood job iwae
-                    iwae
+                    let seconds = clock.Elapsed.TotalSeconds
+                    store.SaveLikelihood job iwae seconds
+                    iwae, seconds
             completed job slot (fun () -> likelihoods.[slot] <- iwae)
     // The plan (`jobs`) run on the lanes: each job's work is its kind's, for its slot.
     // A share runs its jobs stage by stage (`Shards.stages`), so that a lane waits for another

@@ -40,10 +40,13 @@ type JobStore =
       SaveState: JobId -> TrainingState -> unit
       /// A stored measurement of the model trained as given, if any (the `Measure` job's outcome).
       LoadMeasured: JobId -> ModelSpec -> Architecture -> TrainingResult -> float -> ModelOutcome option
+      /// Stores a measurement, its `MeasureSeconds` included.
       SaveMeasured: JobId -> ModelOutcome -> unit
-      /// A stored IWAE estimate (Some None: the model has none, an autoencoder), if any.
-      LoadLikelihood: JobId -> Likelihood.Estimate option option
-      SaveLikelihood: JobId -> Likelihood.Estimate option -> unit
+      /// A stored IWAE estimate (Some None: the model has none, an autoencoder) and the seconds its
+      /// job took (NaN when the file does not say), if any.
+      LoadLikelihood: JobId -> (Likelihood.Estimate option * float) option
+      /// Stores an IWAE estimate and the seconds its job took.
+      SaveLikelihood: JobId -> Likelihood.Estimate option -> float -> unit
       /// Whether the job's results are stored: a training's record; a measurement's or an
       /// estimate's file, or the record of its training that diverged (such a model is not measured).
       Finished: JobId -> bool
@@ -62,7 +65,7 @@ let memory: JobStore =
       LoadMeasured = fun _ _ _ _ _ -> None
       SaveMeasured = fun _ _ -> ()
       LoadLikelihood = fun _ -> None
-      SaveLikelihood = fun _ _ -> ()
+      SaveLikelihood = fun _ _ _ -> ()
       Finished = fun _ -> false
       Prepare = fun _ _ -> () }
 
@@ -104,6 +107,15 @@ type private JobFile =
         let t = f.Tensor(name, int64 count)
         if t.dtype <> torch.ScalarType.Float64 then InvalidInput.about f.Path $"tensor {name} must be F64, is {Safetensors.dtypeName t.dtype}"
         t.data<float>().ToArray()
+
+    /// The metadata `seconds` (a job's wall-clock time), or None when the file has none (a
+    /// measurement or estimate written before job files kept their time).
+    member f.Seconds: float option =
+        f.Metadata.TryFind "seconds"
+        |> Option.map (fun text ->
+            match Double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture) with
+            | true, s when s >= 0.0 && Double.IsFinite s -> s
+            | _ -> InvalidInput.about f.Path ("__metadata__.seconds is not a number of seconds: " + Safetensors.quoted text))
 
     /// The images of tensor `name`: `rows` × `width` values, as a [rows; width] tensor.
     member f.Images(name: string, rows: int64, width: int64) = f.Tensor(name, rows * width).view(rows, width)
@@ -233,9 +245,9 @@ let folder (runFolder: string) (checkpointOf: JobId -> string) : JobStore =
                     | "none" -> None
                     | _ -> Some(file.Whole "divergedAt")
                 let seconds =
-                    match Double.TryParse(file.Meta "seconds", NumberStyles.Float, CultureInfo.InvariantCulture) with
-                    | true, s -> s
-                    | _ -> InvalidInput.about path ("__metadata__.seconds is not a number: " + Safetensors.quoted (file.Meta "seconds"))
+                    match file.Seconds with
+                    | Some s -> s
+                    | None -> InvalidInput.about path "__metadata__.seconds is missing: not a job file of this library"
                 let model =
                     match file.Meta "checkpoint" with
                     | "" when divergedAt.IsSome -> Model.create 0L architecture
@@ -263,6 +275,7 @@ let folder (runFolder: string) (checkpointOf: JobId -> string) : JobStore =
                 (measurePath job)
                 MeasureFormat
                 [ "job", string job
+                  "seconds", exact m.MeasureSeconds
                   "reconstructions", string m.Reconstructions.shape.[0]
                   "traversal", string m.Traversal.shape.[0]
                   "latent2d", string m.Latent2d.shape.[0] ]
@@ -299,6 +312,8 @@ let folder (runFolder: string) (checkpointOf: JobId -> string) : JobStore =
                       IwaeNll = None
                       IwaeStandardError = None
                       TrainingSeconds = seconds
+                      MeasureSeconds = file.Seconds |> Option.defaultValue nan
+                      LikelihoodSeconds = nan
                       ReusedFrom = None
                       GenerationDistance = distances.[0]
                       FittedGenerationDistance = distances.[1]
@@ -316,7 +331,7 @@ let folder (runFolder: string) (checkpointOf: JobId -> string) : JobStore =
             finally
                 for KeyValue(name, t) in file.Tensors do
                     if not (kept.Contains name) then t.Dispose()
-    let saveLikelihood (job: JobId) (iwae: Likelihood.Estimate option) =
+    let saveLikelihood (job: JobId) (iwae: Likelihood.Estimate option) (seconds: float) =
         let tensors =
             [ match iwae with
               | Some e ->
@@ -325,7 +340,7 @@ let folder (runFolder: string) (checkpointOf: JobId -> string) : JobStore =
                   | Some se -> "iwaeStandardError", torch.tensor([| se |] : float[])
                   | None -> ()
               | None -> () ]
-        try write (likelihoodPath job) LikelihoodFormat [ "job", string job ] tensors
+        try write (likelihoodPath job) LikelihoodFormat [ "job", string job; "seconds", exact seconds ] tensors
         finally
             for _, t in tensors do t.Dispose()
     let loadLikelihood (job: JobId) =
@@ -338,8 +353,8 @@ let folder (runFolder: string) (checkpointOf: JobId -> string) : JobStore =
                 | Some _ ->
                     // A likelihood written before the standard error was kept has none.
                     let standardError = file.Tensors.TryFind "iwaeStandardError" |> Option.map (fun _ -> (file.Numbers("iwaeStandardError", 1)).[0])
-                    Some(Some { Likelihood.Nll = (file.Numbers("iwaeNll", 1)).[0]; Likelihood.StandardError = standardError })
-                | None -> Some None
+                    Some(Some { Likelihood.Nll = (file.Numbers("iwaeNll", 1)).[0]; Likelihood.StandardError = standardError }, (file.Seconds |> Option.defaultValue nan))
+                | None -> Some(None, (file.Seconds |> Option.defaultValue nan))
             finally
                 for t in file.Tensors.Values do t.Dispose()
     // `Safetensors.writeAtomically`'s temporary files (`<file>.<process id>.tmp`) in `folder`
@@ -400,4 +415,4 @@ let readOnly (store: JobStore) : JobStore =
         LoadMeasured = fun job spec a t s -> match store.LoadMeasured job spec a t s with Some m -> Some m | None -> missing job
         SaveMeasured = fun job _ -> notSaved job
         LoadLikelihood = fun job -> match store.LoadLikelihood job with Some l -> Some l | None -> missing job
-        SaveLikelihood = fun job _ -> notSaved job }
+        SaveLikelihood = fun job _ _ -> notSaved job }

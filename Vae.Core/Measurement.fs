@@ -88,6 +88,8 @@ let internal measure (m: Measuring) (seed: int64) repeat spec architecture (trai
       IwaeNll = None
       IwaeStandardError = None
       TrainingSeconds = seconds
+      MeasureSeconds = nan
+      LikelihoodSeconds = nan
       ReusedFrom = reusedFrom
       GenerationDistance = generationDistance
       FittedGenerationDistance = fittedGenerationDistance

@@ -29,6 +29,12 @@ type ModelOutcome =
       /// The IWAE estimate's standard error over the test images (`Likelihood.Estimate`).
       IwaeStandardError: float option
       TrainingSeconds: float
+      /// Wall-clock seconds of the measuring job (test losses, probes, distances, pictures), as it
+      /// ran on its lane; NaN when not recorded (a job file written before they were).
+      MeasureSeconds: float
+      /// Wall-clock seconds of the IWAE estimate's job; NaN for an autoencoder (it has none) and
+      /// when not recorded.
+      LikelihoodSeconds: float
       /// Set when the model was taken, trained, from another experiment: (experiment, model).
       ReusedFrom: (string * string) option
       /// Fréchet distance (Analysis.frechetDistance, the pixels' first 50 principal components)

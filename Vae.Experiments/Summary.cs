@@ -3,8 +3,8 @@ using Vae.Reporting;
 
 namespace Vae.Experiments;
 
-/// <summary>What a finished run prints: where the files are, each experiment's best model, and on stderr a warning
-/// for each model that diverged.</summary>
+/// <summary>What a finished run prints: where the files are, each experiment's best model, where the time went
+/// (<see cref="JobTimes"/>), and on stderr a warning for each model that diverged.</summary>
 internal static class Summary
 {
     public static void Print(RunResult result, string folder, TimeSpan elapsed)
@@ -18,6 +18,8 @@ internal static class Summary
             Console.WriteLine(best is null ? $"{e.Experiment}: every model diverged" : $"{e.Experiment}: best {best.Name} ({Numbers(best)})");
         }
         Console.WriteLine($"wrote {folder} in {elapsed.TotalMinutes:F1} min: {RunLayout.ReportMarkdown}, {RunLayout.ReportHtml}, {RunLayout.Results}, {RunLayout.EpochsCsv}, {RunLayout.MetricsCsv}, {RunLayout.TensorBoard}/");
+        var times = JobTimes.Of(result).Describe();
+        if (times.Length > 0) Console.WriteLine($"time in jobs, summed over the lanes: {times}");
     }
 
     /// <summary>The numbers the best model was chosen on: "validation loss 241.47, test loss 240.80" for one repeat;

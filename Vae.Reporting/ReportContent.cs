@@ -25,7 +25,8 @@ internal static class ReportContent
                 $"{e.Experiment} ({Plural(e.Models.Count + e.Diverged.Count, "model")}{(e.Diverged.Count > 0 ? $", {e.Diverged.Count} diverged" : "")})")) + ". "
             + (run.Lanes > 1
                 ? $"Models trained {run.Lanes} at a time, each on {Plural(run.ThreadsPerModel, "thread")}; a training time is wall-clock time beside whatever trained or was measured at the same time."
-                : $"Models trained one at a time, on {Plural(run.ThreadsPerModel, "thread")}.")));
+                : $"Models trained one at a time, on {Plural(run.ThreadsPerModel, "thread")}.")
+            + (JobTimes.Of(run).Describe() is { Length: > 0 } times ? $" Time in jobs, summed over the lanes: {times}." : "")));
         // Under-training is said at the top too: it qualifies every ranking below it.
         var underTrained = run.Experiments.Where(e => Findings.UnderTrained(e).Count > 0).ToList();
         if (underTrained.Count > 0)

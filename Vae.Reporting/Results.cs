@@ -78,6 +78,14 @@ public sealed record RepeatResult(
 
     /// <summary>Path of this repeat's weights, relative to the run folder (another experiment's for a model taken from it).</summary>
     public string Checkpoint { get; init; } = "";
+
+    /// <summary>Wall-clock seconds of the job that measured this repeat (test losses, probes, distances, pictures); NaN
+    /// (null in results.json) when not recorded.</summary>
+    public double MeasureSeconds { get; init; } = double.NaN;
+
+    /// <summary>Wall-clock seconds of the job that estimated this repeat's IWAE negative log-likelihood; NaN (null in
+    /// results.json) for an autoencoder and when not recorded.</summary>
+    public double LikelihoodSeconds { get; init; } = double.NaN;
 }
 
 /// <summary>Mean and sample standard deviation of a metric over repeats (standard deviation 0 for one repeat).</summary>

@@ -35,6 +35,8 @@ public static class RunResults
         Checkpoint = m.ReusedFrom?.Value is { } source
             ? RunLayout.Checkpoint(source.Item1, source.Item2, m.Repeat)
             : RunLayout.Checkpoint(experiment, m.Spec.Name, m.Repeat),
+        MeasureSeconds = m.MeasureSeconds,
+        LikelihoodSeconds = m.LikelihoodSeconds,
     };
 
     /// <summary>The results of one experiment of a run.</summary>

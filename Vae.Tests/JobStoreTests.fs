@@ -51,6 +51,8 @@ let private outcome (model: Model) (training: TrainingResult) : ModelOutcome =
       IwaeNll = None
       IwaeStandardError = None
       TrainingSeconds = 1.5
+      MeasureSeconds = 4.0 / 3.0
+      LikelihoodSeconds = nan
       ReusedFrom = None
       GenerationDistance = awkward.[2]
       FittedGenerationDistance = 7.25
@@ -116,6 +118,7 @@ let tests =
                 @ List.ofArray m.CodeVariance @ List.ofArray m.KlPerDimension @ (m.TraversalDimensions |> List.map float)
                 |> List.map bits
             Expect.equal (numbers read) (numbers written) "every number"
+            Expect.equal (bits read.MeasureSeconds) (bits (4.0 / 3.0)) "the measuring job's seconds"
             for name, a, b in
                 [ "generated", written.Generated, read.Generated
                   "generatedFitted", written.GeneratedFitted, read.GeneratedFitted
@@ -134,13 +137,34 @@ let tests =
             let second = { first with Repeat = 0 }
             Expect.isNone (store.LoadLikelihood first) "nothing stored yet"
             let third = { first with Repeat = 2 }
-            store.SaveLikelihood first (Some { Nll = awkward.[1]; StandardError = Some awkward.[2] })
-            store.SaveLikelihood second None
-            store.SaveLikelihood third (Some { Nll = awkward.[0]; StandardError = None })
-            let read job = store.LoadLikelihood job |> Option.map (Option.map (fun (e: Likelihood.Estimate) -> bits e.Nll, e.StandardError |> Option.map bits))
-            Expect.equal (read first) (Some(Some(bits awkward.[1], Some(bits awkward.[2])))) "the estimate and its standard error, bit for bit"
-            Expect.equal (store.LoadLikelihood second) (Some None) "none, stored as such"
-            Expect.equal (read third) (Some(Some(bits awkward.[0], None))) "an estimate over one image has no standard error"
+            store.SaveLikelihood first (Some { Nll = awkward.[1]; StandardError = Some awkward.[2] }) 14.25
+            store.SaveLikelihood second None 0.001
+            store.SaveLikelihood third (Some { Nll = awkward.[0]; StandardError = None }) awkward.[0]
+            let read job =
+                store.LoadLikelihood job
+                |> Option.map (fun (estimate, seconds) -> estimate |> Option.map (fun (e: Likelihood.Estimate) -> bits e.Nll, e.StandardError |> Option.map bits), bits seconds)
+            Expect.equal (read first) (Some(Some(bits awkward.[1], Some(bits awkward.[2])), bits 14.25)) "the estimate, its standard error and its job's seconds, bit for bit"
+            Expect.equal (read second) (Some(None, bits 0.001)) "none, stored as such"
+            Expect.equal (read third) (Some(Some(bits awkward.[0], None), bits awkward.[0])) "an estimate over one image has no standard error"
+        }
+
+        test "a measurement or an estimate stored without its seconds (by an earlier version) reads back with NaN; seconds that are not a time are refused" {
+            let folder = temporaryDirectory ()
+            let store = storeIn folder
+            let likelihoodJob = { job with Kind = Likelihood }
+            let path = Path.Combine(folder, JobStore.modelFolder job, "likelihood.safetensors")
+            let rewrite (metadata: (string * string) list) =
+                use nll = torch.tensor([| 80.5 |] : float[])
+                Safetensors.writeTensors path metadata [ "iwaeNll", nll ]
+            store.SaveLikelihood likelihoodJob (Some { Nll = 80.5; StandardError = None }) 2.0
+            let format = JobStore.LikelihoodFormat
+            rewrite [ "format", format; "job", string likelihoodJob ]
+            let estimate, seconds = (store.LoadLikelihood likelihoodJob).Value
+            Expect.equal (estimate |> Option.map _.Nll) (Some 80.5) "the estimate"
+            Expect.isTrue (Double.IsNaN seconds) "no seconds recorded: NaN"
+            for bad in [ "-1"; "NaN"; "soon" ] do
+                rewrite [ "format", format; "job", string likelihoodJob; "seconds", bad ]
+                Expect.stringContains (messageOf<InvalidInputException> (fun () -> store.LoadLikelihood likelihoodJob |> ignore)) "__metadata__.seconds is not a number of seconds" $"seconds {bad}"
         }
 
         test "a stored training of another architecture, a corrupt job file and results of an unknown job are refused, naming the file" {
@@ -172,7 +196,7 @@ let tests =
             store.SaveTrained job { Model = Model.create 5L architecture; History = history false; BestEpoch = 1; DivergedAt = None } 1.0
             Expect.isTrue (store.Finished job) "the training"
             Expect.isFalse (store.Finished measure || store.Finished estimate) "its measurement and estimate are still to do"
-            store.SaveLikelihood estimate (Some { Nll = 80.0; StandardError = Some 0.5 })
+            store.SaveLikelihood estimate (Some { Nll = 80.0; StandardError = Some 0.5 }) 1.0
             Expect.isTrue (store.Finished estimate) "the estimate"
             let diverged = { job with Repeat = 0 }
             store.SaveTrained diverged { Model = Model.create 5L architecture; History = history true; BestEpoch = 1; DivergedAt = Some 2 } 1.0

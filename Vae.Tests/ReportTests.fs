@@ -70,7 +70,9 @@ let private repeatsOf count seed bestEpoch (best: EpochReport) (m: Measured) =
             EpochReport(best.Epoch, at k (best.TrainRecon, dTr), at k (best.TrainKl, dTk), at k (best.ValRecon, dVr), at k (best.ValKl, dVk), best.Seconds),
             LossBreakdown(recon, kl, recon + kl, m.Iwae |> Option.map (at k) |> Option.toNullable, m.Iwae |> Option.map (fun _ -> 2.34 + float k) |> Option.toNullable),
             m.Active.[k], ProbeResult(at k m.Linear, at k m.Knn, fst m.Pca, snd m.Pca),
-            at k m.Generation, at k m.Fitted, at k m.Seconds) |]
+            at k m.Generation, at k m.Fitted, at k m.Seconds,
+            MeasureSeconds = 2.5 + float k,
+            LikelihoodSeconds = (if m.Iwae.IsSome then 10.0 + float k else nan)) |]
 
 /// Mean and sample standard deviation of each metric over the repeats, keyed as the façade keys them.
 let private summaryOf (repeats: RepeatResult[]) =
@@ -361,6 +363,25 @@ let tests =
                 use own = JsonDocument.Parse(read (RunLayout.ExperimentResults e.Experiment))
                 let compact (element: JsonElement) = JsonSerializer.Serialize element
                 Expect.equal (compact own.RootElement) (compact (json.RootElement.GetProperty("experiments").[i])) e.Experiment
+        }
+
+        test "the report says where the run's time went: each job once, a model taken from another experiment not again, a job without its time left out" {
+            Expect.stringContains (read RunLayout.ReportMarkdown) "Time in jobs, summed over the lanes: 9 trainings 2 min 06 s, 9 measurements 31.5 s, 6 IWAE estimates 66.0 s." "task1's two VAEs and task3's autoencoder, 3 repeats each (task3's five-layer is task1's)"
+            // Results of an earlier version, which kept no measuring or estimating time.
+            let untimed (m: ModelResult) =
+                let repeats =
+                    [| for r in m.Repeats ->
+                        RepeatResult(r.Repeat, r.Seed, r.BestEpoch, r.Best, r.Test, r.ActiveUnits, r.Probe, r.GenerationDistance, r.FittedGenerationDistance, r.TrainingSeconds,
+                                     Epochs = r.Epochs, Checkpoint = r.Checkpoint) |]
+                ModelResult(
+                    m.Name, m.Kind, m.Hidden, m.Latent, m.Parameters, m.BestEpoch, m.Epochs, m.Test, m.TrainingSeconds, m.GenerationDistance,
+                    m.ReusedFrom, m.Checkpoint, m.Images, m.ActiveUnits, m.KlPerDim, m.Probe, m.FittedGenerationDistance, repeats, m.Summary,
+                    Samples = m.Samples)
+            let times = JobTimes.Of(RunResult("older", started, true, [| experiment "task1" "mixed" "baseline" [ untimed baseline; fiveLayerIn "task1" None ] |]))
+            Expect.equal (times.Trainings, times.Measurements, times.Estimates) (6, 3, 3) "every training; only five-layer's measurements and estimates have their time"
+            Expect.equal (times.TrainingSeconds, times.MeasureSeconds, times.LikelihoodSeconds) (102.0, 10.5, 33.0) "their sums"
+            Expect.equal (times.Describe()) "6 trainings 1 min 42 s, 3 measurements 10.5 s, 3 IWAE estimates 33.0 s" "in words"
+            Expect.equal (JobTimes(0, 0.0, 0, 0.0, 0, 0.0).Describe()) "" "nothing recorded: nothing said"
         }
 
         test "report.md has a row per model with the numbers of its best epoch and of the test set" {

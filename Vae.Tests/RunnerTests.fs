@@ -118,7 +118,7 @@ let tests =
             for a, b in List.zip overridden plain do Expect.notEqual a b "the first epoch's training loss differs"
         }
 
-        test "every repeat keeps its weights and its per-epoch curves; a model taken from another experiment points to its weights" {
+        test "every repeat keeps its weights, its per-epoch curves and its jobs' times; a model taken from another experiment points to its weights" {
             let folder = Path.Combine(temporaryDirectory (), "task3-repeats")
             let outcome = runner [ "run"; "task3"; "--quick"; "--repeats"; "2"; "--epochs"; "2"; "--out"; folder ]
             Expect.equal outcome.ExitCode 0 $"exit code (stderr: {outcome.Error})"
@@ -138,8 +138,19 @@ let tests =
                         let epochs = (property r "epochs").GetArrayLength()
                         let repeat = (property r "repeat").GetInt32()
                         Expect.isTrue (epochs >= 1 && epochs <= 2) $"{experiment}/{name} repeat {repeat}: its curve ({epochs} epochs)"
+                        for job in [ "trainingSeconds"; "measureSeconds" ] do
+                            Expect.isGreaterThan ((property r job).GetDouble()) 0.0 $"{experiment}/{name} repeat {repeat}: {job}"
+                        match (property m "kind").GetString() with
+                        | "vae" -> Expect.isGreaterThan ((property r "likelihoodSeconds").GetDouble()) 0.0 $"{experiment}/{name} repeat {repeat}: the IWAE estimate's seconds"
+                        | kind -> Expect.equal ((property r "likelihoodSeconds").ValueKind) JsonValueKind.Null $"{experiment}/{name} repeat {repeat}: a {kind} has no IWAE estimate, nor its time"
                     let weights = checkpoints |> List.map (fun c -> Checkpoint.load (Path.Combine(folder, c)))
                     Expect.isFalse (same weights.[0].Parameters.Values weights.[1].Parameters.Values) $"{experiment}/{name}: the repeats' weights differ (their seeds do)"
+            // task1's two VAEs and task3's autoencoder, twice each; task3's VAE is task1's, not counted again.
+            let times = outcome.Output.Split('\n') |> Array.map _.TrimEnd() |> Array.tryFind (fun line -> line.StartsWith "time in jobs, summed over the lanes: ")
+            Expect.isSome times $"the runner says where the time went (output: {outcome.Output})"
+            for part in [ "6 trainings "; "6 measurements "; "4 IWAE estimates " ] do
+                Expect.stringContains times.Value part "each job once"
+            Expect.stringContains (File.ReadAllText(Path.Combine(folder, RunLayout.ReportMarkdown))) ("Time in jobs, summed over the lanes: " + times.Value.Substring("time in jobs, summed over the lanes: ".Length)) "the report says the same"
         }
 
         test "results.json has every field, for every model" {
