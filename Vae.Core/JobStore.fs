@@ -349,12 +349,14 @@ let folder (runFolder: string) (checkpointOf: JobId -> string) : JobStore =
         else
             let file = read path "job's likelihood" LikelihoodFormat
             try
-                match file.Tensors.TryFind "iwaeNll" with
-                | Some _ ->
-                    // A likelihood written before the standard error was kept has none.
-                    let standardError = file.Tensors.TryFind "iwaeStandardError" |> Option.map (fun _ -> (file.Numbers("iwaeStandardError", 1)).[0])
-                    Some(Some { Likelihood.Nll = (file.Numbers("iwaeNll", 1)).[0]; Likelihood.StandardError = standardError }, (file.Seconds |> Option.defaultValue nan))
-                | None -> Some(None, (file.Seconds |> Option.defaultValue nan))
+                let estimate =
+                    match file.Tensors.TryFind "iwaeNll" with
+                    | Some _ ->
+                        // A likelihood written before the standard error was kept has none.
+                        let standardError = file.Tensors.TryFind "iwaeStandardError" |> Option.map (fun _ -> (file.Numbers("iwaeStandardError", 1)).[0])
+                        Some { Likelihood.Nll = (file.Numbers("iwaeNll", 1)).[0]; Likelihood.StandardError = standardError }
+                    | None -> None
+                Some(estimate, file.Seconds |> Option.defaultValue nan)
             finally
                 for t in file.Tensors.Values do t.Dispose()
     // `Safetensors.writeAtomically`'s temporary files (`<file>.<process id>.tmp`) in `folder`
